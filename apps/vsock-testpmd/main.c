@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vsock-testpmd: drive the vsock stack over a virtio-vsock device, the way
+ * DPDK's testpmd drives a NIC. Option parsing, the poll loop and reports.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <virtio_vsock_dev.h>
+
+#include "testpmd.h"
+
+#define TP_MBUF_ROOM 16384
+#define TP_MAX_MSG (60u * TP_MBUF_ROOM)	/* the stack's chain limit */
+#define TP_DRAIN_SECONDS 10.0
+#define TP_RTT_SAMPLES (1u << 22)
+
+static volatile sig_atomic_t tp_quit;
+
+static void
+tp_on_signal(int sig)
+{
+	(void)sig;
+	tp_quit = 1;
+}
+
+static const char *const mode_names[] = {
+	[TP_ECHO] = "echo", [TP_SINK] = "sink", [TP_SOURCE] = "source",
+	[TP_PINGPONG] = "pingpong", [TP_VERIFY] = "verify",
+};
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+"Usage: %s [EAL options] -- --dev SPEC --mode MODE [options]\n"
+"\n"
+"Drive dpdk-vsock's stack over a virtio-vsock device, like testpmd.\n"
+"Without \"--\", every option is the program's and EAL runs with\n"
+"--in-memory --no-pci.\n"
+"\n"
+"  --dev SPEC        the device; one of:\n%s"
+"  --mode MODE       echo      server: echo every byte back\n"
+"                    sink      server: read and drop\n"
+"                    source    client: send as fast as credit allows\n"
+"                    pingpong  client: one message at a time, round trip\n"
+"                              times (rtt_us_p50, rtt_us_p99)\n"
+"                    verify    client and server: random sizes, every\n"
+"                              byte checked both ways\n"
+"                    Client modes with no --peer also run the matching\n"
+"                    server in this process (source->sink, pingpong->echo,\n"
+"                    verify->checking echo), meeting over the device.\n"
+"  --type T          stream (default) or seqpacket\n"
+"  --conns N         client connections (default 1; 1..1000000)\n"
+"  --size N|MIN-MAX  message size in bytes, fixed or uniformly random\n"
+"                    (default 64; 1..%u)\n"
+"  --duration S      seconds of traffic (default 5; 0 with a server mode\n"
+"                    runs until SIGINT)\n"
+"  --port P          port the server listens on and clients connect to\n"
+"                    (default 1234)\n"
+"  --peer CID        CID clients connect to (default: the device's own)\n"
+"  --nb-mbufs N      mbufs in the pool (default 16384, of %u bytes)\n"
+"  --seed S          seed of the verify pattern and sizes (default 1)\n"
+"  --json            print one JSON object at the end (progress lines go\n"
+"                    to stderr)\n"
+"  -h, --help        this text\n"
+"\n"
+"Exit status: 0 when errors is 0, 1 on errors, 2 on a bad option.\n"
+"Example:\n"
+"  %s -l 0-1 --in-memory --no-pci -- --dev loopback --mode verify \\\n"
+"      --conns 100 --size 1-262144 --duration 3 --json\n",
+		prog, virtio_vsock_spec_usage(), TP_MAX_MSG, TP_MBUF_ROOM,
+		prog);
+}
+
+static int
+bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "vsock-testpmd: bad %s '%s': %s (see --help)\n", opt,
+		val, why);
+	return -EINVAL;
+}
+
+static int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] == '\0' || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_size(const char *s, struct tp_opts *o)
+{
+	char buf[64];
+	char *dash;
+	uint64_t a, b;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	if (parse_u64(buf, 1, TP_MAX_MSG, &a) != 0)
+		return -EINVAL;
+	b = a;
+	if (dash != NULL && parse_u64(dash + 1, a, TP_MAX_MSG, &b) != 0)
+		return -EINVAL;
+	o->size_min = (uint32_t)a;
+	o->size_max = (uint32_t)b;
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv, struct tp_opts *o)
+{
+	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
+		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED };
+	static const struct option longopts[] = {
+		{ "dev", required_argument, NULL, O_DEV },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "type", required_argument, NULL, O_TYPE },
+		{ "conns", required_argument, NULL, O_CONNS },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "peer", required_argument, NULL, O_PEER },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[512];
+	uint64_t v;
+	int opt, mode_set = 0;
+	size_t i;
+
+	*o = (struct tp_opts){ .type = VSOCK_TYPE_STREAM, .conns = 1,
+		.size_min = 64, .size_max = 64, .duration = 5, .port = 1234,
+		.nb_mbufs = 16384, .seed = 1 };
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *a = optarg;
+
+		switch (opt) {
+		case O_DEV:
+			if (virtio_vsock_spec_check(a, err, sizeof(err)) != 0)
+				return bad("--dev", a, err);
+			o->dev = a;
+			break;
+		case O_MODE:
+			for (i = 0; i < RTE_DIM(mode_names); i++)
+				if (strcmp(a, mode_names[i]) == 0)
+					break;
+			if (i == RTE_DIM(mode_names))
+				return bad("--mode", a, "expected echo, sink, "
+					"source, pingpong or verify");
+			o->mode = (enum tp_mode)i;
+			mode_set = 1;
+			break;
+		case O_TYPE:
+			if (strcmp(a, "stream") == 0)
+				o->type = VSOCK_TYPE_STREAM;
+			else if (strcmp(a, "seqpacket") == 0)
+				o->type = VSOCK_TYPE_SEQPACKET;
+			else if (strcmp(a, "dgram") == 0)
+				return bad("--type", a, "SOCK_DGRAM is not part "
+					"of virtio-vsock");
+			else
+				return bad("--type", a, "expected stream or "
+					"seqpacket");
+			break;
+		case O_CONNS:
+			if (parse_u64(a, 1, 1000000, &v) != 0)
+				return bad("--conns", a, "expected 1..1000000");
+			o->conns = (uint32_t)v;
+			break;
+		case O_SIZE:
+			if (parse_size(a, o) != 0)
+				return bad("--size", a, "expected N or MIN-MAX "
+					"with 1 <= MIN <= MAX <= 983040");
+			break;
+		case O_DURATION: {
+			char *end;
+
+			errno = 0;
+			o->duration = strtod(a, &end);
+			if (errno != 0 || *end != '\0' || a[0] == '\0' ||
+					!(o->duration >= 0 &&
+					o->duration <= 86400 * 365))
+				return bad("--duration", a, "expected seconds "
+					">= 0");
+			break;
+		}
+		case O_PORT:
+			if (parse_u64(a, 0, 0xfffffffeULL, &v) != 0)
+				return bad("--port", a, "expected 0..4294967294");
+			o->port = (uint32_t)v;
+			break;
+		case O_PEER:
+			if (parse_u64(a, 1, 0xfffffffeULL, &v) != 0)
+				return bad("--peer", a, "expected a CID, "
+					"1..4294967294");
+			o->peer = v;
+			break;
+		case O_JSON:
+			o->json = true;
+			break;
+		case O_NB_MBUFS:
+			if (parse_u64(a, 1024, 1u << 22, &v) != 0)
+				return bad("--nb-mbufs", a,
+					"expected 1024..4194304");
+			o->nb_mbufs = (uint32_t)v;
+			break;
+		case O_SEED:
+			if (parse_u64(a, 0, UINT64_MAX, &v) != 0)
+				return bad("--seed", a, "expected an integer");
+			o->seed = v;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			return bad("option", argv[optind - 1],
+				"needs a value");
+		default:
+			return bad("option", argv[optind - 1], "unknown");
+		}
+	}
+	if (optind < argc)
+		return bad("argument", argv[optind], "unexpected");
+	if (o->dev == NULL)
+		return bad("--dev", "", "a device is required");
+	if (!mode_set)
+		return bad("--mode", "", "a mode is required");
+	if (o->duration == 0 && o->mode != TP_ECHO && o->mode != TP_SINK)
+		return bad("--duration", "0", "only server modes run forever");
+	return 0;
+}
+
+static double
+tp_now(void)
+{
+	return (double)rte_get_timer_cycles() / (double)rte_get_timer_hz();
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+rtt_pct(const struct tp_stats *st, double pct)
+{
+	uint64_t idx;
+
+	if (st->rtt_n == 0)
+		return 0;
+	idx = (uint64_t)(pct / 100.0 * (double)(st->rtt_n - 1) + 0.5);
+	return (double)st->rtt_cycles[idx] * 1e6 / (double)rte_get_tsc_hz();
+}
+
+static void
+progress(struct tp_ctx *t, double elapsed, uint64_t *last_bytes,
+		double *last_t)
+{
+	FILE *f = t->o.json ? stderr : stdout;
+	uint64_t bytes = t->st.client.bytes_rx + t->st.server.bytes_rx;
+	double dt = elapsed - *last_t;
+
+	fprintf(f, "[%6.1fs] conns %" PRIu64 "  rx %8.3f Gbit/s  "
+		"msgs tx %" PRIu64 " rx %" PRIu64 "  errors %" PRIu64 "\n",
+		elapsed, t->st.conns_open,
+		dt > 0 ? (double)(bytes - *last_bytes) * 8 / dt / 1e9 : 0,
+		t->st.client.msgs_tx + t->st.server.msgs_tx,
+		t->st.client.msgs_rx + t->st.server.msgs_rx, t->st.errors);
+	fflush(f);
+	*last_bytes = bytes;
+	*last_t = elapsed;
+}
+
+static void
+report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
+{
+	struct vsock_stack_stats ss;
+	struct virtio_vsock_stats ds;
+	const struct tp_side *c = &t->st.client, *s = &t->st.server;
+	uint64_t bytes_rx = c->bytes_rx + s->bytes_rx;
+	uint64_t msgs_rx = c->msgs_rx + s->msgs_rx;
+	double gbps = seconds > 0 ? (double)bytes_rx * 8 / seconds / 1e9 : 0;
+	double mpps = seconds > 0 ? (double)msgs_rx / seconds / 1e6 : 0;
+
+	vsock_stack_stats_get(t->stack, &ss);
+	virtio_vsock_stats_get(dev, &ds);
+	if (t->st.rtt_n > 0)
+		qsort(t->st.rtt_cycles, t->st.rtt_n, sizeof(uint64_t),
+			cmp_u64);
+	if (!t->o.json) {
+		printf("%s %s over %s: %.2f s, %u conns, rx %.3f Gbit/s, "
+			"%.4f M msg/s, errors %" PRIu64 "\n",
+			mode_names[t->o.mode],
+			t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
+			t->o.dev, seconds, t->o.conns, gbps, mpps,
+			t->st.errors);
+		printf("  client: tx %" PRIu64 " B %" PRIu64 " msgs, rx %"
+			PRIu64 " B %" PRIu64 " msgs\n", c->bytes_tx,
+			c->msgs_tx, c->bytes_rx, c->msgs_rx);
+		printf("  server: tx %" PRIu64 " B %" PRIu64 " msgs, rx %"
+			PRIu64 " B %" PRIu64 " msgs\n", s->bytes_tx,
+			s->msgs_tx, s->bytes_rx, s->msgs_rx);
+		if (t->st.rtt_n > 0)
+			printf("  rtt: p50 %.2f us, p99 %.2f us (%" PRIu64
+				" samples)\n", rtt_pct(&t->st, 50),
+				rtt_pct(&t->st, 99), t->st.rtt_n);
+		return;
+	}
+	printf("{\"mode\": \"%s\", \"type\": \"%s\", \"dev\": \"%s\", "
+		"\"conns\": %u, \"bytes_tx\": %" PRIu64 ", \"bytes_rx\": %"
+		PRIu64 ", \"msgs_tx\": %" PRIu64 ", \"msgs_rx\": %" PRIu64
+		", \"errors\": %" PRIu64 ", \"seconds\": %.3f, "
+		"\"gbps\": %.4f, \"mpps\": %.6f",
+		mode_names[t->o.mode],
+		t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
+		t->o.dev, t->o.conns, c->bytes_tx + s->bytes_tx, bytes_rx,
+		c->msgs_tx + s->msgs_tx, msgs_rx, t->st.errors, seconds,
+		gbps, mpps);
+	if (t->o.mode == TP_PINGPONG)
+		printf(", \"rtt_us_p50\": %.3f, \"rtt_us_p99\": %.3f, "
+			"\"rtt_samples\": %" PRIu64, rtt_pct(&t->st, 50),
+			rtt_pct(&t->st, 99), t->st.rtt_n);
+	printf(", \"client\": {\"bytes_tx\": %" PRIu64 ", \"bytes_rx\": %"
+		PRIu64 ", \"msgs_tx\": %" PRIu64 ", \"msgs_rx\": %" PRIu64
+		", \"conns_done\": %" PRIu64 "}", c->bytes_tx, c->bytes_rx,
+		c->msgs_tx, c->msgs_rx, c->conns_done);
+	printf(", \"server\": {\"bytes_tx\": %" PRIu64 ", \"bytes_rx\": %"
+		PRIu64 ", \"msgs_tx\": %" PRIu64 ", \"msgs_rx\": %" PRIu64
+		", \"conns_done\": %" PRIu64 "}", s->bytes_tx, s->bytes_rx,
+		s->msgs_tx, s->msgs_rx, s->conns_done);
+	printf(", \"error_detail\": {\"connect_fail\": %" PRIu64
+		", \"verify_fail\": %" PRIu64 ", \"resets\": %" PRIu64
+		", \"send_fail\": %" PRIu64 "}", t->st.connect_fail,
+		t->st.verify_fail, t->st.resets, t->st.send_fail);
+	printf(", \"stack\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
+		", \"rst_tx\": %" PRIu64 ", \"rst_rx\": %" PRIu64
+		", \"credit_updates_tx\": %" PRIu64 ", \"credit_stalls\": %"
+		PRIu64 ", \"drop_bad_hdr\": %" PRIu64 ", \"drop_no_conn\": %"
+		PRIu64 ", \"drop_credit\": %" PRIu64 ", \"drop_nomem\": %"
+		PRIu64 ", \"conns_open\": %" PRIu64 "}", ss.rx_pkts,
+		ss.tx_pkts, ss.rst_tx, ss.rst_rx, ss.credit_updates_tx,
+		ss.credit_stalls, ss.drop_bad_hdr, ss.drop_no_conn,
+		ss.drop_credit, ss.drop_nomem, ss.conns_open);
+	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
+		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
+		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64
+		", \"kicks\": %" PRIu64 "}}\n", ds.rx_pkts, ds.tx_pkts,
+		ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf, ds.tx_full,
+		ds.kicks);
+}
+
+/* The poll loop: traffic for the duration, then a bounded drain. */
+static double
+run(struct tp_ctx *t)
+{
+	double start = tp_now(), stop_at = 0, last_t = 0, next_tick = 1;
+	uint64_t last_bytes = 0;
+	bool server_only = !t->has_client;
+
+	for (;;) {
+		double el = tp_now() - start;
+
+		tp_modes_start_clients(t);
+		vsock_stack_poll(t->stack);
+		if (el >= next_tick) {
+			progress(t, el, &last_bytes, &last_t);
+			next_tick += 1;
+		}
+		if (!t->stopping && (tp_quit || (t->o.duration > 0 &&
+				el >= t->o.duration))) {
+			tp_modes_stop(t);
+			stop_at = el;
+		}
+		if (!t->stopping)
+			continue;
+		if (t->o.mode != TP_VERIFY || tp_quit)
+			tp_modes_stop(t);
+		if (server_only || (tp_modes_clients_done(t) &&
+				tp_modes_open_conns(t) == 0))
+			break;
+		if (el - stop_at > TP_DRAIN_SECONDS) {
+			fprintf(stderr, "vsock-testpmd: %u connections still "
+				"open %.0f s after the end\n",
+				tp_modes_open_conns(t), TP_DRAIN_SECONDS);
+			t->st.errors++;
+			break;
+		}
+	}
+	tp_modes_close_all(t);
+	/* Let closes and the last echoes leave; bounded. */
+	for (double end = tp_now() + 0.2; tp_now() < end;)
+		vsock_stack_poll(t->stack);
+	return t->o.mode == TP_VERIFY || server_only ? tp_now() - start :
+		stop_at;
+}
+
+static char **
+build_eal_argv(int argc, char **argv, int *eal_argc, int *app_idx)
+{
+	static char *defaults[] = { "--in-memory", "--no-pci" };
+	char **eal;
+	int i, dd = -1;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dd = i;
+			break;
+		}
+	eal = calloc((size_t)argc + RTE_DIM(defaults) + 1, sizeof(char *));
+	if (eal == NULL)
+		return NULL;
+	eal[0] = argv[0];
+	if (dd < 0) {
+		/* No EAL options given: run with defaults. */
+		for (i = 0; i < (int)RTE_DIM(defaults); i++)
+			eal[i + 1] = defaults[i];
+		*eal_argc = 1 + (int)RTE_DIM(defaults);
+		*app_idx = 1;
+	} else {
+		for (i = 1; i < dd; i++)
+			eal[i] = argv[i];
+		*eal_argc = dd;
+		*app_idx = dd + 1;
+	}
+	return eal;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tp_ctx t = { 0 };
+	struct virtio_vsock_conf dconf = { 0 };
+	struct vsock_stack_conf sconf = { 0 };
+	struct virtio_vsock_dev *dev;
+	char **app_argv, **eal_argv;
+	int eal_argc, app_idx, ret, app_argc;
+	char err[512];
+	double seconds;
+
+	eal_argv = build_eal_argv(argc, argv, &eal_argc, &app_idx);
+	if (eal_argv == NULL)
+		return 1;
+	/* Our options are checked before EAL takes hugepages or cores. */
+	app_argc = argc - app_idx + 1;
+	app_argv = calloc((size_t)app_argc + 1, sizeof(char *));
+	if (app_argv == NULL)
+		return 1;
+	app_argv[0] = argv[0];
+	memcpy(app_argv + 1, argv + app_idx,
+		(size_t)(argc - app_idx) * sizeof(char *));
+	ret = parse_opts(app_argc, app_argv, &t.o);
+	if (ret == 1) {
+		usage(stdout, argv[0]);
+		return 0;
+	}
+	if (ret != 0)
+		return 2;
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "vsock-testpmd: EAL init failed: %s (are "
+			"hugepages reserved? scripts/setup.sh does it)\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	signal(SIGINT, tp_on_signal);
+	signal(SIGTERM, tp_on_signal);
+	t.pool = rte_pktmbuf_pool_create("tp_pool", t.o.nb_mbufs, 256, 0,
+			TP_MBUF_ROOM + RTE_PKTMBUF_HEADROOM, rte_socket_id());
+	if (t.pool == NULL) {
+		fprintf(stderr, "vsock-testpmd: cannot create a pool of %u "
+			"mbufs: %s\n", t.o.nb_mbufs, rte_strerror(rte_errno));
+		return 1;
+	}
+	dconf.rx_pool = t.pool;
+	dconf.socket_id = (int)rte_socket_id();
+	dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
+	if (dev == NULL) {
+		fprintf(stderr, "vsock-testpmd: %s\n", err);
+		return rte_errno == EINVAL ? 2 : 1;
+	}
+	sconf.pool = t.pool;
+	sconf.socket_id = (int)rte_socket_id();
+	sconf.max_conns = RTE_MAX(4096u, 2 * t.o.conns + 16);
+	t.stack = vsock_stack_create("testpmd", &sconf);
+	if (t.stack == NULL ||
+			vsock_stack_attach(t.stack, virtio_vsock_port(dev))) {
+		fprintf(stderr, "vsock-testpmd: stack: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	t.has_client = t.o.mode >= TP_SOURCE;
+	t.has_server = !t.has_client || t.o.peer == 0;
+	t.nb_conns_max = (t.has_client ? t.o.conns : 0) +
+		(t.has_server ? RTE_MAX(t.o.conns, 1024u) : 0);
+	t.conns = rte_zmalloc("tp_conns", sizeof(*t.conns) * t.nb_conns_max,
+			0);
+	t.st.rtt_cap = t.o.mode == TP_PINGPONG ? TP_RTT_SAMPLES : 0;
+	t.st.rtt_cycles = t.st.rtt_cap ? rte_malloc("tp_rtt",
+			sizeof(uint64_t) * t.st.rtt_cap, 0) : NULL;
+	/* Verify keeps a quarter of the pool's bytes in flight at most. */
+	t.window = (uint32_t)RTE_MIN(256u * 1024, RTE_MAX(16u * 1024,
+			(uint64_t)t.o.nb_mbufs * TP_MBUF_ROOM / 4 /
+			RTE_MAX(t.o.conns, 1u)));
+	if (t.conns == NULL || (t.st.rtt_cap && t.st.rtt_cycles == NULL)) {
+		fprintf(stderr, "vsock-testpmd: out of memory\n");
+		return 1;
+	}
+	ret = tp_modes_start_server(&t);
+	if (ret != 0) {
+		fprintf(stderr, "vsock-testpmd: listen on port %u: %s\n",
+			t.o.port, strerror(-ret));
+		return 1;
+	}
+	if (!t.o.json)
+		printf("vsock-testpmd: %s, cid %" PRIu64 ", mode %s, %u "
+			"conns\n", t.o.dev, virtio_vsock_cid(dev),
+			mode_names[t.o.mode], t.o.conns);
+	seconds = run(&t);
+	report(&t, dev, seconds);
+	ret = t.st.errors == 0 ? 0 : 1;
+	vsock_stack_destroy(t.stack);
+	virtio_vsock_close(dev);
+	rte_free(t.conns);
+	rte_free(t.st.rtt_cycles);
+	rte_mempool_free(t.pool);
+	rte_eal_cleanup();
+	free(app_argv);
+	free(eal_argv);
+	return ret;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vsock-testpmd: shared definitions of the option parser, modes and stats. */
+#ifndef VSOCK_TESTPMD_H
+#define VSOCK_TESTPMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vsock_stack.h>
+
+struct rte_mempool;
+
+enum tp_mode {
+	TP_ECHO,
+	TP_SINK,
+	TP_SOURCE,
+	TP_PINGPONG,
+	TP_VERIFY,
+};
+
+struct tp_opts {
+	const char *dev;
+	enum tp_mode mode;
+	enum vsock_type type;
+	uint32_t conns;
+	uint32_t size_min;
+	uint32_t size_max;
+	double duration;	/* seconds; 0 = until SIGINT (servers) */
+	uint32_t port;
+	uint64_t peer;		/* 0 = the device's own CID */
+	bool json;
+	uint32_t nb_mbufs;
+	uint64_t seed;
+};
+
+/* Counters of one side (client or server) of this process. */
+struct tp_side {
+	uint64_t bytes_tx;
+	uint64_t bytes_rx;
+	uint64_t msgs_tx;
+	uint64_t msgs_rx;
+	uint64_t conns_done;
+};
+
+struct tp_stats {
+	struct tp_side client;
+	struct tp_side server;
+	uint64_t errors;
+	uint64_t conns_open;
+	uint64_t connect_fail;
+	uint64_t verify_fail;
+	uint64_t resets;
+	uint64_t send_fail;
+	uint64_t *rtt_cycles;	/* pingpong samples */
+	uint64_t rtt_n;
+	uint64_t rtt_cap;
+};
+
+/* Per-connection state of either side. */
+struct tp_conn {
+	struct vsock_conn *c;
+	bool client;
+	bool connected;
+	bool closed;
+	uint64_t seed;		/* pattern and sizes (verify) */
+	uint64_t rng;		/* message sizes, client side */
+	uint64_t rng_rx;	/* the same sequence, replayed by the checker */
+	uint64_t tx_off;	/* stream bytes sent */
+	uint64_t rx_off;	/* stream bytes received and checked */
+	uint64_t msgs_out;	/* messages sent, not yet echoed back */
+	uint32_t cur_msg_len;	/* bytes of the message being received */
+	uint32_t cur_msg_want;	/* its expected size (verify/pingpong) */
+	uint64_t t_sent;	/* pingpong: tsc of the last send */
+	struct rte_mbuf *pend;	/* echo: data waiting for room */
+	struct rte_mbuf *msg;	/* echo, seqpacket: message being gathered */
+};
+
+struct tp_ctx {
+	struct tp_opts o;
+	struct vsock_stack *stack;
+	struct rte_mempool *pool;
+	struct tp_stats st;
+	struct tp_conn *conns;	/* clients first, then servers */
+	uint32_t nb_conns_max;
+	uint32_t next_server;
+	uint32_t next_client;	/* clients started so far */
+	uint32_t window;	/* verify: bytes in flight per connection */
+	bool stopping;		/* duration over: clients wind down */
+	bool has_server;
+	bool has_client;
+};
+
+/* modes.c */
+int tp_modes_start_server(struct tp_ctx *t);
+void tp_modes_start_clients(struct tp_ctx *t);
+void tp_modes_stop(struct tp_ctx *t);
+bool tp_modes_clients_done(const struct tp_ctx *t);
+void tp_modes_close_all(struct tp_ctx *t);
+uint32_t tp_modes_open_conns(const struct tp_ctx *t);
+
+/* Shared by the pattern checks: splitmix64. */
+static inline uint64_t
+tp_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+#endif /* VSOCK_TESTPMD_H */

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device bring-up, common to every transport: parse the spec, negotiate
+ * features, lay out the queues, post buffers, start; and the port glue.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <dpdk_vsock_config.h>
+#include <vsock_hdr.h>
+
+#include "virtio_vsock_transport.h"
+
+RTE_LOG_REGISTER(virtio_vsock_logtype, vsock.driver, NOTICE);
+
+#define VV_DEFAULT_QUEUE_SIZE VSOCK_DEFAULT_QUEUE_SIZE
+#define VV_EVENT_QUEUE_SIZE 8
+
+static const struct virtio_vsock_transport_ops *const transports[] = {
+	&virtio_vsock_loopback_ops,
+};
+
+/* Features this driver implements. */
+static const uint64_t driver_features =
+	(1ULL << VIRTIO_F_VERSION_1) |
+	(1ULL << VIRTIO_VSOCK_F_STREAM) |
+	(1ULL << VIRTIO_VSOCK_F_SEQPACKET) |
+	(1ULL << VIRTIO_VSOCK_F_NO_IMPLIED_STREAM);
+
+static const struct virtio_vsock_transport_ops *
+find_transport(const char *spec, const char **args)
+{
+	size_t i;
+
+	for (i = 0; i < RTE_DIM(transports); i++) {
+		size_t len = strlen(transports[i]->name);
+
+		if (strncmp(spec, transports[i]->name, len) != 0)
+			continue;
+		if (spec[len] == '\0') {
+			*args = "";
+			return transports[i];
+		}
+		if (spec[len] == ':') {
+			*args = spec + len + 1;
+			return transports[i];
+		}
+	}
+	return NULL;
+}
+
+const char *
+virtio_vsock_spec_usage(void)
+{
+	static char buf[1024];
+	size_t i, off = 0;
+
+	if (buf[0] != '\0')
+		return buf;
+	for (i = 0; i < RTE_DIM(transports) && off < sizeof(buf); i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "  %s\n",
+				transports[i]->usage);
+	return buf;
+}
+
+static int
+parse_u32(const char *val, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (val[0] == '\0' || val[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(val, &end, 0);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+virtio_vsock_common_arg(const char *key, const char *val,
+		struct virtio_vsock_devargs *da, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (strcmp(key, "queue_size") == 0) {
+		if (parse_u32(val, 32768, &v) != 0 || v < 16 ||
+				(v & (v - 1)) != 0) {
+			snprintf(err, errlen, "queue_size=%s: must be a power "
+				"of two from 16 to 32768", val);
+			return -EINVAL;
+		}
+		da->queue_size = (uint16_t)v;
+		return 1;
+	}
+	if (strcmp(key, "rx_buf") == 0) {
+		if (parse_u32(val, 65535, &v) != 0 ||
+				v < VSOCK_HDR_LEN + 1) {
+			snprintf(err, errlen, "rx_buf=%s: must be %d to 65535 "
+				"bytes", val, VSOCK_HDR_LEN + 1);
+			return -EINVAL;
+		}
+		da->rx_buf = (uint32_t)v;
+		return 1;
+	}
+	return 0;
+}
+
+int
+virtio_vsock_spec_check(const char *spec, char *err, size_t errlen)
+{
+	const struct virtio_vsock_transport_ops *t;
+	struct virtio_vsock_devargs da = { 0 };
+	const char *args = NULL;
+
+	t = spec != NULL ? find_transport(spec, &args) : NULL;
+	if (t == NULL) {
+		snprintf(err, errlen, "unknown device '%s'; known devices:\n%s",
+			spec != NULL ? spec : "(null)",
+			virtio_vsock_spec_usage());
+		return -EINVAL;
+	}
+	return t->open(NULL, args, &da, err, errlen);
+}
+
+static void
+vv_free_mbuf(void *cookie, void *arg)
+{
+	RTE_SET_USED(arg);
+	rte_pktmbuf_free(cookie);
+}
+
+static void
+vv_forget(void *cookie, void *arg)
+{
+	RTE_SET_USED(cookie);
+	RTE_SET_USED(arg);
+}
+
+static void
+vv_free_queues(struct virtio_vsock_dev *dev)
+{
+	int q;
+
+	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
+		if (dev->vq[q] != NULL)
+			virtqueue_drain(dev->vq[q], q == VIRTIO_VSOCK_VQ_EVENT ?
+					vv_forget : vv_free_mbuf, NULL);
+		rte_free(dev->vq_mem[q]);
+		rte_free(dev->vq_priv[q]);
+		dev->vq[q] = NULL;
+		dev->vq_mem[q] = NULL;
+		dev->vq_priv[q] = NULL;
+	}
+	rte_free(dev->event_buf);
+	dev->event_buf = NULL;
+}
+
+static int
+vv_setup_queues(struct virtio_vsock_dev *dev, char *err, size_t errlen)
+{
+	int q;
+
+	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
+		uint16_t size = q == VIRTIO_VSOCK_VQ_EVENT ?
+			VV_EVENT_QUEUE_SIZE : dev->queue_size;
+
+		dev->vq_mem[q] = rte_zmalloc_socket("vsock_vring",
+				virtqueue_ring_mem_size(size), VRING_ALIGN,
+				dev->socket_id);
+		dev->vq_priv[q] = rte_zmalloc_socket("vsock_vq",
+				virtqueue_priv_size(size), RTE_CACHE_LINE_SIZE,
+				dev->socket_id);
+		if (dev->vq_mem[q] == NULL || dev->vq_priv[q] == NULL) {
+			snprintf(err, errlen, "%s: no memory for queue %d of "
+				"%u entries (hugepages reserved?)", dev->name,
+				q, size);
+			return -ENOMEM;
+		}
+		dev->vq[q] = virtqueue_init(dev->vq_priv[q], dev->vq_mem[q],
+				size, (uint16_t)q);
+		if (dev->ops->setup_queue(dev, dev->vq[q]) != 0) {
+			snprintf(err, errlen, "%s: device refused queue %d",
+				dev->name, q);
+			return -EIO;
+		}
+	}
+	dev->event_buf = rte_zmalloc_socket("vsock_events",
+			VV_EVENT_QUEUE_SIZE * VIRTIO_VSOCK_EVENT_LEN, 0,
+			dev->socket_id);
+	if (dev->event_buf == NULL) {
+		snprintf(err, errlen, "%s: no memory for events", dev->name);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+vv_negotiate(struct virtio_vsock_dev *dev, char *err, size_t errlen)
+{
+	uint64_t offered = dev->ops->get_features(dev);
+
+	if (!(offered & (1ULL << VIRTIO_F_VERSION_1))) {
+		snprintf(err, errlen, "%s: device does not offer "
+			"VIRTIO_F_VERSION_1 (legacy devices are not supported)",
+			dev->name);
+		return -ENOTSUP;
+	}
+	dev->features = offered & driver_features;
+	if (dev->ops->set_features(dev, dev->features) != 0) {
+		snprintf(err, errlen, "%s: device refused features 0x%" PRIx64,
+			dev->name, dev->features);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+vv_read_cid(struct virtio_vsock_dev *dev, char *err, size_t errlen)
+{
+	/* le64 guest_cid; the upper 32 bits are reserved. */
+	uint64_t cid = dev->ops->get_cid(dev) & UINT32_MAX;
+
+	if (cid <= VSOCK_CID_HOST || cid == VMADDR_CID_ANY_U32) {
+		snprintf(err, errlen, "%s: device reports invalid guest CID "
+			"%" PRIu64, dev->name, cid);
+		return -EINVAL;
+	}
+	dev->cid = cid;
+	return 0;
+}
+
+static uint64_t
+vv_port_cid(void *priv)
+{
+	return ((struct virtio_vsock_dev *)priv)->cid;
+}
+
+static uint32_t
+vv_port_features(void *priv)
+{
+	const struct virtio_vsock_dev *dev = priv;
+	uint32_t f = 0;
+
+	if (dev->features & (1ULL << VIRTIO_VSOCK_F_SEQPACKET))
+		f |= VSOCK_PORT_F_SEQPACKET;
+	/* Stream is implied unless the device says it is not. */
+	if (!(dev->features & (1ULL << VIRTIO_VSOCK_F_NO_IMPLIED_STREAM)) ||
+			(dev->features & (1ULL << VIRTIO_VSOCK_F_STREAM)))
+		f |= VSOCK_PORT_F_STREAM;
+	return f;
+}
+
+static const struct vsock_port_ops vv_port_ops = {
+	.rx_burst = virtio_vsock_rx_burst,
+	.tx_burst = virtio_vsock_tx_burst,
+	.local_cid = vv_port_cid,
+	.features = vv_port_features,
+	.poll_event = virtio_vsock_poll_event,
+};
+
+static int
+vv_bring_up(struct virtio_vsock_dev *dev, char *err, size_t errlen)
+{
+	int ret;
+
+	ret = vv_negotiate(dev, err, errlen);
+	if (ret == 0)
+		ret = vv_read_cid(dev, err, errlen);
+	if (ret == 0)
+		ret = vv_setup_queues(dev, err, errlen);
+	if (ret != 0)
+		return ret;
+	/* Fill the event queue before the rx queue (spec 5.10.6.1). */
+	virtio_vsock_event_refill(dev);
+	if (virtio_vsock_rx_refill(dev) == 0) {
+		snprintf(err, errlen, "%s: rx pool is empty", dev->name);
+		return -ENOBUFS;
+	}
+	if (dev->ops->start(dev) != 0) {
+		snprintf(err, errlen, "%s: device did not start", dev->name);
+		return -EIO;
+	}
+	return 0;
+}
+
+struct virtio_vsock_dev *
+virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
+		char *err, size_t errlen)
+{
+	const struct virtio_vsock_transport_ops *t;
+	struct virtio_vsock_devargs da = { 0 };
+	struct virtio_vsock_dev *dev;
+	const char *args = NULL;
+	uint32_t room;
+	int ret;
+
+	ret = virtio_vsock_spec_check(spec, err, errlen);
+	if (ret != 0) {
+		rte_errno = -ret;
+		return NULL;
+	}
+	if (conf == NULL || conf->rx_pool == NULL) {
+		snprintf(err, errlen, "%s: no rx pool given", spec);
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	t = find_transport(spec, &args);
+	room = rte_pktmbuf_data_room_size(conf->rx_pool) -
+		RTE_PKTMBUF_HEADROOM;
+	dev = rte_zmalloc_socket("virtio_vsock", sizeof(*dev),
+			RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (dev == NULL) {
+		snprintf(err, errlen, "%s: no memory", spec);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(dev->name, sizeof(dev->name), "%s", spec);
+	dev->ops = t;
+	dev->rx_pool = conf->rx_pool;
+	dev->socket_id = conf->socket_id;
+	dev->queue_size = VV_DEFAULT_QUEUE_SIZE;
+	dev->rx_buf_len = room;
+	dev->notify_rx = true;
+	ret = t->open(dev, args, &da, err, errlen);
+	if (ret == 0) {
+		if (da.queue_size != 0)
+			dev->queue_size = da.queue_size;
+		if (da.rx_buf > room) {
+			snprintf(err, errlen, "%s: rx_buf=%u is larger than "
+				"the pool's mbuf data room (%u)", spec,
+				da.rx_buf, room);
+			ret = -EINVAL;
+		} else if (da.rx_buf != 0) {
+			dev->rx_buf_len = da.rx_buf;
+		}
+		if (ret == 0)
+			ret = vv_bring_up(dev, err, errlen);
+		if (ret != 0) {
+			t->stop(dev);
+			vv_free_queues(dev);
+			t->release(dev);
+		}
+	}
+	if (ret != 0) {
+		rte_free(dev);
+		rte_errno = -ret;
+		return NULL;
+	}
+	dev->port.ops = &vv_port_ops;
+	dev->port.priv = dev;
+	dev->port.name = dev->name;
+	VV_LOG(INFO, "%s: up, cid %" PRIu64 ", features 0x%" PRIx64
+		", %u entries, rx buffers of %u bytes", dev->name, dev->cid,
+		dev->features, dev->queue_size, dev->rx_buf_len);
+	return dev;
+}
+
+struct vsock_port *
+virtio_vsock_port(struct virtio_vsock_dev *dev)
+{
+	return &dev->port;
+}
+
+uint64_t
+virtio_vsock_cid(const struct virtio_vsock_dev *dev)
+{
+	return dev->cid;
+}
+
+uint64_t
+virtio_vsock_features(const struct virtio_vsock_dev *dev)
+{
+	return dev->features;
+}
+
+void
+virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
+		struct virtio_vsock_stats *stats)
+{
+	int q;
+
+	*stats = dev->stats;
+	stats->bad_used_id = 0;
+	stats->bad_used_idx = 0;
+	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
+		stats->bad_used_id += dev->vq[q]->stats.bad_used_id;
+		stats->bad_used_idx += dev->vq[q]->stats.bad_used_idx;
+	}
+}
+
+void
+virtio_vsock_close(struct virtio_vsock_dev *dev)
+{
+	if (dev == NULL)
+		return;
+	dev->ops->stop(dev);
+	vv_free_queues(dev);
+	dev->ops->release(dev);
+	rte_free(dev);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * dpdk-vsock's poll-mode virtio-vsock driver: open a device from a spec
+ * string and get a vsock_port for the stack.
+ *
+ * Device specs (the @c --dev option of the apps):
+ *   - @c loopback[:cid=N][,queue_size=Q][,rx_buf=B][,lcore=auto|inline|L]
+ *     the in-process device model.
+ */
+#ifndef VIRTIO_VSOCK_DEV_H
+#define VIRTIO_VSOCK_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vsock_port.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mempool;
+struct virtio_vsock_dev;
+
+/** Options that are not part of the spec string. */
+struct virtio_vsock_conf {
+	/** Pool rx buffers come from; its data room bounds rx_buf. */
+	struct rte_mempool *rx_pool;
+	/** NUMA socket for rings; SOCKET_ID_ANY for any. */
+	int socket_id;
+};
+
+/** Driver counters. */
+struct virtio_vsock_stats {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t rx_bad_len;	/**< used length under a header or over the buffer */
+	uint64_t bad_used_id;	/**< used id out of range or never posted */
+	uint64_t bad_used_idx;	/**< device returned more than was posted */
+	uint64_t rx_nombuf;	/**< rx refill found the pool empty */
+	uint64_t tx_full;	/**< tx burst stopped on a full ring */
+	uint64_t kicks;		/**< notifications sent to the device */
+	uint64_t events;	/**< event-queue entries received */
+};
+
+/**
+ * Open the device named by @p spec, negotiate features, set up its
+ * queues and start it.
+ *
+ * @param spec
+ *   Device spec, see the file comment.
+ * @param conf
+ *   Options; rx_pool is mandatory.
+ * @param err
+ *   On failure, a message naming the bad value or the failing step.
+ * @param errlen
+ *   Size of @p err.
+ * @return
+ *   The device, or NULL with rte_errno set (EINVAL for a bad spec).
+ */
+struct virtio_vsock_dev *virtio_vsock_open(const char *spec,
+		const struct virtio_vsock_conf *conf, char *err, size_t errlen);
+
+/**
+ * Check a spec's syntax without opening anything.
+ *
+ * @return 0, or -EINVAL with a message in @p err.
+ */
+int virtio_vsock_spec_check(const char *spec, char *err, size_t errlen);
+
+/** One line per transport describing its spec, for --help. */
+const char *virtio_vsock_spec_usage(void);
+
+/** The device's port, to attach to a vsock stack. */
+struct vsock_port *virtio_vsock_port(struct virtio_vsock_dev *dev);
+
+/** The guest CID read from the device. */
+uint64_t virtio_vsock_cid(const struct virtio_vsock_dev *dev);
+
+/** Negotiated feature bits. */
+uint64_t virtio_vsock_features(const struct virtio_vsock_dev *dev);
+
+/** Copy the driver counters. */
+void virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
+		struct virtio_vsock_stats *stats);
+
+/**
+ * Stop the device, return every posted buffer to its pool and free the
+ * device. The port must no longer be in use.
+ */
+void virtio_vsock_close(struct virtio_vsock_dev *dev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIRTIO_VSOCK_DEV_H */

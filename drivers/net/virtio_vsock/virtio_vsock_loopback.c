@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The loopback device: an in-process virtio-vsock device model, the
+ * embedded default. It plays the device side of the driver's own rings as
+ * a real device would: it reads the tx avail ring, copies each packet into
+ * buffers the driver posted on rx (splitting a packet that does not fit
+ * one buffer into several, as Linux's vhost-vsock does), and returns both
+ * through the used rings. Packets addressed to our own CID come back to
+ * us; packets for any other CID meet an empty host that answers RST.
+ *
+ * It runs on a worker lcore of its own when one is free (polling, so it
+ * asks the driver not to kick it), or inline: then every kick runs it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_pause.h>
+
+#include <vsock_hdr.h>
+
+#include "virtio_vsock_transport.h"
+#include "virtqueue_dev.h"
+
+#define LB_DEFAULT_CID 3
+#define LB_LCORE_AUTO (-1)
+#define LB_LCORE_INLINE (-2)
+
+/* A position in a list of segments. */
+struct lb_cursor {
+	struct vq_dev_seg *segs;
+	int n;
+	int i;
+	uint32_t off;
+};
+
+struct lb_dev {
+	struct vq_dev q[VIRTIO_VSOCK_VQ_NUM];
+	uint64_t cid;
+	uint64_t features;
+	int lcore;		/* LB_LCORE_* or an lcore id */
+	bool polling;		/* running on its own lcore */
+	bool running;		/* written by the driver's lcore */
+	/* The tx packet being delivered (may span rx buffers and calls). */
+	bool have_cur;
+	uint16_t cur_head;
+	int cur_nsegs;
+	uint32_t cur_off;	/* payload bytes delivered */
+	struct vsock_hdr cur;
+	struct vq_dev_seg cur_segs[VQ_DEV_MAX_SEGS];
+	uint64_t bad_chains;
+	uint64_t bad_pkts;
+};
+
+static void
+lb_cursor_init(struct lb_cursor *c, struct vq_dev_seg *segs, int n,
+		uint32_t skip)
+{
+	c->segs = segs;
+	c->n = n;
+	c->i = 0;
+	c->off = 0;
+	while (c->i < n && skip >= segs[c->i].len) {
+		skip -= segs[c->i].len;
+		c->i++;
+	}
+	c->off = skip;
+}
+
+/* Copy @len bytes between cursors; returns bytes copied. */
+static uint32_t
+lb_copy(struct lb_cursor *dst, struct lb_cursor *src, uint32_t len)
+{
+	uint32_t done = 0;
+
+	while (done < len && dst->i < dst->n && src->i < src->n) {
+		struct vq_dev_seg *d = &dst->segs[dst->i];
+		struct vq_dev_seg *s = &src->segs[src->i];
+		uint32_t n = RTE_MIN(len - done,
+				RTE_MIN(d->len - dst->off, s->len - src->off));
+
+		memcpy((uint8_t *)d->ptr + dst->off,
+			(const uint8_t *)s->ptr + src->off, n);
+		done += n;
+		dst->off += n;
+		src->off += n;
+		if (dst->off == d->len) {
+			dst->i++;
+			dst->off = 0;
+		}
+		if (src->off == s->len) {
+			src->i++;
+			src->off = 0;
+		}
+	}
+	return done;
+}
+
+static uint32_t
+lb_seg_total(const struct vq_dev_seg *segs, int n, bool writable)
+{
+	uint32_t total = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (segs[i].writable == writable)
+			total += segs[i].len;
+	return total;
+}
+
+/*
+ * Take the next tx packet into lb->cur. Returns false when there is none.
+ * Malformed packets are returned to the driver unused and counted.
+ */
+static bool
+lb_take_tx(struct lb_dev *lb)
+{
+	struct vq_dev *tx = &lb->q[VIRTIO_VSOCK_VQ_TX];
+	uint8_t raw[VSOCK_HDR_LEN];
+	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
+	struct lb_cursor dst, src;
+	uint32_t total;
+	uint16_t head;
+
+	while (vq_dev_avail(tx) > 0) {
+		head = vq_dev_peek_head(tx);
+		vq_dev_consume(tx);
+		lb->cur_nsegs = vq_dev_walk_va(tx, head, lb->cur_segs);
+		if (lb->cur_nsegs < 0) {
+			lb->bad_chains++;
+			vq_dev_push_used(tx, head, 0);
+			continue;
+		}
+		total = lb_seg_total(lb->cur_segs, lb->cur_nsegs, false);
+		lb_cursor_init(&dst, &hseg, 1, 0);
+		lb_cursor_init(&src, lb->cur_segs, lb->cur_nsegs, 0);
+		if (total < VSOCK_HDR_LEN ||
+				lb_copy(&dst, &src, VSOCK_HDR_LEN) !=
+				VSOCK_HDR_LEN) {
+			lb->bad_pkts++;
+			vq_dev_push_used(tx, head, 0);
+			continue;
+		}
+		vsock_hdr_decode(&lb->cur, raw);
+		if (lb->cur.len != total - VSOCK_HDR_LEN) {
+			lb->bad_pkts++;
+			vq_dev_push_used(tx, head, 0);
+			continue;
+		}
+		lb->cur_head = head;
+		lb->cur_off = 0;
+		lb->have_cur = true;
+		if (lb->cur.dst_cid != lb->cid) {
+			/* An empty host: nobody listens anywhere. */
+			struct vsock_hdr req = lb->cur;
+
+			vq_dev_push_used(tx, head, 0);
+			lb->have_cur = false;
+			if (req.op == VSOCK_OP_RST)
+				continue;
+			memset(&lb->cur, 0, sizeof(lb->cur));
+			lb->cur.src_cid = req.dst_cid;
+			lb->cur.dst_cid = req.src_cid;
+			lb->cur.src_port = req.dst_port;
+			lb->cur.dst_port = req.src_port;
+			lb->cur.type = req.type;
+			lb->cur.op = VSOCK_OP_RST;
+			lb->cur_nsegs = 0;
+			lb->cur_head = UINT16_MAX;	/* nothing to return */
+			lb->have_cur = true;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Deliver lb->cur into rx buffers, one piece per buffer. Returns false
+ * when rx buffers ran out first (delivery resumes on the next call).
+ */
+static bool
+lb_deliver(struct lb_dev *lb)
+{
+	struct vq_dev *rx = &lb->q[VIRTIO_VSOCK_VQ_RX];
+	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
+	uint8_t raw[VSOCK_HDR_LEN];
+	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
+	struct lb_cursor dst, src;
+	bool first = true;
+
+	/* A zero-length packet still takes one buffer. */
+	while (first || lb->cur_off < lb->cur.len) {
+		uint32_t cap, piece;
+		struct vsock_hdr h;
+		uint16_t head;
+		int n;
+
+		if (vq_dev_avail(rx) == 0)
+			return false;
+		head = vq_dev_peek_head(rx);
+		vq_dev_consume(rx);
+		n = vq_dev_walk_va(rx, head, segs);
+		cap = n < 0 ? 0 : lb_seg_total(segs, n, true);
+		if (cap <= VSOCK_HDR_LEN) {
+			lb->bad_chains++;
+			vq_dev_push_used(rx, head, 0);
+			continue;
+		}
+		piece = RTE_MIN(lb->cur.len - lb->cur_off, cap - VSOCK_HDR_LEN);
+		h = lb->cur;
+		h.len = piece;
+		if (h.type == VSOCK_TYPE_SEQPACKET && h.op == VSOCK_OP_RW &&
+				lb->cur_off + piece < lb->cur.len)
+			h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+		vsock_hdr_encode(raw, &h);
+		lb_cursor_init(&dst, segs, n, 0);
+		lb_cursor_init(&src, &hseg, 1, 0);
+		lb_copy(&dst, &src, VSOCK_HDR_LEN);
+		lb_cursor_init(&src, lb->cur_segs, lb->cur_nsegs,
+				VSOCK_HDR_LEN + lb->cur_off);
+		lb_copy(&dst, &src, piece);
+		lb->cur_off += piece;
+		vq_dev_push_used(rx, head, VSOCK_HDR_LEN + piece);
+		first = false;
+	}
+	return true;
+}
+
+/* Move packets from tx to rx until one side runs dry; returns packets. */
+static unsigned int
+lb_process(struct lb_dev *lb)
+{
+	unsigned int done = 0;
+
+	for (;;) {
+		if (!lb->have_cur && !lb_take_tx(lb))
+			break;
+		if (!lb_deliver(lb))
+			break;
+		if (lb->cur_head != UINT16_MAX)
+			vq_dev_push_used(&lb->q[VIRTIO_VSOCK_VQ_TX],
+					lb->cur_head, 0);
+		lb->have_cur = false;
+		done++;
+	}
+	vq_dev_publish(&lb->q[VIRTIO_VSOCK_VQ_RX]);
+	vq_dev_publish(&lb->q[VIRTIO_VSOCK_VQ_TX]);
+	return done;
+}
+
+static int
+lb_lcore_main(void *arg)
+{
+	struct lb_dev *lb = arg;
+
+	while (__atomic_load_n(&lb->running, __ATOMIC_ACQUIRE)) {
+		if (lb_process(lb) == 0)
+			rte_pause();
+	}
+	return 0;
+}
+
+static int
+lb_parse(const char *args, struct lb_dev *lb, struct virtio_vsock_devargs *da,
+		char *err, size_t errlen)
+{
+	char buf[256];
+	char *save = NULL, *tok;
+
+	if (strlen(args) >= sizeof(buf)) {
+		snprintf(err, errlen, "loopback: options too long: '%s'", args);
+		return -EINVAL;
+	}
+	strcpy(buf, args);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+			tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+		char *end;
+		int r;
+
+		if (val == NULL) {
+			snprintf(err, errlen, "loopback: option '%s' needs "
+				"a value (key=value)", tok);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		r = virtio_vsock_common_arg(tok, val, da, err, errlen);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		if (strcmp(tok, "cid") == 0) {
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(val, &end, 0);
+			if (errno != 0 || *end != '\0' || val[0] == '\0' ||
+					val[0] == '-' || v <= VSOCK_CID_HOST ||
+					v >= VMADDR_CID_ANY_U32) {
+				snprintf(err, errlen, "loopback: cid=%s: must "
+					"be 3 to 4294967294", val);
+				return -EINVAL;
+			}
+			lb->cid = v;
+		} else if (strcmp(tok, "lcore") == 0) {
+			long v;
+
+			if (strcmp(val, "auto") == 0) {
+				lb->lcore = LB_LCORE_AUTO;
+				continue;
+			}
+			if (strcmp(val, "inline") == 0) {
+				lb->lcore = LB_LCORE_INLINE;
+				continue;
+			}
+			errno = 0;
+			v = strtol(val, &end, 10);
+			if (errno != 0 || *end != '\0' || val[0] == '\0' ||
+					v < 0 || v >= RTE_MAX_LCORE) {
+				snprintf(err, errlen, "loopback: lcore=%s: "
+					"must be auto, inline or an lcore id",
+					val);
+				return -EINVAL;
+			}
+			lb->lcore = (int)v;
+		} else {
+			snprintf(err, errlen, "loopback: unknown option '%s' "
+				"(known: cid, queue_size, rx_buf, lcore)", tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+lb_open(struct virtio_vsock_dev *dev, const char *args,
+		struct virtio_vsock_devargs *da, char *err, size_t errlen)
+{
+	struct lb_dev tmp = { .cid = LB_DEFAULT_CID, .lcore = LB_LCORE_AUTO };
+	struct lb_dev *lb;
+	int ret;
+
+	ret = lb_parse(args, &tmp, da, err, errlen);
+	if (ret != 0 || dev == NULL)
+		return ret;
+	if (tmp.lcore >= 0 && (!rte_lcore_is_enabled(tmp.lcore) ||
+			(unsigned int)tmp.lcore == rte_get_main_lcore() ||
+			rte_eal_get_lcore_state(tmp.lcore) != WAIT)) {
+		snprintf(err, errlen, "loopback: lcore=%d is not a free "
+			"worker lcore (give EAL -l with more cores)",
+			tmp.lcore);
+		return -EINVAL;
+	}
+	lb = rte_zmalloc_socket("vsock_loopback", sizeof(*lb),
+			RTE_CACHE_LINE_SIZE, dev->socket_id);
+	if (lb == NULL) {
+		snprintf(err, errlen, "loopback: no memory");
+		return -ENOMEM;
+	}
+	*lb = tmp;
+	lb->features = (1ULL << VIRTIO_F_VERSION_1) |
+		(1ULL << VIRTIO_VSOCK_F_STREAM) |
+		(1ULL << VIRTIO_VSOCK_F_SEQPACKET);
+	/* The device reads our virtual addresses directly. */
+	dev->use_va = true;
+	dev->tpriv = lb;
+	return 0;
+}
+
+static uint64_t
+lb_get_features(struct virtio_vsock_dev *dev)
+{
+	return ((struct lb_dev *)dev->tpriv)->features;
+}
+
+static int
+lb_set_features(struct virtio_vsock_dev *dev, uint64_t features)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	if ((features & ~lb->features) != 0)
+		return -EINVAL;
+	lb->features = features;
+	return 0;
+}
+
+static uint64_t
+lb_get_cid(struct virtio_vsock_dev *dev)
+{
+	return ((struct lb_dev *)dev->tpriv)->cid;
+}
+
+static int
+lb_setup_queue(struct virtio_vsock_dev *dev, struct virtqueue *vq)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	vq_dev_init(&lb->q[vq->queue_id], vq->desc, vq->avail, vq->used,
+			vq->size);
+	return 0;
+}
+
+static int
+lb_pick_lcore(void)
+{
+	unsigned int l;
+
+	RTE_LCORE_FOREACH_WORKER(l) {
+		if (rte_eal_get_lcore_state(l) == WAIT)
+			return (int)l;
+	}
+	return LB_LCORE_INLINE;
+}
+
+static int
+lb_start(struct virtio_vsock_dev *dev)
+{
+	struct lb_dev *lb = dev->tpriv;
+	int q;
+
+	if (lb->lcore == LB_LCORE_AUTO)
+		lb->lcore = lb_pick_lcore();
+	if (lb->lcore == LB_LCORE_INLINE) {
+		lb_process(lb);
+		return 0;
+	}
+	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++)
+		vq_dev_set_no_notify(&lb->q[q], true);
+	__atomic_store_n(&lb->running, true, __ATOMIC_RELEASE);
+	if (rte_eal_remote_launch(lb_lcore_main, lb, lb->lcore) != 0) {
+		lb->running = false;
+		return -EBUSY;
+	}
+	lb->polling = true;
+	VV_LOG(INFO, "loopback: device model polling on lcore %d",
+		lb->lcore);
+	return 0;
+}
+
+static void
+lb_notify(struct virtio_vsock_dev *dev, uint16_t queue_id)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	RTE_SET_USED(queue_id);
+	if (!lb->polling)
+		lb_process(lb);
+}
+
+static void
+lb_stop(struct virtio_vsock_dev *dev)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	if (lb == NULL || !lb->polling)
+		return;
+	__atomic_store_n(&lb->running, false, __ATOMIC_RELEASE);
+	rte_eal_wait_lcore(lb->lcore);
+	lb->polling = false;
+}
+
+static void
+lb_release(struct virtio_vsock_dev *dev)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	if (lb != NULL && (lb->bad_chains != 0 || lb->bad_pkts != 0))
+		VV_LOG(WARNING, "loopback: dropped %" PRIu64 " bad chains, %"
+			PRIu64 " bad packets", lb->bad_chains, lb->bad_pkts);
+	rte_free(lb);
+	dev->tpriv = NULL;
+}
+
+const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
+	.name = "loopback",
+	.usage = "loopback[:cid=N][,queue_size=Q][,rx_buf=B]"
+		"[,lcore=auto|inline|L]  in-process device (default cid 3)",
+	.open = lb_open,
+	.get_features = lb_get_features,
+	.set_features = lb_set_features,
+	.get_cid = lb_get_cid,
+	.setup_queue = lb_setup_queue,
+	.start = lb_start,
+	.notify = lb_notify,
+	.stop = lb_stop,
+	.release = lb_release,
+};

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Transports behind one ops table, as DPDK's virtio-user does: adding a
+ * transport adds a file and a line in the table of virtio_vsock_dev.c.
+ */
+#ifndef VIRTIO_VSOCK_TRANSPORT_H
+#define VIRTIO_VSOCK_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_log.h>
+
+#include "virtio_vsock_dev.h"
+#include "virtqueue.h"
+
+/* Longest mbuf chain one tx packet may be. */
+#define VQ_TX_MAX_SEGS 64
+
+extern int virtio_vsock_logtype;
+#define VV_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, virtio_vsock_logtype, \
+		"virtio_vsock: " fmt "\n", ## __VA_ARGS__)
+
+struct virtio_vsock_transport_ops;
+
+/* The rx/tx hot path touches the first cache lines only. */
+struct virtio_vsock_dev {
+	struct virtqueue *vq[VIRTIO_VSOCK_VQ_NUM];
+	struct rte_mempool *rx_pool;
+	uint32_t rx_buf_len;	/* bytes posted per rx buffer */
+	bool use_va;		/* descriptors carry VAs, not IOVAs */
+	bool notify_rx;		/* kick after rx refill */
+	const struct virtio_vsock_transport_ops *ops;
+	void *tpriv;		/* transport's private data */
+	uint64_t features;	/* negotiated */
+	uint64_t cid;
+	struct virtio_vsock_stats stats;
+	struct vsock_port port;
+	void *vq_mem[VIRTIO_VSOCK_VQ_NUM];	/* ring memory */
+	void *vq_priv[VIRTIO_VSOCK_VQ_NUM];
+	uint8_t *event_buf;	/* one VIRTIO_VSOCK_EVENT_LEN slot per entry */
+	int socket_id;
+	uint16_t queue_size;
+	char name[64];
+};
+
+/* Common options a transport may take from its spec. */
+struct virtio_vsock_devargs {
+	uint16_t queue_size;
+	uint32_t rx_buf;
+};
+
+struct virtio_vsock_transport_ops {
+	const char *name;	/* spec prefix, e.g. "loopback" */
+	const char *usage;	/* one line for --help */
+	/*
+	 * Parse @args (the spec after "name:", may be empty) and, when @dev is
+	 * non-NULL, create the device. On error fill @err naming the value.
+	 */
+	int (*open)(struct virtio_vsock_dev *dev, const char *args,
+			struct virtio_vsock_devargs *da, char *err,
+			size_t errlen);
+	uint64_t (*get_features)(struct virtio_vsock_dev *dev);
+	int (*set_features)(struct virtio_vsock_dev *dev, uint64_t features);
+	uint64_t (*get_cid)(struct virtio_vsock_dev *dev);
+	/* Hand a laid-out queue to the device. */
+	int (*setup_queue)(struct virtio_vsock_dev *dev, struct virtqueue *vq);
+	/* DRIVER_OK: the device may start using the queues. */
+	int (*start)(struct virtio_vsock_dev *dev);
+	void (*notify)(struct virtio_vsock_dev *dev, uint16_t queue_id);
+	/* Stop the device; no ring is touched by it afterwards. */
+	void (*stop)(struct virtio_vsock_dev *dev);
+	void (*release)(struct virtio_vsock_dev *dev);
+};
+
+extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;
+
+/* Parse "key=value" options shared by transports; 1 if consumed. */
+int virtio_vsock_common_arg(const char *key, const char *val,
+		struct virtio_vsock_devargs *da, char *err, size_t errlen);
+
+/* Burst functions (virtio_vsock_rxtx.c). */
+uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,
+		uint16_t n);
+uint16_t virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts,
+		uint16_t n);
+int virtio_vsock_rx_refill(struct virtio_vsock_dev *dev);
+int virtio_vsock_poll_event(void *priv, uint32_t *event);
+void virtio_vsock_event_refill(struct virtio_vsock_dev *dev);
+
+static inline void
+virtio_vsock_kick(struct virtio_vsock_dev *dev, struct virtqueue *vq)
+{
+	virtqueue_publish(vq);
+	if (virtqueue_kick_prepare(vq)) {
+		dev->stats.kicks++;
+		dev->ops->notify(dev, vq->queue_id);
+	}
+}
+
+#endif /* VIRTIO_VSOCK_TRANSPORT_H */

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The virtio-vsock packet header: wire layout, protocol constants and a
+ * byte-exact little-endian codec.
+ *
+ * The header is 44 bytes, packed, little-endian (virtio spec, device type
+ * 19). Both the stack and the driver use this file; it depends on nothing
+ * but libc so that unit tests and fuzzers need no EAL.
+ */
+#ifndef VSOCK_HDR_H
+#define VSOCK_HDR_H
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Size of the header on the wire. */
+#define VSOCK_HDR_LEN 44
+
+/** Well-known CIDs and the "any" port. */
+#define VMADDR_CID_ANY_U32   0xFFFFFFFFu
+#define VSOCK_CID_LOCAL      1u   /**< loopback inside one stack */
+#define VSOCK_CID_HOST       2u   /**< the host */
+#define VSOCK_PORT_ANY       0xFFFFFFFFu
+/** Ports up to this one are never handed out as ephemeral ports. */
+#define VSOCK_LAST_RESERVED_PORT 1023u
+
+/** Socket types carried in the header's @c type field. */
+enum vsock_type {
+	VSOCK_TYPE_STREAM = 1,
+	VSOCK_TYPE_SEQPACKET = 2,
+};
+
+/** Operations carried in the header's @c op field. */
+enum vsock_op {
+	VSOCK_OP_INVALID = 0,
+	VSOCK_OP_REQUEST = 1,
+	VSOCK_OP_RESPONSE = 2,
+	VSOCK_OP_RST = 3,
+	VSOCK_OP_SHUTDOWN = 4,
+	VSOCK_OP_RW = 5,
+	VSOCK_OP_CREDIT_UPDATE = 6,
+	VSOCK_OP_CREDIT_REQUEST = 7,
+	VSOCK_OP_MAX = 8,
+};
+
+/** SHUTDOWN flags (masks, as Linux sends them). */
+#define VSOCK_SHUTDOWN_RCV  1u
+#define VSOCK_SHUTDOWN_SEND 2u
+#define VSOCK_SHUTDOWN_BOTH (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)
+
+/** SEQPACKET flags on RW packets. */
+#define VSOCK_SEQ_EOM 1u
+#define VSOCK_SEQ_EOR 2u
+
+/** Largest payload one packet may carry (Linux's VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
+#define VSOCK_MAX_PKT_PAYLOAD (64u * 1024u)
+
+/** Header fields in host byte order. */
+struct vsock_hdr {
+	uint64_t src_cid;
+	uint64_t dst_cid;
+	uint32_t src_port;
+	uint32_t dst_port;
+	uint32_t len;
+	uint16_t type;
+	uint16_t op;
+	uint32_t flags;
+	uint32_t buf_alloc;
+	uint32_t fwd_cnt;
+};
+
+/* Byte offsets of each field on the wire (virtio spec, struct virtio_vsock_hdr). */
+#define VSOCK_HDR_OFF_SRC_CID   0
+#define VSOCK_HDR_OFF_DST_CID   8
+#define VSOCK_HDR_OFF_SRC_PORT  16
+#define VSOCK_HDR_OFF_DST_PORT  20
+#define VSOCK_HDR_OFF_LEN       24
+#define VSOCK_HDR_OFF_TYPE      28
+#define VSOCK_HDR_OFF_OP        30
+#define VSOCK_HDR_OFF_FLAGS     32
+#define VSOCK_HDR_OFF_BUF_ALLOC 36
+#define VSOCK_HDR_OFF_FWD_CNT   40
+
+/*
+ * Explicit little-endian loads and stores: correct on any host byte order
+ * and alignment, and compiled to plain moves on x86 and arm64.
+ */
+static inline void
+vsock_le16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void
+vsock_le32_put(uint8_t *p, uint32_t v)
+{
+	vsock_le16_put(p, (uint16_t)v);
+	vsock_le16_put(p + 2, (uint16_t)(v >> 16));
+}
+
+static inline void
+vsock_le64_put(uint8_t *p, uint64_t v)
+{
+	vsock_le32_put(p, (uint32_t)v);
+	vsock_le32_put(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint16_t
+vsock_le16_get(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t
+vsock_le32_get(const uint8_t *p)
+{
+	return (uint32_t)vsock_le16_get(p) |
+		((uint32_t)vsock_le16_get(p + 2) << 16);
+}
+
+static inline uint64_t
+vsock_le64_get(const uint8_t *p)
+{
+	return (uint64_t)vsock_le32_get(p) |
+		((uint64_t)vsock_le32_get(p + 4) << 32);
+}
+
+/**
+ * Write @p h to @p buf as the 44-byte wire header.
+ *
+ * @param buf
+ *   At least VSOCK_HDR_LEN bytes; no alignment needed.
+ * @param h
+ *   Header in host byte order.
+ */
+static inline void
+vsock_hdr_encode(void *buf, const struct vsock_hdr *h)
+{
+	uint8_t *p = (uint8_t *)buf;
+
+	vsock_le64_put(p + VSOCK_HDR_OFF_SRC_CID, h->src_cid);
+	vsock_le64_put(p + VSOCK_HDR_OFF_DST_CID, h->dst_cid);
+	vsock_le32_put(p + VSOCK_HDR_OFF_SRC_PORT, h->src_port);
+	vsock_le32_put(p + VSOCK_HDR_OFF_DST_PORT, h->dst_port);
+	vsock_le32_put(p + VSOCK_HDR_OFF_LEN, h->len);
+	vsock_le16_put(p + VSOCK_HDR_OFF_TYPE, h->type);
+	vsock_le16_put(p + VSOCK_HDR_OFF_OP, h->op);
+	vsock_le32_put(p + VSOCK_HDR_OFF_FLAGS, h->flags);
+	vsock_le32_put(p + VSOCK_HDR_OFF_BUF_ALLOC, h->buf_alloc);
+	vsock_le32_put(p + VSOCK_HDR_OFF_FWD_CNT, h->fwd_cnt);
+}
+
+/**
+ * Read the 44-byte wire header at @p buf into @p h.
+ *
+ * Performs no validation: every field is untrusted and checked by the
+ * caller against its own state.
+ */
+static inline void
+vsock_hdr_decode(struct vsock_hdr *h, const void *buf)
+{
+	const uint8_t *p = (const uint8_t *)buf;
+
+	h->src_cid = vsock_le64_get(p + VSOCK_HDR_OFF_SRC_CID);
+	h->dst_cid = vsock_le64_get(p + VSOCK_HDR_OFF_DST_CID);
+	h->src_port = vsock_le32_get(p + VSOCK_HDR_OFF_SRC_PORT);
+	h->dst_port = vsock_le32_get(p + VSOCK_HDR_OFF_DST_PORT);
+	h->len = vsock_le32_get(p + VSOCK_HDR_OFF_LEN);
+	h->type = vsock_le16_get(p + VSOCK_HDR_OFF_TYPE);
+	h->op = vsock_le16_get(p + VSOCK_HDR_OFF_OP);
+	h->flags = vsock_le32_get(p + VSOCK_HDR_OFF_FLAGS);
+	h->buf_alloc = vsock_le32_get(p + VSOCK_HDR_OFF_BUF_ALLOC);
+	h->fwd_cnt = vsock_le32_get(p + VSOCK_HDR_OFF_FWD_CNT);
+}
+
+/** Name of an op for logs; "UNKNOWN" for values outside the spec. */
+static inline const char *
+vsock_op_name(uint16_t op)
+{
+	static const char *const names[VSOCK_OP_MAX] = {
+		"INVALID", "REQUEST", "RESPONSE", "RST", "SHUTDOWN", "RW",
+		"CREDIT_UPDATE", "CREDIT_REQUEST",
+	};
+
+	return op < VSOCK_OP_MAX ? names[op] : "UNKNOWN";
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VSOCK_HDR_H */

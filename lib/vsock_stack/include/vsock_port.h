@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The port interface: what the stack needs from a device.
+ *
+ * A port moves whole vsock packets as mbufs holding the 44-byte header
+ * followed by the payload (possibly as a chain). The stack knows nothing
+ * of virtqueues; a driver knows nothing of connections. Ops are called per
+ * burst, never per packet.
+ */
+#ifndef VSOCK_PORT_H
+#define VSOCK_PORT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+
+/** Port feature: SEQPACKET was negotiated with the device. */
+#define VSOCK_PORT_F_SEQPACKET    (1u << 0)
+/** Port feature: STREAM is available (not refused by NO_IMPLIED_STREAM). */
+#define VSOCK_PORT_F_STREAM       (1u << 1)
+
+/** Event the device reported on its event queue. */
+#define VSOCK_PORT_EVENT_TRANSPORT_RESET 0u
+
+/** Operations a port implements. */
+struct vsock_port_ops {
+	/**
+	 * Receive up to @p n packets. Each mbuf starts with the header; its
+	 * pkt_len is what the device wrote. Ownership passes to the caller.
+	 */
+	uint16_t (*rx_burst)(void *priv, struct rte_mbuf **pkts, uint16_t n);
+	/**
+	 * Transmit up to @p n packets; returns how many the port took. The
+	 * port owns the ones it took and frees them when the device is done.
+	 */
+	uint16_t (*tx_burst)(void *priv, struct rte_mbuf **pkts, uint16_t n);
+	/** The CID the device assigned to us (re-read after a reset). */
+	uint64_t (*local_cid)(void *priv);
+	/** VSOCK_PORT_F_* flags. */
+	uint32_t (*features)(void *priv);
+	/**
+	 * Fetch one pending event (VSOCK_PORT_EVENT_*). Returns 1 when
+	 * @p event was written, 0 when none is pending.
+	 */
+	int (*poll_event)(void *priv, uint32_t *event);
+};
+
+/** A port: ops plus the driver's private data. */
+struct vsock_port {
+	const struct vsock_port_ops *ops;
+	void *priv;
+	const char *name;	/**< for logs, e.g. "loopback" */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VSOCK_PORT_H */

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * dpdk-vsock's protocol stack: vsock connections over a vsock_port,
+ * run to completion on one lcore, zero copy both ways.
+ *
+ * One stack instance belongs to one lcore: every call on a stack and on its
+ * connections is made from that lcore, and callbacks run inline from
+ * vsock_stack_poll(). Errors are negative errno values.
+ *
+ * Ownership: an mbuf handed to the application in vsock_ops.on_data is the
+ * application's; credit returns to the peer only through vsock_consumed(),
+ * so a slow consumer throttles its own peer and nobody else. An mbuf given
+ * to vsock_send() belongs to the stack from then on.
+ */
+#ifndef VSOCK_STACK_H
+#define VSOCK_STACK_H
+
+#include <stdint.h>
+
+#include <vsock_hdr.h>
+#include <vsock_port.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+struct rte_mempool;
+struct vsock_stack;
+struct vsock_conn;
+
+/** Stack configuration; zero fields take the defaults shown. */
+struct vsock_stack_conf {
+	/**
+	 * Pool for packets the stack builds itself (control packets, headers
+	 * that do not fit an mbuf's headroom, copies made by vsock_send_buf).
+	 * Its data room must hold at least VSOCK_HDR_LEN bytes. Mandatory.
+	 */
+	struct rte_mempool *pool;
+	uint32_t max_conns;	/**< connections at once (default 4096) */
+	uint32_t buf_alloc;	/**< receive buffer per connection (256 KiB) */
+	/** Bytes vsock_send() queues per connection (default 1 MiB). */
+	uint32_t sndbuf;
+	uint32_t connect_timeout_ms;	/**< default 2000 */
+	uint32_t close_timeout_ms;	/**< default 8000 */
+	int socket_id;		/**< NUMA socket for the stack's memory */
+};
+
+/** Why a connection was reset (vsock_ops.on_reset). */
+enum vsock_reset_reason {
+	VSOCK_RESET_PEER = 1,	/**< the peer sent RST */
+	VSOCK_RESET_REFUSED,	/**< RST in answer to our REQUEST */
+	VSOCK_RESET_TIMEOUT,	/**< connect or close timed out */
+	VSOCK_RESET_PROTOCOL,	/**< the peer broke the protocol */
+	VSOCK_RESET_CREDIT,	/**< the peer sent beyond its credit */
+	VSOCK_RESET_TRANSPORT,	/**< the device reset (TRANSPORT_RESET) */
+};
+
+/** Callbacks, called inline from vsock_stack_poll(). Any may be NULL. */
+struct vsock_ops {
+	/** A listener accepted @p c; set its context with vsock_conn_set_ctx(). */
+	void (*on_accept)(struct vsock_conn *c, void *ctx);
+	/**
+	 * vsock_connect() finished: @p err is 0, -ECONNRESET (refused) or
+	 * -ETIMEDOUT. On error @p c is gone when the callback returns.
+	 */
+	void (*on_connect)(struct vsock_conn *c, int err, void *ctx);
+	/**
+	 * Payload arrived: @p m (header stripped, possibly a chain) is the
+	 * application's. Hand credit back with vsock_consumed().
+	 */
+	void (*on_data)(struct vsock_conn *c, struct rte_mbuf *m, void *ctx);
+	/** vsock_send() refused earlier with -ENOBUFS and may now succeed. */
+	void (*on_writable)(struct vsock_conn *c, void *ctx);
+	/** The peer shut down (VSOCK_SHUTDOWN_* bits of what it has shut). */
+	void (*on_shutdown)(struct vsock_conn *c, unsigned int how, void *ctx);
+	/** @p c was reset; it is gone when the callback returns. */
+	void (*on_reset)(struct vsock_conn *c, enum vsock_reset_reason why,
+			void *ctx);
+};
+
+/** Stack counters. */
+struct vsock_stack_stats {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;	/**< payload bytes */
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;	/**< payload bytes */
+	uint64_t rst_tx;
+	uint64_t rst_rx;
+	uint64_t credit_updates_tx;
+	uint64_t credit_stalls;	/**< sends held for lack of peer credit */
+	uint64_t drop_bad_hdr;	/**< len field disagrees with the packet */
+	uint64_t drop_bad_type;	/**< unknown socket type */
+	uint64_t drop_bad_op;	/**< op not valid in the connection's state */
+	uint64_t drop_wrong_cid;	/**< dst_cid is not ours */
+	uint64_t drop_no_conn;	/**< no connection or listener (RST sent) */
+	uint64_t drop_credit;	/**< peer overran our buffer (conn reset) */
+	uint64_t drop_nomem;	/**< no mbuf for a control packet */
+	uint64_t conns_open;	/**< connections currently allocated */
+	uint64_t conns_refused;	/**< REQUESTs refused (no listener, full) */
+};
+
+/** State of a connection, as vsock_conn_info() reports it. */
+enum vsock_state {
+	VSOCK_STATE_CONNECTING = 1,
+	VSOCK_STATE_ESTABLISHED,
+	VSOCK_STATE_CLOSING,	/**< we shut down both ways, awaiting RST */
+};
+
+/** Addresses and state of a connection. */
+struct vsock_conn_info {
+	uint64_t local_cid;
+	uint32_t local_port;
+	uint64_t remote_cid;
+	uint32_t remote_port;
+	enum vsock_type type;
+	enum vsock_state state;
+	uint32_t peer_shutdown;	/**< VSOCK_SHUTDOWN_* the peer has done */
+	uint64_t bytes_tx;
+	uint64_t bytes_rx;
+	uint32_t tx_queued;	/**< bytes accepted by vsock_send, not sent */
+	uint32_t tx_credit;	/**< bytes the peer lets us send now */
+};
+
+/**
+ * Create a stack instance. Each instance has its own port space.
+ *
+ * @param name
+ *   Unique name (for memory zones and logs).
+ * @param conf
+ *   Configuration; conf->pool is mandatory.
+ * @return
+ *   The stack, or NULL with rte_errno set.
+ */
+struct vsock_stack *vsock_stack_create(const char *name,
+		const struct vsock_stack_conf *conf);
+
+/** Reset every connection (without callbacks) and free the stack. */
+void vsock_stack_destroy(struct vsock_stack *s);
+
+/**
+ * Attach a port (a device). The local CID comes from it.
+ *
+ * @return 0, -EBUSY if a port is attached already, -EINVAL on a bad port.
+ */
+int vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port);
+
+/**
+ * Do one round of work: receive a burst from the port, run timers, send
+ * what is queued. Callbacks run from here.
+ *
+ * @return How many packets were received and sent (0 when idle).
+ */
+unsigned int vsock_stack_poll(struct vsock_stack *s);
+
+/** The local CID (from the attached port). */
+uint64_t vsock_stack_local_cid(const struct vsock_stack *s);
+
+/** Copy the stack counters. */
+void vsock_stack_stats_get(const struct vsock_stack *s,
+		struct vsock_stack_stats *stats);
+
+/**
+ * Accept connections on @p port (any CID).
+ *
+ * @return 0; -EADDRINUSE if the port is taken; -EINVAL for
+ *   VSOCK_PORT_ANY or a bad type; -EPROTONOSUPPORT for a type the port
+ *   does not support; -ENOMEM.
+ */
+int vsock_listen(struct vsock_stack *s, uint32_t port, enum vsock_type type,
+		const struct vsock_ops *ops, void *ctx);
+
+/** Stop accepting on @p port. Established connections stay. */
+int vsock_unlisten(struct vsock_stack *s, uint32_t port);
+
+/**
+ * Start connecting to <@p cid, @p port> from an ephemeral local port. The
+ * outcome arrives through ops->on_connect.
+ *
+ * @return 0 with *@p out set; -EINVAL; -EPROTONOSUPPORT; -ENOTCONN when
+ *   no port is attached; -EADDRNOTAVAIL when no local port is free;
+ *   -ENOMEM when max_conns connections exist.
+ */
+int vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
+		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
+		struct vsock_conn **out);
+
+/**
+ * Queue @p m (payload only, possibly a chain) for sending. The stack
+ * takes @p m on success; larger payloads are split into packets of at most
+ * VSOCK_MAX_PKT_PAYLOAD, and nothing is sent beyond the peer's credit.
+ *
+ * @return 0; -ENOBUFS when sndbuf is full (@p m is still the caller's;
+ *   on_writable follows); -ENOTCONN when not established; -EPIPE after
+ *   our send side was shut down; -EINVAL for an empty or over-long chain.
+ */
+int vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags);
+
+/**
+ * Copy @p len bytes from @p buf into mbufs from the stack's pool and queue
+ * them. Convenience only: it copies.
+ *
+ * @return 0 or a vsock_send() error; -ENOMEM when the pool is empty.
+ */
+int vsock_send_buf(struct vsock_conn *c, const void *buf, uint32_t len);
+
+/**
+ * Message flags of a received mbuf (valid in on_data): VSOCK_SEQ_EOM on
+ * the last piece of a SEQPACKET message, VSOCK_SEQ_EOR at a record end.
+ */
+uint32_t vsock_mbuf_msg_flags(struct rte_mbuf *m);
+
+/** The application is done with @p bytes of received payload. */
+void vsock_consumed(struct vsock_conn *c, uint32_t bytes);
+
+/**
+ * Shut down one or both directions (VSOCK_SHUTDOWN_RCV/SEND). The
+ * SHUTDOWN packet follows the data already queued.
+ */
+int vsock_shutdown(struct vsock_conn *c, unsigned int how);
+
+/**
+ * Close @p c: queued data is still sent, then SHUTDOWN; the stack
+ * finishes the close on its own (RST from the peer, or the close timeout).
+ * No callback is made for @p c after this, and @p c must not be used.
+ */
+void vsock_close(struct vsock_conn *c);
+
+/** Application context of a connection (from listen/connect, or set). */
+void *vsock_conn_ctx(const struct vsock_conn *c);
+
+/** Set the application context of @p c (usually in on_accept). */
+void vsock_conn_set_ctx(struct vsock_conn *c, void *ctx);
+
+/** Addresses, state and counters of @p c. */
+void vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VSOCK_STACK_H */
