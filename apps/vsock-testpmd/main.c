@@ -394,6 +394,8 @@ run(struct tp_ctx *t)
 		double el = tp_now() - start;
 
 		tp_modes_start_clients(t);
+		if (t->nb_starved > 0)
+			tp_modes_retry_starved(t);
 		vsock_stack_poll(t->stack);
 		if (el >= next_tick) {
 			progress(t, el, &last_bytes, &last_t);

@@ -192,8 +192,14 @@ tp_client_pump(struct tp_conn *tc)
 				tc->tx_off - tc->rx_off + len > g->window))
 			break;
 		m = tp_msg_build(len, verify, tc->seed, tc->tx_off);
-		if (m == NULL)
-			break;	/* pool empty: try again next poll */
+		if (m == NULL) {
+			/* Pool empty: the poll loop pumps us again. */
+			if (!tc->starved) {
+				tc->starved = true;
+				g->nb_starved++;
+			}
+			break;
+		}
 		if (g->o.mode == TP_PINGPONG)
 			tc->t_sent = rte_rdtsc();
 		r = vsock_send(tc->c, m, 0);
@@ -507,6 +513,22 @@ tp_modes_start_clients(struct tp_ctx *t)
 			tc->closed = true;
 			tp_error(tc, &t->st.connect_fail, strerror(-r));
 		}
+	}
+}
+
+void
+tp_modes_retry_starved(struct tp_ctx *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->next_client && t->nb_starved > 0; i++) {
+		struct tp_conn *tc = &t->conns[i];
+
+		if (!tc->starved)
+			continue;
+		tc->starved = false;
+		t->nb_starved--;
+		tp_client_pump(tc);
 	}
 }
 

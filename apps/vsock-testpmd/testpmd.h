@@ -62,6 +62,7 @@ struct tp_conn {
 	bool client;
 	bool connected;
 	bool closed;
+	bool starved;		/* the pool ran dry: pump again later */
 	uint64_t seed;		/* pattern and sizes (verify) */
 	uint64_t rng;		/* message sizes, client side */
 	uint64_t rng_rx;	/* the same sequence, replayed by the checker */
@@ -84,6 +85,7 @@ struct tp_ctx {
 	uint32_t nb_conns_max;
 	uint32_t next_server;
 	uint32_t next_client;	/* clients started so far */
+	uint32_t nb_starved;
 	uint32_t window;	/* verify: bytes in flight per connection */
 	bool stopping;		/* duration over: clients wind down */
 	bool has_server;
@@ -93,6 +95,7 @@ struct tp_ctx {
 /* modes.c */
 int tp_modes_start_server(struct tp_ctx *t);
 void tp_modes_start_clients(struct tp_ctx *t);
+void tp_modes_retry_starved(struct tp_ctx *t);
 void tp_modes_stop(struct tp_ctx *t);
 bool tp_modes_clients_done(const struct tp_ctx *t);
 void tp_modes_close_all(struct tp_ctx *t);

@@ -266,11 +266,17 @@ vsock_consumed(struct vsock_conn *c, uint32_t bytes)
 {
 	if (c->state == VS_DEAD)
 		return;
-	if (vsock_credit_consume(&c->cr, bytes) &&
-			c->state == VS_ESTABLISHED &&
-			!(c->peer_shutdown & VSOCK_SHUTDOWN_SEND) &&
-			vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0) == 0)
+	if (!vsock_credit_consume(&c->cr, bytes) ||
+			c->state != VS_ESTABLISHED ||
+			(c->peer_shutdown & VSOCK_SHUTDOWN_SEND))
+		return;
+	if (vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0) == 0) {
 		c->s->stats.credit_updates_tx++;
+	} else {
+		/* Retried from the tx flush: a lost update stalls the peer. */
+		c->credit_pending = true;
+		vs_tx_activate(c);
+	}
 }
 
 int

@@ -26,6 +26,9 @@ extern int vsock_stack_logtype;
 #define VS_CTL_MAX 1024
 /* Packets one connection may stage per poll (fairness). */
 #define VS_CONN_BUDGET 16
+/* Small mbufs for what the stack builds itself; never the app's pool. */
+#define VS_CTL_POOL_SIZE 8191
+#define VS_CTL_ROOM (RTE_PKTMBUF_HEADROOM + 64)
 /* Longest payload chain vsock_send() accepts. */
 #define VS_MAX_SEGS 60
 
@@ -77,6 +80,7 @@ struct vsock_conn {
 	bool on_active;		/* in s->tx_active */
 	bool on_writable;	/* in s->writable */
 	bool want_writable;	/* a send was refused */
+	bool credit_pending;	/* a CREDIT_UPDATE could not be queued */
 	uint32_t local_shutdown;	/* VSOCK_SHUTDOWN_* we did */
 	uint32_t shutdown_pending;	/* SHUTDOWN still to send */
 	uint32_t peer_shutdown;
@@ -84,6 +88,7 @@ struct vsock_conn {
 	struct rte_mbuf *txq_head;
 	struct rte_mbuf *txq_tail;
 	uint32_t tx_queued;
+	uint32_t tx_queued_pkts;
 	uint64_t bytes_tx;
 	uint64_t bytes_rx;
 	struct rte_timer timer;
@@ -98,7 +103,8 @@ struct vsock_stack {
 	struct vsock_port *port;
 	uint64_t local_cid;
 	uint32_t port_features;
-	struct rte_mempool *pool;	/* control packets, headers, copies */
+	struct rte_mempool *pool;	/* the application's: copies */
+	struct rte_mempool *ctl_pool;	/* control packets, headers, splits */
 	struct rte_mempool *conn_pool;
 	struct rte_hash *conns;		/* vsock_conn_key -> conn */
 	struct rte_hash *listeners;	/* port -> listener */

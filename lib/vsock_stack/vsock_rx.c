@@ -149,6 +149,34 @@ vs_rx_established(struct vsock_conn *c, const struct vsock_hdr *h,
 	return false;
 }
 
+/*
+ * We closed: our queued data and SHUTDOWN still need the peer's credit;
+ * its data goes nowhere but is counted consumed so that it is not stalled.
+ */
+static void
+vs_rx_closing(struct vsock_conn *c, const struct vsock_hdr *h)
+{
+	vs_rx_credit(c, h);
+	switch (h->op) {
+	case VSOCK_OP_RST:
+		c->s->stats.rst_rx++;
+		vs_conn_free(c);
+		break;
+	case VSOCK_OP_SHUTDOWN:
+		vs_rx_shutdown(c, h);
+		break;
+	case VSOCK_OP_RW:
+		if (vsock_credit_rx(&c->cr, h->len))
+			vsock_credit_consume(&c->cr, h->len);
+		break;
+	case VSOCK_OP_CREDIT_REQUEST:
+		vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Returns true if @m was handed on (the caller must not free it). */
 static bool
 vs_rx_one(struct vsock_stack *s, struct rte_mbuf *m)
@@ -207,15 +235,7 @@ vs_rx_one(struct vsock_stack *s, struct rte_mbuf *m)
 	case VS_ESTABLISHED:
 		return vs_rx_established(c, &h, m);
 	case VS_CLOSING:
-		/* We closed: only the end of the exchange matters. */
-		if (h.op == VSOCK_OP_RST) {
-			s->stats.rst_rx++;
-			vs_conn_free(c);
-		} else if (h.op == VSOCK_OP_SHUTDOWN) {
-			vs_rx_shutdown(c, &h);
-		} else if (h.op == VSOCK_OP_RW) {
-			vs_rx_credit(c, &h);
-		}
+		vs_rx_closing(c, &h);
 		return false;
 	case VS_DEAD:
 		return false;

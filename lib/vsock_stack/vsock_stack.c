@@ -23,6 +23,7 @@ int vsock_meta_offset = -1;
 #define VS_DEFAULT_MAX_CONNS 4096
 #define VS_DEFAULT_BUF_ALLOC (256u * 1024)
 #define VS_DEFAULT_SNDBUF (1024u * 1024)
+#define VS_DEFAULT_SNDBUF_PKTS 256
 #define VS_DEFAULT_CONNECT_MS 2000
 #define VS_DEFAULT_CLOSE_MS 8000
 
@@ -73,6 +74,8 @@ vs_conf_defaults(struct vsock_stack_conf *c)
 		c->buf_alloc = VS_DEFAULT_BUF_ALLOC;
 	if (c->sndbuf == 0)
 		c->sndbuf = VS_DEFAULT_SNDBUF;
+	if (c->sndbuf_pkts == 0)
+		c->sndbuf_pkts = VS_DEFAULT_SNDBUF_PKTS;
 	if (c->connect_timeout_ms == 0)
 		c->connect_timeout_ms = VS_DEFAULT_CONNECT_MS;
 	if (c->close_timeout_ms == 0)
@@ -127,8 +130,11 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	TAILQ_INIT(&s->tx_active);
 	TAILQ_INIT(&s->writable);
 	TAILQ_INIT(&s->dead);
-	snprintf(pname, sizeof(pname), "vs_conn_%s", name);
 	/* Single producer/consumer: only this stack's lcore touches it. */
+	snprintf(pname, sizeof(pname), "vs_ctl_%s", name);
+	s->ctl_pool = rte_pktmbuf_pool_create(pname, VS_CTL_POOL_SIZE, 64,
+			0, VS_CTL_ROOM, s->conf.socket_id);
+	snprintf(pname, sizeof(pname), "vs_conn_%s", name);
 	s->conn_pool = rte_mempool_create(pname, s->conf.max_conns,
 			sizeof(struct vsock_conn), 0, 0, NULL, NULL, NULL,
 			NULL, s->conf.socket_id,
@@ -138,7 +144,7 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	s->listeners = vs_hash_create(s, "l", 1024, sizeof(uint32_t));
 	s->bound = vs_hash_create(s, "b", s->conf.max_conns,
 			sizeof(uint32_t));
-	if (s->conn_pool == NULL || s->conns == NULL ||
+	if (s->conn_pool == NULL || s->ctl_pool == NULL || s->conns == NULL ||
 			s->listeners == NULL || s->bound == NULL) {
 		ret = rte_errno != 0 ? rte_errno : ENOMEM;
 		vsock_stack_destroy(s);
@@ -181,6 +187,7 @@ vsock_stack_destroy(struct vsock_stack *s)
 	rte_hash_free(s->listeners);
 	rte_hash_free(s->bound);
 	rte_mempool_free(s->conn_pool);
+	rte_mempool_free(s->ctl_pool);
 	rte_free(s);
 }
 

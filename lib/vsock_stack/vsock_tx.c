@@ -36,7 +36,7 @@ vs_ctl_queue(struct vsock_stack *s, const struct vsock_hdr *h)
 	void *p;
 
 	if (s->ctl_count == VS_CTL_MAX ||
-			(m = rte_pktmbuf_alloc(s->pool)) == NULL) {
+			(m = rte_pktmbuf_alloc(s->ctl_pool)) == NULL) {
 		s->stats.drop_nomem++;
 		return -ENOBUFS;
 	}
@@ -102,6 +102,7 @@ vs_txq_purge(struct vsock_conn *c)
 	c->txq_head = NULL;
 	c->txq_tail = NULL;
 	c->tx_queued = 0;
+	c->tx_queued_pkts = 0;
 }
 
 int
@@ -115,7 +116,8 @@ vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
 		return -EPIPE;
 	if (unlikely(m->pkt_len == 0 || m->nb_segs > VS_MAX_SEGS))
 		return -EINVAL;
-	if (c->tx_queued >= c->s->conf.sndbuf) {
+	if (c->tx_queued >= c->s->conf.sndbuf ||
+			c->tx_queued_pkts >= c->s->conf.sndbuf_pkts) {
 		c->want_writable = true;
 		return -ENOBUFS;
 	}
@@ -130,6 +132,7 @@ vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
 		c->txq_head = m;
 	c->txq_tail = m;
 	c->tx_queued += m->pkt_len;
+	c->tx_queued_pkts++;
 	vs_tx_activate(c);
 	return 0;
 }
@@ -189,7 +192,7 @@ vs_split(struct vsock_stack *s, struct rte_mbuf **mp, uint32_t n)
 	}
 	cut = n - off;
 	if (cut > 0) {
-		mi = rte_pktmbuf_alloc(s->pool);
+		mi = rte_pktmbuf_alloc(s->ctl_pool);
 		if (mi == NULL)
 			return NULL;
 		rte_pktmbuf_attach(mi, seg);
@@ -269,7 +272,7 @@ vs_conn_flush(struct vsock_conn *c, unsigned int budget, bool *stalled)
 		split = n < m->pkt_len;
 		/* A split inside the first segment yields an indirect head. */
 		if (!vs_can_prepend(m) || (split && n < m->data_len)) {
-			hm = rte_pktmbuf_alloc(s->pool);
+			hm = rte_pktmbuf_alloc(s->ctl_pool);
 			if (hm == NULL) {
 				s->stats.drop_nomem++;
 				break;	/* retried next poll */
@@ -288,6 +291,7 @@ vs_conn_flush(struct vsock_conn *c, unsigned int budget, bool *stalled)
 			c->txq_head = vsock_meta(m)->next;
 			if (c->txq_head == NULL)
 				c->txq_tail = NULL;
+			c->tx_queued_pkts--;
 		}
 		s->stage[s->nb_stage++] = vs_push_hdr(c, pay, hm, flags);
 		vsock_credit_advertised(&c->cr);
@@ -311,7 +315,7 @@ vs_conn_flush_shutdown(struct vsock_conn *c)
 	if (c->shutdown_pending == 0 || c->txq_head != NULL ||
 			s->nb_stage == VS_STAGE_MAX)
 		return;
-	m = rte_pktmbuf_alloc(s->pool);
+	m = rte_pktmbuf_alloc(s->ctl_pool);
 	if (m == NULL) {
 		s->stats.drop_nomem++;
 		return;
@@ -347,16 +351,23 @@ vs_stage_data(struct vsock_stack *s)
 		TAILQ_REMOVE(&s->tx_active, c, tx_link);
 		s->nb_active--;
 		c->on_active = false;
+		if (c->credit_pending && c->state == VS_ESTABLISHED &&
+				vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0) == 0) {
+			c->credit_pending = false;
+			s->stats.credit_updates_tx++;
+		}
 		if (c->state == VS_ESTABLISHED || c->state == VS_CLOSING) {
 			vs_conn_flush(c, VS_CONN_BUDGET, &stalled);
 			vs_conn_flush_shutdown(c);
 			/* Stalled ones come back when credit arrives. */
-			if (!stalled && (c->txq_head != NULL ||
-					c->shutdown_pending != 0))
+			if ((!stalled && (c->txq_head != NULL ||
+					c->shutdown_pending != 0)) ||
+					c->credit_pending)
 				vs_tx_activate(c);
 		}
 		if (c->want_writable && !c->app_closed && !c->on_writable &&
-				c->tx_queued <= c->s->conf.sndbuf / 2) {
+				c->tx_queued <= c->s->conf.sndbuf / 2 &&
+				c->tx_queued_pkts <= c->s->conf.sndbuf_pkts / 2) {
 			TAILQ_INSERT_TAIL(&s->writable, c, wr_link);
 			c->on_writable = true;
 		}

@@ -42,6 +42,11 @@ struct vsock_stack_conf {
 	uint32_t buf_alloc;	/**< receive buffer per connection (256 KiB) */
 	/** Bytes vsock_send() queues per connection (default 1 MiB). */
 	uint32_t sndbuf;
+	/**
+	 * Sends (mbuf chains) queued per connection (default 256): byte
+	 * limits alone let tiny messages pin thousands of mbufs.
+	 */
+	uint32_t sndbuf_pkts;
 	uint32_t connect_timeout_ms;	/**< default 2000 */
 	uint32_t close_timeout_ms;	/**< default 8000 */
 	int socket_id;		/**< NUMA socket for the stack's memory */
