@@ -552,8 +552,9 @@ main(int argc, char **argv)
 	seconds = run(&t);
 	report(&t, dev, seconds);
 	ret = t.st.errors == 0 ? 0 : 1;
-	vsock_stack_destroy(t.stack);
+	/* Packets still in the device's rings come from the stack's pools. */
 	virtio_vsock_close(dev);
+	vsock_stack_destroy(t.stack);
 	rte_free(t.conns);
 	rte_free(t.st.rtt_cycles);
 	rte_mempool_free(t.pool);

@@ -141,7 +141,11 @@ struct vsock_conn_info {
 struct vsock_stack *vsock_stack_create(const char *name,
 		const struct vsock_stack_conf *conf);
 
-/** Reset every connection (without callbacks) and free the stack. */
+/**
+ * Reset every connection (without callbacks) and free the stack. Close
+ * the attached port's device first: packets still in its rings may come
+ * from the stack's own pools.
+ */
 void vsock_stack_destroy(struct vsock_stack *s);
 
 /**
