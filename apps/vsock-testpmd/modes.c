@@ -60,13 +60,7 @@ tp_next_size(uint64_t *rng)
 	return g->o.size_min + (uint32_t)(tp_rng_next(rng) % span);
 }
 
-/* Byte @off of the stream of a connection with @seed. */
-static inline uint8_t
-tp_pat(uint64_t seed, uint64_t off)
-{
-	return (uint8_t)(tp_mix64(seed ^ (off >> 3)) >> ((off & 7) * 8));
-}
-
+/* Bytes @off.. of the stream of a connection with @seed. */
 static void
 tp_pat_fill(uint8_t *p, uint32_t len, uint64_t seed, uint64_t off)
 {
@@ -85,13 +79,18 @@ tp_pat_fill(uint8_t *p, uint32_t len, uint64_t seed, uint64_t off)
 static bool
 tp_pat_check(const struct rte_mbuf *m, uint64_t seed, uint64_t off)
 {
+	uint8_t want[4096];
+
 	for (; m != NULL; m = m->next) {
 		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint32_t i;
+		uint32_t i, n;
 
-		for (i = 0; i < m->data_len; i++)
-			if (p[i] != tp_pat(seed, off + i))
+		for (i = 0; i < m->data_len; i += n) {
+			n = RTE_MIN((uint32_t)sizeof(want), m->data_len - i);
+			tp_pat_fill(want, n, seed, off + i);
+			if (memcmp(p + i, want, n) != 0)
 				return false;
+		}
 		off += m->data_len;
 	}
 	return true;
