@@ -484,13 +484,17 @@ main(int argc, char **argv)
 	memcpy(app_argv + 1, argv + app_idx,
 		(size_t)(argc - app_idx) * sizeof(char *));
 	ret = parse_opts(app_argc, app_argv, &t.o);
-	if (ret == 1) {
-		usage(stdout, argv[0]);
-		return 0;
+	/* t.o points into argv, not app_argv: it can go now. */
+	free(app_argv);
+	if (ret != 0) {
+		free(eal_argv);
+		if (ret == 1)
+			usage(stdout, argv[0]);
+		return ret == 1 ? 0 : 2;
 	}
-	if (ret != 0)
-		return 2;
-	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+	ret = rte_eal_init(eal_argc, eal_argv);
+	free(eal_argv);
+	if (ret < 0) {
 		fprintf(stderr, "vsock-testpmd: EAL init failed: %s (are "
 			"hugepages reserved? scripts/setup.sh does it)\n",
 			rte_strerror(rte_errno));
@@ -559,7 +563,5 @@ main(int argc, char **argv)
 	rte_free(t.st.rtt_cycles);
 	rte_mempool_free(t.pool);
 	rte_eal_cleanup();
-	free(app_argv);
-	free(eal_argv);
 	return ret;
 }
