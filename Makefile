@@ -3,13 +3,15 @@
 # scripts/setup.sh, which is idempotent.
 
 BUILD ?= build
+BUILD_SAN ?= build-sanitize
 EAL ?= -l 0-1 --in-memory --no-pci --log-level=lib.eal:warning
 TESTPMD = $(BUILD)/apps/vsock-testpmd/vsock-testpmd
 PYTEST_ARGS ?=
 # Debian's interpreter, where setup.sh installs python3-pytest.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all setup build run test test-unit test-py clean
+.PHONY: all setup build build-sanitize run test test-unit test-py \
+	test-sanitize clean
 
 all: build
 
@@ -19,6 +21,12 @@ setup:
 build: setup
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
 	ninja -C $(BUILD)
+
+# The same code with AddressSanitizer and UndefinedBehaviorSanitizer.
+build-sanitize: setup
+	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) \
+		-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD_SAN)
 
 # The main job: verify, then ping-pong, over the in-process loopback device.
 run: build
@@ -34,10 +42,20 @@ test-py: build
 	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
 		$(PYTEST_ARGS) tests/pytest
 
-# Unit tests first, then pytest, whose summary line ends the output.
-test: build
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+# Unit and in-process tests on the sanitizer build; any report fails them.
+test-sanitize: build-sanitize
+	$(SAN_ENV) meson test -C $(BUILD_SAN) --suite unit --print-errorlogs
+	$(SAN_ENV) VSOCK_BUILD=$(abspath $(BUILD_SAN)) $(PYTHON) -m pytest \
+		-q $(PYTEST_ARGS) tests/pytest
+
+# Sanitizer run, unit tests, then pytest, whose summary line ends the output.
+test: build build-sanitize
+	$(MAKE) --no-print-directory test-sanitize
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-py
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD_SAN)
