@@ -5,7 +5,7 @@
 BUILD ?= build
 BUILD_SAN ?= build-sanitize
 EAL ?= -l 0-1 --in-memory --no-pci --log-level=lib.eal:warning
-TESTPMD = $(BUILD)/apps/vsock-testpmd/vsock-testpmd
+TESTPMD = $(BUILD)/apps/vsock-testpmd
 PYTEST_ARGS ?=
 # Debian's interpreter, where setup.sh installs python3-pytest.
 PYTHON ?= /usr/bin/python3

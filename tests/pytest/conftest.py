@@ -8,7 +8,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BUILD = os.environ.get("VSOCK_BUILD", os.path.join(ROOT, "build"))
-TESTPMD = os.path.join(BUILD, "apps", "vsock-testpmd", "vsock-testpmd")
+TESTPMD = os.path.join(BUILD, "apps", "vsock-testpmd")
 EAL = ["-l", "0-1", "--in-memory", "--no-pci",
        "--log-level=lib.eal:warning"]
 
