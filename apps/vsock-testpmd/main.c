@@ -52,6 +52,7 @@ usage(FILE *f, const char *prog)
 "--in-memory --no-pci.\n"
 "\n"
 "  --dev SPEC        the device; one of:\n%s"
+"                    none: no device, CID 1 (VMADDR_CID_LOCAL) only\n"
 "  --mode MODE       echo      server: echo every byte back\n"
 "                    sink      server: read and drop\n"
 "                    source    client: send as fast as credit allows\n"
@@ -73,6 +74,9 @@ usage(FILE *f, const char *prog)
 "  --peer CID        CID clients connect to (default: the device's own)\n"
 "  --nb-mbufs N      mbufs in the pool (default 16384, of %u bytes)\n"
 "  --seed S          seed of the verify pattern and sizes (default 1)\n"
+"  --bytes N         each client sends N bytes, then closes (source) or\n"
+"                    waits for the echo and closes (verify, pingpong);\n"
+"                    the run ends when every client is done\n"
 "  --json            print one JSON object at the end (progress lines go\n"
 "                    to stderr)\n"
 "  -h, --help        this text\n"
@@ -136,7 +140,7 @@ static int
 parse_opts(int argc, char **argv, struct tp_opts *o)
 {
 	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
-		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED };
+		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -149,6 +153,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "bytes", required_argument, NULL, O_BYTES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -167,7 +172,9 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 
 		switch (opt) {
 		case O_DEV:
-			if (virtio_vsock_spec_check(a, err, sizeof(err)) != 0)
+			if (strcmp(a, "none") != 0 &&
+					virtio_vsock_spec_check(a, err,
+					sizeof(err)) != 0)
 				return bad("--dev", a, err);
 			o->dev = a;
 			break;
@@ -239,6 +246,12 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			if (parse_u64(a, 0, UINT64_MAX, &v) != 0)
 				return bad("--seed", a, "expected an integer");
 			o->seed = v;
+			break;
+		case O_BYTES:
+			if (parse_u64(a, 1, UINT64_MAX / 2, &v) != 0)
+				return bad("--bytes", a, "expected a byte count"
+					" >= 1");
+			o->bytes = v;
 			break;
 		case 'h':
 			return 1;
@@ -316,7 +329,9 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 	double mpps = seconds > 0 ? (double)msgs_rx / seconds / 1e6 : 0;
 
 	vsock_stack_stats_get(t->stack, &ss);
-	virtio_vsock_stats_get(dev, &ds);
+	memset(&ds, 0, sizeof(ds));
+	if (dev != NULL)
+		virtio_vsock_stats_get(dev, &ds);
 	if (t->st.rtt_n > 0)
 		qsort(t->st.rtt_cycles, t->st.rtt_n, sizeof(uint64_t),
 			cmp_u64);
@@ -370,10 +385,13 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		", \"credit_updates_tx\": %" PRIu64 ", \"credit_stalls\": %"
 		PRIu64 ", \"drop_bad_hdr\": %" PRIu64 ", \"drop_no_conn\": %"
 		PRIu64 ", \"drop_credit\": %" PRIu64 ", \"drop_nomem\": %"
-		PRIu64 ", \"conns_open\": %" PRIu64 "}", ss.rx_pkts,
+		PRIu64 ", \"conns_open\": %" PRIu64 ", \"local_pkts\": %"
+		PRIu64 ", \"coalesced\": %" PRIu64 ", \"pkt_stalls\": %"
+		PRIu64 ", \"credit_requests_tx\": %" PRIu64 "}", ss.rx_pkts,
 		ss.tx_pkts, ss.rst_tx, ss.rst_rx, ss.credit_updates_tx,
 		ss.credit_stalls, ss.drop_bad_hdr, ss.drop_no_conn,
-		ss.drop_credit, ss.drop_nomem, ss.conns_open);
+		ss.drop_credit, ss.drop_nomem, ss.conns_open, ss.local_pkts,
+		ss.coalesced, ss.pkt_stalls, ss.credit_requests_tx);
 	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64
@@ -402,7 +420,8 @@ run(struct tp_ctx *t)
 			next_tick += 1;
 		}
 		if (!t->stopping && (tp_quit || (t->o.duration > 0 &&
-				el >= t->o.duration))) {
+				el >= t->o.duration) || (t->o.bytes != 0 &&
+				t->has_client && tp_modes_clients_done(t)))) {
 			tp_modes_stop(t);
 			stop_at = el;
 		}
@@ -511,17 +530,20 @@ main(int argc, char **argv)
 	}
 	dconf.rx_pool = t.pool;
 	dconf.socket_id = (int)rte_socket_id();
-	dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
-	if (dev == NULL) {
-		fprintf(stderr, "vsock-testpmd: %s\n", err);
-		return rte_errno == EINVAL ? 2 : 1;
+	dev = NULL;
+	if (strcmp(t.o.dev, "none") != 0) {
+		dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
+		if (dev == NULL) {
+			fprintf(stderr, "vsock-testpmd: %s\n", err);
+			return rte_errno == EINVAL ? 2 : 1;
+		}
 	}
 	sconf.pool = t.pool;
 	sconf.socket_id = (int)rte_socket_id();
 	sconf.max_conns = RTE_MAX(4096u, 2 * t.o.conns + 16);
 	t.stack = vsock_stack_create("testpmd", &sconf);
-	if (t.stack == NULL ||
-			vsock_stack_attach(t.stack, virtio_vsock_port(dev))) {
+	if (t.stack == NULL || (dev != NULL &&
+			vsock_stack_attach(t.stack, virtio_vsock_port(dev)) < 0)) {
 		fprintf(stderr, "vsock-testpmd: stack: %s\n",
 			rte_strerror(rte_errno));
 		return 1;
@@ -551,13 +573,14 @@ main(int argc, char **argv)
 	}
 	if (!t.o.json)
 		printf("vsock-testpmd: %s, cid %" PRIu64 ", mode %s, %u "
-			"conns\n", t.o.dev, virtio_vsock_cid(dev),
+			"conns\n", t.o.dev, vsock_stack_local_cid(t.stack),
 			mode_names[t.o.mode], t.o.conns);
 	seconds = run(&t);
 	report(&t, dev, seconds);
 	ret = t.st.errors == 0 ? 0 : 1;
 	/* Packets still in the device's rings come from the stack's pools. */
-	virtio_vsock_close(dev);
+	if (dev != NULL)
+		virtio_vsock_close(dev);
 	vsock_stack_destroy(t.stack);
 	rte_free(t.conns);
 	rte_free(t.st.rtt_cycles);

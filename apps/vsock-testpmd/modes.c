@@ -173,6 +173,8 @@ tp_rx_account(struct tp_conn *tc, uint32_t len, bool eom)
 
 /* ---- clients ---- */
 
+static void tp_client_close(struct tp_conn *tc);
+
 static void
 tp_client_pump(struct tp_conn *tc)
 {
@@ -181,6 +183,17 @@ tp_client_pump(struct tp_conn *tc)
 	while (!g->stopping && !tc->closed && tc->connected) {
 		uint64_t rng = tc->rng;
 		uint32_t len = tp_next_size(&rng);
+
+		if (g->o.bytes != 0) {
+			if (tc->tx_off >= g->o.bytes) {
+				/* All sent: a source is done, others wait. */
+				if (g->o.mode == TP_SOURCE)
+					tp_client_close(tc);
+				break;
+			}
+			len = (uint32_t)RTE_MIN((uint64_t)len,
+					g->o.bytes - tc->tx_off);
+		}
 		struct rte_mbuf *m;
 		int r;
 
@@ -250,7 +263,8 @@ tp_client_data(struct tp_conn *tc, struct rte_mbuf *m)
 	if (g->o.mode == TP_PINGPONG && done > 0 &&
 			g->st.rtt_n < g->st.rtt_cap)
 		g->st.rtt_cycles[g->st.rtt_n++] = rte_rdtsc() - tc->t_sent;
-	if (g->stopping && tc->rx_off == tc->tx_off)
+	if ((g->stopping || (g->o.bytes != 0 && tc->tx_off >= g->o.bytes)) &&
+			tc->rx_off == tc->tx_off)
 		tp_client_close(tc);
 	else
 		tp_client_pump(tc);

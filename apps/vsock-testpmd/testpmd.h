@@ -31,6 +31,7 @@ struct tp_opts {
 	bool json;
 	uint32_t nb_mbufs;
 	uint64_t seed;
+	uint64_t bytes;		/* per client connection; 0 = no limit */
 };
 
 /* Counters of one side (client or server) of this process. */

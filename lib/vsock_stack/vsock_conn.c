@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Connections and listeners: tables, ports, timers, and the API calls that
- * open and close them.
+ * Connections and listeners: tables, ports, routes, timers, and the API
+ * calls that open, tune and close them.
  */
 #include <errno.h>
 #include <string.h>
@@ -33,9 +33,37 @@ vs_listener_find(struct vsock_stack *s, uint32_t port)
 	return data;
 }
 
+/* Call @fn on every connection; @fn may free the one it is given. */
+void
+vs_for_each_conn(struct vsock_stack *s,
+		void (*fn)(struct vsock_conn *c, void *arg), void *arg)
+{
+	uint32_t n = rte_hash_count(s->conns), i = 0, it = 0;
+	struct vsock_conn **all;
+	const void *key;
+	void *data;
+
+	if (n == 0)
+		return;
+	/* Snapshot first: freeing deletes from the table being walked. */
+	all = rte_malloc("vsock_conns", sizeof(*all) * n, 0);
+	if (all == NULL) {
+		VS_LOG(ERR, "%s: no memory to walk %u connections", s->name,
+			n);
+		return;
+	}
+	while (i < n && rte_hash_iterate(s->conns, &key, &data, &it) >= 0)
+		all[i++] = data;
+	n = i;
+	for (i = 0; i < n; i++)
+		fn(all[i], arg);
+	rte_free(all);
+}
+
 struct vsock_conn *
 vs_conn_alloc(struct vsock_stack *s, const struct vsock_conn_key *key,
-		enum vsock_type type, const struct vsock_ops *ops, void *ctx)
+		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
+		uint8_t port_idx)
 {
 	struct vsock_conn *c;
 
@@ -47,14 +75,30 @@ vs_conn_alloc(struct vsock_stack *s, const struct vsock_conn_key *key,
 	c->type = type;
 	c->ops = ops;
 	c->ctx = ctx;
+	c->port_idx = port_idx;
 	c->cr.buf_alloc = s->conf.buf_alloc;
+	c->connect_ticks = s->connect_ticks;
 	rte_timer_init(&c->timer);
+	rte_timer_init(&c->credit_timer);
 	if (rte_hash_add_key_data(s->conns, key, c) < 0) {
 		rte_mempool_put(s->conn_pool, c);
 		return NULL;
 	}
 	s->stats.conns_open++;
 	return c;
+}
+
+static void
+vs_listener_release(struct vsock_conn *c)
+{
+	struct vsock_listener *l;
+
+	if (c->listener_gen == 0)
+		return;
+	l = vs_listener_find(c->s, c->listener_port);
+	if (l != NULL && l->gen == c->listener_gen)
+		l->nb_conns--;
+	c->listener_gen = 0;
 }
 
 /*
@@ -70,9 +114,11 @@ vs_conn_free(struct vsock_conn *c)
 		return;
 	c->state = VS_DEAD;
 	rte_timer_stop(&c->timer);
+	rte_timer_stop(&c->credit_timer);
 	rte_hash_del_key(s->conns, &c->key);
 	if (c->owns_port)
 		rte_hash_del_key(s->bound, &c->key.local_port);
+	vs_listener_release(c);
 	if (c->on_active) {
 		TAILQ_REMOVE(&s->tx_active, c, tx_link);
 		s->nb_active--;
@@ -82,7 +128,8 @@ vs_conn_free(struct vsock_conn *c)
 		TAILQ_REMOVE(&s->writable, c, wr_link);
 		c->on_writable = false;
 	}
-	vs_txq_purge(c);
+	vs_mq_purge(&c->txq);
+	vs_mq_purge(&c->rxq);
 	TAILQ_INSERT_TAIL(&s->dead, c, dead_link);
 	s->stats.conns_open--;
 }
@@ -98,20 +145,20 @@ vs_reap_dead(struct vsock_stack *s)
 	}
 }
 
-/* Reset @c: tell the application (unless it closed), optionally RST. */
+/* Reset @c: RST the peer unless @rst is NONE, tell the app unless it closed. */
 void
 vs_conn_reset(struct vsock_conn *c, enum vsock_reset_reason why,
-		bool send_rst)
+		enum vsock_rst_reason rst)
 {
-	bool tell = !c->app_closed && c->state != VS_DEAD;
-	enum vsock_conn_state was = c->state;
+	enum vs_state was = c->state;
+	bool tell = !c->app_closed && c->ops != NULL;
 
-	if (c->state == VS_DEAD)
+	if (was == VS_DEAD)
 		return;
-	if (send_rst)
-		vs_ctl_send(c, VSOCK_OP_RST, 0);
+	if (rst != VSOCK_RST_NONE && vs_ctl_send(c, VSOCK_OP_RST, 0) == 0)
+		c->s->stats.rst_tx_by[rst]++;
 	vs_conn_free(c);
-	if (!tell || c->ops == NULL)
+	if (!tell)
 		return;
 	if (was == VS_CONNECTING) {
 		if (c->ops->on_connect != NULL)
@@ -125,11 +172,9 @@ vs_conn_reset(struct vsock_conn *c, enum vsock_reset_reason why,
 static void
 vs_conn_timeout(struct rte_timer *t, void *arg)
 {
-	struct vsock_conn *c = arg;
-
 	RTE_SET_USED(t);
 	/* A connect that got no answer, or a close the peer ignored. */
-	vs_conn_reset(c, VSOCK_RESET_TIMEOUT, true);
+	vs_conn_reset(arg, VSOCK_RESET_TIMEOUT, VSOCK_RST_TIMEOUT);
 }
 
 void
@@ -139,53 +184,152 @@ vs_conn_timer_start(struct vsock_conn *c, uint64_t ticks)
 			vs_conn_timeout, c);
 }
 
-static bool
-vs_type_ok(const struct vsock_stack *s, enum vsock_type type, int *err)
+/* The peer's window stayed shut: ask it where it stands, and again later. */
+static void
+vs_credit_timeout(struct rte_timer *t, void *arg)
 {
-	uint32_t need;
+	struct vsock_conn *c = arg;
 
-	if (type == VSOCK_TYPE_STREAM)
-		need = VSOCK_PORT_F_STREAM;
-	else if (type == VSOCK_TYPE_SEQPACKET)
-		need = VSOCK_PORT_F_SEQPACKET;
-	else {
-		*err = -EINVAL;
-		return false;
+	RTE_SET_USED(t);
+	if (c->state != VS_ESTABLISHED && c->state != VS_CLOSING)
+		return;
+	if (vs_ctl_send(c, VSOCK_OP_CREDIT_REQUEST, 0) == 0)
+		c->s->stats.credit_requests_tx++;
+	vs_credit_stalled(c);
+}
+
+void
+vs_credit_stalled(struct vsock_conn *c)
+{
+	if (!rte_timer_pending(&c->credit_timer))
+		rte_timer_reset(&c->credit_timer, c->s->credit_ticks, SINGLE,
+				c->s->lcore, vs_credit_timeout, c);
+}
+
+/* Which port reaches @cid; VS_PORT_LOCAL for CID 1. */
+static int
+vs_route_lookup(const struct vsock_stack *s, uint64_t cid, uint8_t *port_idx)
+{
+	uint8_t i;
+
+	if (cid == VSOCK_CID_LOCAL) {
+		*port_idx = VS_PORT_LOCAL;
+		return 0;
 	}
-	if (s->port != NULL && !(s->port_features & need)) {
-		*err = -EPROTONOSUPPORT;
-		return false;
+	for (i = 0; i < s->nb_routes; i++)
+		if (s->routes[i].cid == cid) {
+			*port_idx = s->routes[i].port_idx;
+			return 0;
+		}
+	if (s->nb_ports == 0)
+		return -ENETUNREACH;
+	*port_idx = 0;
+	return 0;
+}
+
+static uint32_t
+vs_type_feature(enum vsock_type type)
+{
+	return type == VSOCK_TYPE_SEQPACKET ? VSOCK_PORT_F_SEQPACKET :
+		VSOCK_PORT_F_STREAM;
+}
+
+/* Can @type run over @port_idx? Every type can over CID 1. */
+static int
+vs_type_check(const struct vsock_stack *s, enum vsock_type type,
+		uint8_t port_idx)
+{
+	if (type != VSOCK_TYPE_STREAM && type != VSOCK_TYPE_SEQPACKET)
+		return -ESOCKTNOSUPPORT;
+	if (port_idx != VS_PORT_LOCAL &&
+			!(s->ports[port_idx].features & vs_type_feature(type)))
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
+static bool
+vs_port_taken(struct vsock_stack *s, uint32_t p)
+{
+	return rte_hash_lookup(s->bound, &p) >= 0 ||
+		vs_listener_find(s, p) != NULL;
+}
+
+/* A free ephemeral port in the configured range, not bound, not listened. */
+static int
+vs_ephemeral_port(struct vsock_stack *s, uint32_t *port)
+{
+	uint64_t span = (uint64_t)s->conf.ephemeral_max -
+		s->conf.ephemeral_min + 1;
+	uint64_t tries = RTE_MIN(span, 4ull * s->conf.max_conns + 64);
+
+	while (tries-- > 0) {
+		uint32_t p = s->next_ephemeral;
+
+		s->next_ephemeral = p >= s->conf.ephemeral_max ?
+			s->conf.ephemeral_min : p + 1;
+		if (!vs_port_taken(s, p)) {
+			*port = p;
+			return 0;
+		}
 	}
-	return true;
+	return -EADDRNOTAVAIL;
 }
 
 int
-vsock_listen(struct vsock_stack *s, uint32_t port, enum vsock_type type,
-		const struct vsock_ops *ops, void *ctx)
+vsock_listen_ex(struct vsock_stack *s, const struct vsock_listen_conf *lc,
+		const struct vsock_ops *ops, void *ctx, uint32_t *bound_port)
 {
 	struct vsock_listener *l;
+	uint32_t port = lc->port;
+	uint8_t p;
 	int err;
 
-	if (port == VSOCK_PORT_ANY || ops == NULL)
+	if (ops == NULL)
 		return -EINVAL;
-	if (!vs_type_ok(s, type, &err))
+	err = vs_type_check(s, lc->type, VS_PORT_LOCAL);
+	if (err != 0)
 		return err;
-	if (vs_listener_find(s, port) != NULL ||
-			rte_hash_lookup(s->bound, &port) >= 0)
+	/* A type no device negotiated can still be used over CID 1 alone. */
+	for (p = 0; p < s->nb_ports; p++)
+		if (vs_type_check(s, lc->type, p) == 0)
+			break;
+	if (s->nb_ports > 0 && p == s->nb_ports)
+		return -EPROTONOSUPPORT;
+	if (port == VSOCK_PORT_ANY) {
+		err = vs_ephemeral_port(s, &port);
+		if (err != 0)
+			return err;
+	} else if (vs_port_taken(s, port)) {
 		return -EADDRINUSE;
+	}
 	l = rte_zmalloc_socket("vsock_listener", sizeof(*l), 0,
 			s->conf.socket_id);
 	if (l == NULL)
 		return -ENOMEM;
 	l->port = port;
-	l->type = type;
+	l->type = lc->type;
+	l->backlog = lc->backlog != 0 ? lc->backlog : UINT32_MAX;
+	l->gen = ++s->listener_gen;
 	l->ops = ops;
 	l->ctx = ctx;
 	if (rte_hash_add_key_data(s->listeners, &port, l) < 0) {
 		rte_free(l);
 		return -ENOMEM;
 	}
+	if (bound_port != NULL)
+		*bound_port = port;
 	return 0;
+}
+
+int
+vsock_listen(struct vsock_stack *s, uint32_t port, enum vsock_type type,
+		const struct vsock_ops *ops, void *ctx)
+{
+	struct vsock_listen_conf lc = { .port = port, .type = type };
+
+	if (port == VSOCK_PORT_ANY)
+		return -EINVAL;
+	return vsock_listen_ex(s, &lc, ops, ctx, NULL);
 }
 
 int
@@ -200,28 +344,6 @@ vsock_unlisten(struct vsock_stack *s, uint32_t port)
 	return 0;
 }
 
-/* A free ephemeral port: above the reserved range, not bound, not listened. */
-static int
-vs_ephemeral_port(struct vsock_stack *s, uint32_t *port)
-{
-	unsigned int tries;
-
-	for (tries = 0; tries < 4 * s->conf.max_conns + 16; tries++) {
-		uint32_t p = s->next_ephemeral++;
-
-		if (p <= VSOCK_LAST_RESERVED_PORT || p == VSOCK_PORT_ANY) {
-			s->next_ephemeral = VSOCK_LAST_RESERVED_PORT + 1;
-			continue;
-		}
-		if (rte_hash_lookup(s->bound, &p) >= 0 ||
-				vs_listener_find(s, p) != NULL)
-			continue;
-		*port = p;
-		return 0;
-	}
-	return -EADDRNOTAVAIL;
-}
-
 int
 vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
@@ -229,21 +351,27 @@ vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 {
 	struct vsock_conn_key key = { .remote_cid = cid, .remote_port = port };
 	struct vsock_conn *c;
+	uint8_t port_idx;
 	int err;
 
-	if (s->port == NULL)
-		return -ENOTCONN;
-	if (port == VSOCK_PORT_ANY || cid == VMADDR_CID_ANY_U32 || ops == NULL ||
-			out == NULL)
+	if (port == VSOCK_PORT_ANY || cid == 0 || cid >= VMADDR_CID_ANY_U32 ||
+			ops == NULL || out == NULL)
 		return -EINVAL;
-	if (!vs_type_ok(s, type, &err))
+	err = vs_route_lookup(s, cid, &port_idx);
+	if (err == 0)
+		err = vs_type_check(s, type, port_idx);
+	if (err != 0)
 		return err;
 	if (s->stats.conns_open >= s->conf.max_conns)
 		return -ENOMEM;
+	if (s->ctl_count == VS_CTL_MAX)
+		return -ENOBUFS;
 	err = vs_ephemeral_port(s, &key.local_port);
 	if (err != 0)
 		return err;
-	c = vs_conn_alloc(s, &key, type, ops, ctx);
+	key.local_cid = port_idx == VS_PORT_LOCAL ? VSOCK_CID_LOCAL :
+		s->ports[port_idx].cid;
+	c = vs_conn_alloc(s, &key, type, ops, ctx, port_idx);
 	if (c == NULL)
 		return -ENOMEM;
 	if (rte_hash_add_key_data(s->bound, &key.local_port, c) < 0) {
@@ -256,9 +384,35 @@ vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 		vs_conn_free(c);
 		return -ENOBUFS;
 	}
-	vs_conn_timer_start(c, s->connect_ticks);
+	vs_conn_timer_start(c, c->connect_ticks);
 	*out = c;
 	return 0;
+}
+
+int
+vsock_conn_set_connect_timeout(struct vsock_conn *c, uint32_t ms)
+{
+	if (ms == 0)
+		return -EINVAL;
+	c->connect_ticks = rte_get_timer_hz() * ms / 1000;
+	if (c->state == VS_CONNECTING)
+		vs_conn_timer_start(c, c->connect_ticks);
+	return 0;
+}
+
+uint32_t
+vsock_conn_set_buf_size(struct vsock_conn *c, uint32_t size)
+{
+	const struct vsock_stack_conf *conf = &c->s->conf;
+
+	size = RTE_MAX(conf->buf_min, RTE_MIN(conf->buf_max, size));
+	if (size != c->cr.buf_alloc) {
+		c->cr.buf_alloc = size;
+		if (c->state == VS_ESTABLISHED &&
+				vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0) == 0)
+			c->s->stats.credit_updates_tx++;
+	}
+	return size;
 }
 
 void
@@ -306,11 +460,12 @@ vsock_close(struct vsock_conn *c)
 	if (c->state == VS_CONNECTING ||
 			c->peer_shutdown == VSOCK_SHUTDOWN_BOTH) {
 		/* Nothing to shut down gracefully: finish with RST. */
-		vs_conn_reset(c, VSOCK_RESET_PEER, true);
+		vs_conn_reset(c, VSOCK_RESET_PEER, VSOCK_RST_CLOSE);
 		return;
 	}
 	/* SHUTDOWN follows the queued data; the peer's RST or the timer ends it. */
 	c->state = VS_CLOSING;
+	vs_mq_purge(&c->rxq);
 	c->local_shutdown = VSOCK_SHUTDOWN_BOTH;
 	c->shutdown_pending = VSOCK_SHUTDOWN_BOTH;
 	vs_tx_activate(c);
@@ -333,16 +488,21 @@ void
 vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	info->local_cid = c->s->local_cid;
+	info->local_cid = c->key.local_cid;
 	info->local_port = c->key.local_port;
 	info->remote_cid = c->key.remote_cid;
 	info->remote_port = c->key.remote_port;
 	info->type = c->type;
-	info->state = c->state == VS_DEAD ? VSOCK_STATE_CLOSING :
-		(enum vsock_state)c->state;
+	info->state = c->state == VS_CONNECTING ? VSOCK_STATE_CONNECTING :
+		c->state == VS_ESTABLISHED ? VSOCK_STATE_ESTABLISHED :
+		VSOCK_STATE_CLOSING;
 	info->peer_shutdown = c->peer_shutdown;
 	info->bytes_tx = c->bytes_tx;
 	info->bytes_rx = c->bytes_rx;
-	info->tx_queued = c->tx_queued;
+	info->tx_queued = c->txq.bytes;
 	info->tx_credit = vsock_credit_tx_space(&c->cr);
+	info->buf_alloc = c->cr.buf_alloc;
+	info->peer_buf_alloc = c->cr.peer_buf_alloc;
+	info->rx_queued = c->rxq.bytes - c->rx_off;
+	info->pkts_in_flight = c->pkt_count;
 }

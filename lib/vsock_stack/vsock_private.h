@@ -9,6 +9,7 @@
 #include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
 #include <rte_timer.h>
 
 #include "vsock_stack.h"
@@ -20,9 +21,9 @@ extern int vsock_stack_logtype;
 		"vsock_stack: " fmt "\n", ## __VA_ARGS__)
 
 #define VS_BURST 32
-/* Packets staged for the port; leftovers wait for the next poll. */
+/* Packets staged per port; leftovers wait for the next poll. */
 #define VS_STAGE_MAX 256
-/* Control packets waiting for room in the stage. */
+/* Control packets waiting for room in a stage. */
 #define VS_CTL_MAX 1024
 /* Packets one connection may stage per poll (fairness). */
 #define VS_CONN_BUDGET 16
@@ -31,8 +32,16 @@ extern int vsock_stack_logtype;
 #define VS_CTL_ROOM (RTE_PKTMBUF_HEADROOM + 64)
 /* Longest payload chain vsock_send() accepts. */
 #define VS_MAX_SEGS 60
+/* Packets for CID 1, handed from tx to rx inside the stack. */
+#define VS_LOCAL_RING 4096
+/* Port index of the in-stack CID 1 path. */
+#define VS_PORT_LOCAL 0xff
+/* Most packets a connection tracks in flight (power of two). */
+#define VS_PKT_TRACK 256
+/* Sends up to this size may be merged into one packet (stream). */
+#define VS_COALESCE_MAX 1024
 
-/* Per-mbuf metadata in a dynamic field: tx queue link, message flags. */
+/* Per-mbuf metadata in a dynamic field: queue link, message flags. */
 struct vsock_mbuf_meta {
 	struct rte_mbuf *next;	/* next queued payload of a connection */
 	uint32_t flags;		/* VSOCK_SEQ_* of this message */
@@ -47,9 +56,55 @@ vsock_meta(struct rte_mbuf *m)
 			struct vsock_mbuf_meta *);
 }
 
-/* Connection-table key: the remote address and our port. */
+/* A singly linked queue of mbuf chains, linked through the metadata. */
+struct vs_mq {
+	struct rte_mbuf *head;
+	struct rte_mbuf *tail;
+	uint32_t bytes;
+	uint32_t count;
+};
+
+static inline void
+vs_mq_push(struct vs_mq *q, struct rte_mbuf *m)
+{
+	vsock_meta(m)->next = NULL;
+	if (q->tail != NULL)
+		vsock_meta(q->tail)->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	q->bytes += m->pkt_len;
+	q->count++;
+}
+
+static inline struct rte_mbuf *
+vs_mq_pop(struct vs_mq *q)
+{
+	struct rte_mbuf *m = q->head;
+
+	if (m == NULL)
+		return NULL;
+	q->head = vsock_meta(m)->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->bytes -= m->pkt_len;
+	q->count--;
+	return m;
+}
+
+static inline void
+vs_mq_purge(struct vs_mq *q)
+{
+	struct rte_mbuf *m;
+
+	while ((m = vs_mq_pop(q)) != NULL)
+		rte_pktmbuf_free(m);
+}
+
+/* Connection-table key: both addresses but the local CID's port side. */
 struct vsock_conn_key {
 	uint64_t remote_cid;
+	uint64_t local_cid;
 	uint32_t remote_port;
 	uint32_t local_port;
 };
@@ -57,15 +112,22 @@ struct vsock_conn_key {
 struct vsock_listener {
 	uint32_t port;
 	enum vsock_type type;
+	uint32_t backlog;	/* connections it may have at once */
+	uint32_t nb_conns;
+	uint64_t gen;		/* tells this listener from a later one */
 	const struct vsock_ops *ops;
 	void *ctx;
 };
 
-enum vsock_conn_state {
-	VS_CONNECTING = VSOCK_STATE_CONNECTING,
-	VS_ESTABLISHED = VSOCK_STATE_ESTABLISHED,
-	VS_CLOSING = VSOCK_STATE_CLOSING,
+/* Rows of the receive state machine; the first two have no connection. */
+enum vs_state {
+	VS_NONE,		/* no connection, no listener */
+	VS_LISTEN,		/* no connection, a listener on dst_port */
+	VS_CONNECTING,
+	VS_ESTABLISHED,
+	VS_CLOSING,
 	VS_DEAD,		/* freed at the end of the poll */
+	VS_NSTATES,
 };
 
 struct vsock_conn {
@@ -73,25 +135,34 @@ struct vsock_conn {
 	struct vsock_stack *s;
 	const struct vsock_ops *ops;
 	void *ctx;
-	enum vsock_conn_state state;
+	enum vs_state state;
 	enum vsock_type type;
+	uint8_t port_idx;	/* port it leaves by, or VS_PORT_LOCAL */
 	bool app_closed;	/* no more callbacks */
 	bool owns_port;		/* local port bound by connect */
 	bool on_active;		/* in s->tx_active */
 	bool on_writable;	/* in s->writable */
 	bool want_writable;	/* a send was refused */
 	bool credit_pending;	/* a CREDIT_UPDATE could not be queued */
+	bool credit_requested;	/* CREDIT_REQUEST sent for this stall */
 	uint32_t local_shutdown;	/* VSOCK_SHUTDOWN_* we did */
 	uint32_t shutdown_pending;	/* SHUTDOWN still to send */
 	uint32_t peer_shutdown;
+	uint64_t listener_gen;	/* accepted by this listener generation */
+	uint32_t listener_port;
 	struct vsock_credit cr;
-	struct rte_mbuf *txq_head;
-	struct rte_mbuf *txq_tail;
-	uint32_t tx_queued;
-	uint32_t tx_queued_pkts;
+	struct vs_mq txq;
+	struct vs_mq rxq;	/* for vsock_recv(), when there is no on_data */
+	uint32_t rx_msgs;	/* complete SEQPACKET messages in rxq */
+	uint32_t rx_off;	/* bytes of rxq's head already read */
+	uint16_t pkt_head;	/* tx packets in flight: end offsets */
+	uint16_t pkt_count;
+	uint32_t pkt_end[VS_PKT_TRACK];
 	uint64_t bytes_tx;
 	uint64_t bytes_rx;
-	struct rte_timer timer;
+	uint64_t connect_ticks;
+	struct rte_timer timer;		/* connect or close timeout */
+	struct rte_timer credit_timer;	/* CREDIT_REQUEST while stalled */
 	TAILQ_ENTRY(vsock_conn) tx_link;
 	TAILQ_ENTRY(vsock_conn) wr_link;
 	TAILQ_ENTRY(vsock_conn) dead_link;
@@ -99,10 +170,33 @@ struct vsock_conn {
 
 TAILQ_HEAD(vsock_conn_list, vsock_conn);
 
-struct vsock_stack {
+/* A staged control packet and the port it leaves by. */
+struct vs_ctl {
+	struct rte_mbuf *m;
+	uint8_t port_idx;
+};
+
+struct vs_port {
 	struct vsock_port *port;
-	uint64_t local_cid;
-	uint32_t port_features;
+	uint64_t cid;
+	uint32_t features;
+	struct rte_mbuf *stage[VS_STAGE_MAX];
+	uint16_t nb_stage;
+	uint32_t stage_bytes;	/* payload staged this poll */
+	uint32_t tx_room;	/* payload bytes the port may take now */
+};
+
+struct vs_route {
+	uint64_t cid;
+	uint8_t port_idx;
+};
+
+struct vsock_stack {
+	struct vs_port ports[VSOCK_STACK_MAX_PORTS];
+	uint8_t nb_ports;
+	struct vs_route routes[VSOCK_STACK_MAX_ROUTES];
+	uint8_t nb_routes;
+	struct rte_ring *local;		/* the CID 1 path */
 	struct rte_mempool *pool;	/* the application's: copies */
 	struct rte_mempool *ctl_pool;	/* control packets, headers, splits */
 	struct rte_mempool *conn_pool;
@@ -112,17 +206,17 @@ struct vsock_stack {
 	struct vsock_stack_conf conf;
 	uint64_t connect_ticks;
 	uint64_t close_ticks;
+	uint64_t credit_ticks;
+	uint64_t listener_gen;
 	uint32_t next_ephemeral;
 	unsigned int lcore;
 	struct vsock_conn_list tx_active;	/* conns with something to send */
 	uint32_t nb_active;
 	struct vsock_conn_list writable;	/* on_writable to call */
 	struct vsock_conn_list dead;		/* to free after the poll */
-	struct rte_mbuf *ctl[VS_CTL_MAX];	/* ring of control packets */
+	struct vs_ctl ctl[VS_CTL_MAX];		/* ring of control packets */
 	uint32_t ctl_head;
 	uint32_t ctl_count;
-	struct rte_mbuf *stage[VS_STAGE_MAX];
-	uint16_t nb_stage;
 	struct vsock_stack_stats stats;
 	char name[24];	/* fits hash and pool names with a prefix */
 };
@@ -130,24 +224,32 @@ struct vsock_stack {
 /* vsock_conn.c */
 struct vsock_conn *vs_conn_alloc(struct vsock_stack *s,
 		const struct vsock_conn_key *key, enum vsock_type type,
-		const struct vsock_ops *ops, void *ctx);
+		const struct vsock_ops *ops, void *ctx, uint8_t port_idx);
 void vs_conn_free(struct vsock_conn *c);
 void vs_conn_reset(struct vsock_conn *c, enum vsock_reset_reason why,
-		bool send_rst);
+		enum vsock_rst_reason rst);
 void vs_conn_timer_start(struct vsock_conn *c, uint64_t ticks);
 void vs_reap_dead(struct vsock_stack *s);
 struct vsock_listener *vs_listener_find(struct vsock_stack *s, uint32_t port);
 struct vsock_conn *vs_conn_find(struct vsock_stack *s,
 		const struct vsock_conn_key *key);
+void vs_for_each_conn(struct vsock_stack *s,
+		void (*fn)(struct vsock_conn *c, void *arg), void *arg);
+void vs_credit_stalled(struct vsock_conn *c);
 
 /* vsock_rx.c */
 unsigned int vs_rx(struct vsock_stack *s);
+void vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h);
 
 /* vsock_tx.c */
 int vs_ctl_send(struct vsock_conn *c, uint16_t op, uint32_t flags);
-int vs_ctl_reply_rst(struct vsock_stack *s, const struct vsock_hdr *h);
+int vs_ctl_reply_rst(struct vsock_stack *s, uint8_t port_idx,
+		const struct vsock_hdr *h, enum vsock_rst_reason why);
 void vs_tx_activate(struct vsock_conn *c);
-void vs_txq_purge(struct vsock_conn *c);
 unsigned int vs_tx_flush(struct vsock_stack *s);
+void vs_pkt_track_ack(struct vsock_conn *c);
+
+/* vsock_recv.c */
+void vs_rx_deliver(struct vsock_conn *c, struct rte_mbuf *m, uint32_t flags);
 
 #endif /* VSOCK_PRIVATE_H */

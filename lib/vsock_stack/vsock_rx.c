@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The receive path: validate, find the connection, then a switch on its
- * state with one small function per op. Every field is untrusted.
+ * The receive path: validate, find the connection or listener, then one
+ * small function per (state, op), picked from a table. Every field that
+ * arrives is untrusted.
  */
 #include <errno.h>
 
@@ -11,194 +12,346 @@
 
 #include "vsock_private.h"
 
+/* What a handler is given: the packet, where it came from, its conn. */
+struct vs_pkt {
+	struct vsock_stack *s;
+	struct vsock_conn *c;	/* NULL in VS_NONE and VS_LISTEN */
+	const struct vsock_hdr *h;
+	struct rte_mbuf *m;
+	uint8_t port_idx;
+};
+
+/* Returns true when it kept the mbuf. */
+typedef bool (*vs_rx_fn)(const struct vs_pkt *p);
+
 /* Every packet of a connection carries the peer's current credit. */
-static void
+void
 vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 {
-	vsock_credit_peer_update(&c->cr, h->buf_alloc, h->fwd_cnt);
-	if ((c->txq_head != NULL || c->shutdown_pending != 0) &&
+	struct vsock_stack *s = c->s;
+	uint32_t buf = h->buf_alloc;
+
+	if (unlikely(buf > s->conf.peer_buf_max)) {
+		/* An absurd window is not a licence to queue without end. */
+		buf = s->conf.peer_buf_max;
+		s->stats.peer_buf_clamped++;
+	}
+	vsock_credit_peer_update(&c->cr, buf, h->fwd_cnt);
+	vs_pkt_track_ack(c);
+	c->credit_requested = false;
+	if (vsock_credit_tx_space(&c->cr) > 0)
+		rte_timer_stop(&c->credit_timer);
+	if ((c->txq.head != NULL || c->shutdown_pending != 0) &&
 			vsock_credit_tx_space(&c->cr) > 0)
 		vs_tx_activate(c);
 }
 
-/* A REQUEST for no connection: a listener accepts it or we refuse. */
-static void
-vs_rx_request(struct vsock_stack *s, const struct vsock_hdr *h)
+/* ---- no connection ---- */
+
+static bool
+rx_drop(const struct vs_pkt *p)
 {
+	RTE_SET_USED(p);
+	return false;
+}
+
+/* Anything but an RST, for nobody: RST. */
+static bool
+rx_none_rst(const struct vs_pkt *p)
+{
+	p->s->stats.drop_no_conn++;
+	vs_ctl_reply_rst(p->s, p->port_idx, p->h,
+		p->h->op == VSOCK_OP_REQUEST ? VSOCK_RST_NO_LISTENER :
+		VSOCK_RST_NO_CONN);
+	return false;
+}
+
+static bool
+rx_listen_request(const struct vs_pkt *p)
+{
+	struct vsock_stack *s = p->s;
+	const struct vsock_hdr *h = p->h;
 	struct vsock_conn_key key = {
 		.remote_cid = h->src_cid,
+		.local_cid = h->dst_cid,
 		.remote_port = h->src_port,
 		.local_port = h->dst_port,
 	};
 	struct vsock_listener *l = vs_listener_find(s, h->dst_port);
 	struct vsock_conn *c;
 
-	if (l == NULL || l->type != h->type ||
-			s->stats.conns_open >= s->conf.max_conns ||
-			(c = vs_conn_alloc(s, &key, l->type, l->ops,
-					l->ctx)) == NULL) {
+	if (l->type != h->type) {
 		s->stats.conns_refused++;
-		vs_ctl_reply_rst(s, h);
-		return;
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BAD_TYPE);
+		return false;
+	}
+	if (l->nb_conns >= l->backlog ||
+			s->stats.conns_open >= s->conf.max_conns ||
+			(c = vs_conn_alloc(s, &key, l->type, l->ops, l->ctx,
+					p->port_idx)) == NULL) {
+		s->stats.conns_refused++;
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BACKLOG);
+		return false;
 	}
 	c->state = VS_ESTABLISHED;
-	vsock_credit_peer_update(&c->cr, h->buf_alloc, h->fwd_cnt);
+	c->listener_gen = l->gen;
+	c->listener_port = l->port;
+	l->nb_conns++;
+	vs_rx_credit(c, h);
 	if (vs_ctl_send(c, VSOCK_OP_RESPONSE, 0) != 0) {
 		vs_conn_free(c);
-		return;
+		return false;
 	}
 	if (c->ops->on_accept != NULL)
 		c->ops->on_accept(c, l->ctx);
-}
-
-static void
-vs_rx_connecting(struct vsock_conn *c, const struct vsock_hdr *h)
-{
-	switch (h->op) {
-	case VSOCK_OP_RESPONSE:
-		rte_timer_stop(&c->timer);
-		c->state = VS_ESTABLISHED;
-		vs_rx_credit(c, h);
-		if (c->ops->on_connect != NULL && !c->app_closed)
-			c->ops->on_connect(c, 0, c->ctx);
-		break;
-	case VSOCK_OP_RST:
-		c->s->stats.rst_rx++;
-		vs_conn_reset(c, VSOCK_RESET_REFUSED, false);
-		break;
-	default:
-		c->s->stats.drop_bad_op++;
-		vs_conn_reset(c, VSOCK_RESET_PROTOCOL, true);
-		break;
-	}
-}
-
-/* Payload for an established connection; returns true if @m was taken. */
-static bool
-vs_rx_rw(struct vsock_conn *c, const struct vsock_hdr *h, struct rte_mbuf *m)
-{
-	struct vsock_stack *s = c->s;
-
-	if (!vsock_credit_rx(&c->cr, h->len)) {
-		s->stats.drop_credit++;
-		vs_conn_reset(c, VSOCK_RESET_CREDIT, true);
-		return false;
-	}
-	if (h->len == 0 && c->type == VSOCK_TYPE_STREAM)
-		return false;
-	c->bytes_rx += h->len;
-	s->stats.rx_bytes += h->len;
-	if (c->app_closed || (c->local_shutdown & VSOCK_SHUTDOWN_RCV) ||
-			c->ops->on_data == NULL) {
-		/* Nobody will read it: consume it now so credit flows. */
-		vsock_consumed(c, h->len);
-		return false;
-	}
-	rte_pktmbuf_adj(m, VSOCK_HDR_LEN);
-	vsock_meta(m)->flags = h->flags & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
-	c->ops->on_data(c, m, c->ctx);
-	return true;
-}
-
-static void
-vs_rx_shutdown(struct vsock_conn *c, const struct vsock_hdr *h)
-{
-	uint32_t how = h->flags & VSOCK_SHUTDOWN_BOTH;
-	uint32_t now = c->peer_shutdown | how;
-
-	if (now == c->peer_shutdown)
-		return;
-	c->peer_shutdown = now;
-	if (c->app_closed) {
-		/* Both sides closing at once: end it now, not at the timeout. */
-		if (now == VSOCK_SHUTDOWN_BOTH)
-			vs_conn_reset(c, VSOCK_RESET_PEER, true);
-		return;
-	}
-	if (c->ops->on_shutdown != NULL)
-		c->ops->on_shutdown(c, now, c->ctx);
-}
-
-static bool
-vs_rx_established(struct vsock_conn *c, const struct vsock_hdr *h,
-		struct rte_mbuf *m)
-{
-	vs_rx_credit(c, h);
-	switch (h->op) {
-	case VSOCK_OP_RW:
-		return vs_rx_rw(c, h, m);
-	case VSOCK_OP_CREDIT_UPDATE:
-		break;
-	case VSOCK_OP_CREDIT_REQUEST:
-		if (vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0) == 0)
-			c->s->stats.credit_updates_tx++;
-		break;
-	case VSOCK_OP_SHUTDOWN:
-		vs_rx_shutdown(c, h);
-		break;
-	case VSOCK_OP_RST:
-		c->s->stats.rst_rx++;
-		vs_conn_reset(c, VSOCK_RESET_PEER, false);
-		break;
-	default:
-		/* REQUEST/RESPONSE on an open connection, or an unknown op. */
-		c->s->stats.drop_bad_op++;
-		vs_conn_reset(c, VSOCK_RESET_PROTOCOL, true);
-		break;
-	}
 	return false;
 }
 
-/*
- * We closed: our queued data and SHUTDOWN still need the peer's credit;
- * its data goes nowhere but is counted consumed so that it is not stalled.
- */
-static void
-vs_rx_closing(struct vsock_conn *c, const struct vsock_hdr *h)
+/* ---- any connection ---- */
+
+/* An op this state does not take: reset, as Linux does. */
+static bool
+rx_protocol_reset(const struct vs_pkt *p)
 {
+	p->s->stats.drop_bad_op++;
+	vs_conn_reset(p->c, VSOCK_RESET_PROTOCOL, VSOCK_RST_PROTOCOL);
+	return false;
+}
+
+static bool
+rx_peer_rst(const struct vs_pkt *p)
+{
+	p->s->stats.rst_rx++;
+	vs_conn_reset(p->c, p->c->state == VS_CONNECTING ?
+		VSOCK_RESET_REFUSED : VSOCK_RESET_PEER, VSOCK_RST_NONE);
+	return false;
+}
+
+static bool
+rx_credit_only(const struct vs_pkt *p)
+{
+	vs_rx_credit(p->c, p->h);
+	return false;
+}
+
+static bool
+rx_credit_request(const struct vs_pkt *p)
+{
+	vs_rx_credit(p->c, p->h);
+	if (vs_ctl_send(p->c, VSOCK_OP_CREDIT_UPDATE, 0) == 0)
+		p->s->stats.credit_updates_tx++;
+	return false;
+}
+
+/* ---- CONNECTING ---- */
+
+static bool
+rx_connecting_response(const struct vs_pkt *p)
+{
+	struct vsock_conn *c = p->c;
+
+	rte_timer_stop(&c->timer);
+	c->state = VS_ESTABLISHED;
+	vs_rx_credit(c, p->h);
+	if (c->ops->on_connect != NULL)
+		c->ops->on_connect(c, 0, c->ctx);
+	return false;
+}
+
+/* ---- ESTABLISHED ---- */
+
+static bool
+rx_established_rw(const struct vs_pkt *p)
+{
+	struct vsock_conn *c = p->c;
+	const struct vsock_hdr *h = p->h;
+	struct vsock_stack *s = p->s;
+	uint32_t flags = h->flags & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+
 	vs_rx_credit(c, h);
-	switch (h->op) {
-	case VSOCK_OP_RST:
-		c->s->stats.rst_rx++;
-		vs_conn_free(c);
-		break;
-	case VSOCK_OP_SHUTDOWN:
-		vs_rx_shutdown(c, h);
-		break;
-	case VSOCK_OP_RW:
-		if (vsock_credit_rx(&c->cr, h->len))
-			vsock_credit_consume(&c->cr, h->len);
-		break;
-	case VSOCK_OP_CREDIT_REQUEST:
-		vs_ctl_send(c, VSOCK_OP_CREDIT_UPDATE, 0);
-		break;
-	default:
-		break;
+	if (!vsock_credit_rx(&c->cr, h->len)) {
+		/* It sent beyond the window we gave it: it alone pays. */
+		s->stats.drop_credit++;
+		vs_conn_reset(c, VSOCK_RESET_CREDIT, VSOCK_RST_CREDIT);
+		return false;
 	}
+	if (c->type == VSOCK_TYPE_STREAM) {
+		if (h->len == 0)
+			return false;
+		flags = 0;
+	}
+	c->bytes_rx += h->len;
+	s->stats.rx_bytes += h->len;
+	if ((c->local_shutdown & VSOCK_SHUTDOWN_RCV) ||
+			(c->peer_shutdown & VSOCK_SHUTDOWN_SEND)) {
+		/* Nobody will read it: consume it now so credit flows. */
+		s->stats.drop_closed++;
+		vsock_consumed(c, h->len);
+		return false;
+	}
+	/* Strip the header; it may sit in an mbuf of its own. */
+	if (p->m->data_len > VSOCK_HDR_LEN || p->m->next == NULL) {
+		rte_pktmbuf_adj(p->m, VSOCK_HDR_LEN);
+		vs_rx_deliver(c, p->m, flags);
+	} else {
+		struct rte_mbuf *pay = p->m->next;
+
+		pay->nb_segs = p->m->nb_segs - 1;
+		pay->pkt_len = p->m->pkt_len - VSOCK_HDR_LEN;
+		p->m->next = NULL;
+		p->m->nb_segs = 1;
+		rte_pktmbuf_free_seg(p->m);
+		vs_rx_deliver(c, pay, flags);
+	}
+	return true;
+}
+
+static bool
+rx_established_shutdown(const struct vs_pkt *p)
+{
+	struct vsock_conn *c = p->c;
+	uint32_t now = c->peer_shutdown | (p->h->flags & VSOCK_SHUTDOWN_BOTH);
+
+	vs_rx_credit(c, p->h);
+	if (now == c->peer_shutdown)
+		return false;
+	c->peer_shutdown = now;
+	if (c->ops->on_shutdown != NULL)
+		c->ops->on_shutdown(c, now, c->ctx);
+	if ((now & VSOCK_SHUTDOWN_SEND) && c->ops->on_data == NULL &&
+			c->ops->on_readable != NULL && c->state ==
+			VS_ESTABLISHED && !c->app_closed)
+		c->ops->on_readable(c, c->ctx);	/* reads see the end */
+	return false;
+}
+
+/* ---- CLOSING: we closed; only the end of the exchange matters ---- */
+
+static bool
+rx_closing_rw(const struct vs_pkt *p)
+{
+	struct vsock_conn *c = p->c;
+
+	vs_rx_credit(c, p->h);
+	/* Its data goes nowhere but counts as read, so it is not stalled. */
+	p->s->stats.drop_closed++;
+	if (vsock_credit_rx(&c->cr, p->h->len))
+		vsock_credit_consume(&c->cr, p->h->len);
+	return false;
+}
+
+static bool
+rx_closing_shutdown(const struct vs_pkt *p)
+{
+	struct vsock_conn *c = p->c;
+
+	vs_rx_credit(c, p->h);
+	c->peer_shutdown |= p->h->flags & VSOCK_SHUTDOWN_BOTH;
+	/* Both sides closing at once: end it now, not at the timeout. */
+	if (c->peer_shutdown == VSOCK_SHUTDOWN_BOTH)
+		vs_conn_reset(c, VSOCK_RESET_PEER, VSOCK_RST_CLOSE);
+	return false;
+}
+
+static bool
+rx_closing_rst(const struct vs_pkt *p)
+{
+	p->s->stats.rst_rx++;
+	vs_conn_free(p->c);
+	return false;
+}
+
+/* Column VSOCK_OP_MAX holds ops outside the spec. */
+static const vs_rx_fn vs_rx_table[VS_DEAD][VSOCK_OP_MAX + 1] = {
+	[VS_NONE] = {
+		[VSOCK_OP_INVALID] = rx_none_rst,
+		[VSOCK_OP_REQUEST] = rx_none_rst,
+		[VSOCK_OP_RESPONSE] = rx_none_rst,
+		[VSOCK_OP_RST] = rx_drop,	/* never RST an RST */
+		[VSOCK_OP_SHUTDOWN] = rx_none_rst,
+		[VSOCK_OP_RW] = rx_none_rst,
+		[VSOCK_OP_CREDIT_UPDATE] = rx_none_rst,
+		[VSOCK_OP_CREDIT_REQUEST] = rx_none_rst,
+		[VSOCK_OP_MAX] = rx_none_rst,
+	},
+	[VS_LISTEN] = {
+		[VSOCK_OP_INVALID] = rx_none_rst,
+		[VSOCK_OP_REQUEST] = rx_listen_request,
+		[VSOCK_OP_RESPONSE] = rx_none_rst,
+		[VSOCK_OP_RST] = rx_drop,
+		[VSOCK_OP_SHUTDOWN] = rx_none_rst,
+		[VSOCK_OP_RW] = rx_none_rst,
+		[VSOCK_OP_CREDIT_UPDATE] = rx_none_rst,
+		[VSOCK_OP_CREDIT_REQUEST] = rx_none_rst,
+		[VSOCK_OP_MAX] = rx_none_rst,
+	},
+	[VS_CONNECTING] = {
+		[VSOCK_OP_INVALID] = rx_protocol_reset,
+		[VSOCK_OP_REQUEST] = rx_protocol_reset,
+		[VSOCK_OP_RESPONSE] = rx_connecting_response,
+		[VSOCK_OP_RST] = rx_peer_rst,
+		[VSOCK_OP_SHUTDOWN] = rx_protocol_reset,
+		[VSOCK_OP_RW] = rx_protocol_reset,
+		[VSOCK_OP_CREDIT_UPDATE] = rx_protocol_reset,
+		[VSOCK_OP_CREDIT_REQUEST] = rx_protocol_reset,
+		[VSOCK_OP_MAX] = rx_protocol_reset,
+	},
+	[VS_ESTABLISHED] = {
+		[VSOCK_OP_INVALID] = rx_protocol_reset,
+		[VSOCK_OP_REQUEST] = rx_protocol_reset,
+		[VSOCK_OP_RESPONSE] = rx_protocol_reset,
+		[VSOCK_OP_RST] = rx_peer_rst,
+		[VSOCK_OP_SHUTDOWN] = rx_established_shutdown,
+		[VSOCK_OP_RW] = rx_established_rw,
+		[VSOCK_OP_CREDIT_UPDATE] = rx_credit_only,
+		[VSOCK_OP_CREDIT_REQUEST] = rx_credit_request,
+		[VSOCK_OP_MAX] = rx_protocol_reset,
+	},
+	[VS_CLOSING] = {
+		[VSOCK_OP_INVALID] = rx_drop,
+		[VSOCK_OP_REQUEST] = rx_drop,
+		[VSOCK_OP_RESPONSE] = rx_drop,
+		[VSOCK_OP_RST] = rx_closing_rst,
+		[VSOCK_OP_SHUTDOWN] = rx_closing_shutdown,
+		[VSOCK_OP_RW] = rx_closing_rw,
+		[VSOCK_OP_CREDIT_UPDATE] = rx_credit_only,
+		[VSOCK_OP_CREDIT_REQUEST] = rx_credit_request,
+		[VSOCK_OP_MAX] = rx_drop,
+	},
+};
+
+/* Is @cid ours on the port the packet came by? */
+static inline bool
+vs_cid_ours(const struct vsock_stack *s, uint8_t port_idx, uint64_t cid)
+{
+	return port_idx == VS_PORT_LOCAL ? cid == VSOCK_CID_LOCAL :
+		cid == s->ports[port_idx].cid;
 }
 
 /* Returns true if @m was handed on (the caller must not free it). */
 static bool
-vs_rx_one(struct vsock_stack *s, struct rte_mbuf *m)
+vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 {
 	uint8_t raw[VSOCK_HDR_LEN];
-	const void *p;
-	struct vsock_hdr h;
 	struct vsock_conn_key key;
-	struct vsock_conn *c;
+	struct vs_pkt p = { .s = s, .m = m, .port_idx = port_idx };
+	struct vsock_hdr h;
+	enum vs_state st;
+	const void *raw_p;
 
-	p = rte_pktmbuf_read(m, 0, VSOCK_HDR_LEN, raw);
-	if (unlikely(p == NULL)) {
+	raw_p = rte_pktmbuf_read(m, 0, VSOCK_HDR_LEN, raw);
+	if (unlikely(raw_p == NULL)) {
 		s->stats.drop_bad_hdr++;
 		return false;
 	}
-	vsock_hdr_decode(&h, p);
+	vsock_hdr_decode(&h, raw_p);
+	p.h = &h;
 	if (unlikely(h.len != m->pkt_len - VSOCK_HDR_LEN ||
 			h.len > VSOCK_MAX_PKT_PAYLOAD)) {
 		s->stats.drop_bad_hdr++;
 		return false;
 	}
-	if (unlikely(h.dst_cid != s->local_cid)) {
+	if (unlikely(!vs_cid_ours(s, port_idx, h.dst_cid))) {
 		s->stats.drop_wrong_cid++;
 		return false;
 	}
@@ -206,58 +359,64 @@ vs_rx_one(struct vsock_stack *s, struct rte_mbuf *m)
 			h.type != VSOCK_TYPE_SEQPACKET)) {
 		s->stats.drop_bad_type++;
 		if (h.op != VSOCK_OP_RST)
-			vs_ctl_reply_rst(s, &h);
+			vs_ctl_reply_rst(s, port_idx, &h, VSOCK_RST_BAD_TYPE);
 		return false;
 	}
 	key.remote_cid = h.src_cid;
+	key.local_cid = h.dst_cid;
 	key.remote_port = h.src_port;
 	key.local_port = h.dst_port;
-	c = vs_conn_find(s, &key);
-	if (c == NULL) {
-		if (h.op == VSOCK_OP_REQUEST) {
-			vs_rx_request(s, &h);
-		} else if (h.op != VSOCK_OP_RST) {
-			/* Never answer an RST with an RST. */
-			s->stats.drop_no_conn++;
-			vs_ctl_reply_rst(s, &h);
+	p.c = vs_conn_find(s, &key);
+	if (p.c != NULL) {
+		st = p.c->state;
+		if (unlikely(h.type != p.c->type)) {
+			s->stats.drop_bad_type++;
+			vs_conn_reset(p.c, VSOCK_RESET_PROTOCOL,
+				VSOCK_RST_BAD_TYPE);
+			return false;
 		}
-		return false;
+	} else {
+		st = vs_listener_find(s, h.dst_port) != NULL ? VS_LISTEN :
+			VS_NONE;
 	}
-	if (unlikely(h.type != c->type)) {
-		s->stats.drop_bad_type++;
-		vs_conn_reset(c, VSOCK_RESET_PROTOCOL, true);
+	if (st == VS_DEAD)
 		return false;
+	return vs_rx_table[st][RTE_MIN(h.op, (uint16_t)VSOCK_OP_MAX)](&p);
+}
+
+static unsigned int
+vs_rx_burst(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf **pkts,
+		uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (!vs_rx_one(s, port_idx, pkts[i]))
+			rte_pktmbuf_free(pkts[i]);
 	}
-	switch (c->state) {
-	case VS_CONNECTING:
-		vs_rx_connecting(c, &h);
-		return false;
-	case VS_ESTABLISHED:
-		return vs_rx_established(c, &h, m);
-	case VS_CLOSING:
-		vs_rx_closing(c, &h);
-		return false;
-	case VS_DEAD:
-		return false;
-	}
-	return false;
+	return n;
 }
 
 unsigned int
 vs_rx(struct vsock_stack *s)
 {
 	struct rte_mbuf *pkts[VS_BURST];
-	uint16_t n, i;
+	unsigned int work = 0, n;
+	uint8_t p;
 
-	n = s->port->ops->rx_burst(s->port->priv, pkts, VS_BURST);
-	s->stats.rx_pkts += n;
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		if (!vs_rx_one(s, pkts[i]))
-			rte_pktmbuf_free(pkts[i]);
+	for (p = 0; p < s->nb_ports; p++) {
+		const struct vsock_port *port = s->ports[p].port;
+
+		n = port->ops->rx_burst(port->priv, pkts, VS_BURST);
+		s->stats.rx_pkts += n;
+		work += vs_rx_burst(s, p, pkts, (uint16_t)n);
 	}
-	return n;
+	n = rte_ring_sc_dequeue_burst(s->local, (void **)pkts, VS_BURST, NULL);
+	s->stats.rx_pkts += n;
+	work += vs_rx_burst(s, VS_PORT_LOCAL, pkts, (uint16_t)n);
+	return work;
 }
 
 uint32_t

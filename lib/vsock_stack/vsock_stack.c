@@ -13,6 +13,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_random.h>
+#include <rte_ring.h>
 
 #include "vsock_private.h"
 
@@ -26,6 +27,12 @@ int vsock_meta_offset = -1;
 #define VS_DEFAULT_SNDBUF_PKTS 256
 #define VS_DEFAULT_CONNECT_MS 2000
 #define VS_DEFAULT_CLOSE_MS 8000
+#define VS_DEFAULT_CREDIT_REQUEST_MS 200
+#define VS_DEFAULT_BUF_MIN 128
+#define VS_DEFAULT_BUF_MAX (256u * 1024)
+#define VS_DEFAULT_PEER_BUF_MAX (16u * 1024 * 1024)
+#define VS_DEFAULT_PKTS_IN_FLIGHT 64
+#define VS_DEFAULT_PORT_TX_BYTES (1024u * 1024)
 
 static int
 vs_register_meta(void)
@@ -65,7 +72,7 @@ vs_hash_create(struct vsock_stack *s, const char *what, uint32_t entries,
 	return rte_hash_create(&p);
 }
 
-static void
+static int
 vs_conf_defaults(struct vsock_stack_conf *c)
 {
 	if (c->max_conns == 0)
@@ -80,6 +87,29 @@ vs_conf_defaults(struct vsock_stack_conf *c)
 		c->connect_timeout_ms = VS_DEFAULT_CONNECT_MS;
 	if (c->close_timeout_ms == 0)
 		c->close_timeout_ms = VS_DEFAULT_CLOSE_MS;
+	if (c->credit_request_ms == 0)
+		c->credit_request_ms = VS_DEFAULT_CREDIT_REQUEST_MS;
+	if (c->buf_min == 0)
+		c->buf_min = VS_DEFAULT_BUF_MIN;
+	if (c->buf_max == 0)
+		c->buf_max = RTE_MAX(VS_DEFAULT_BUF_MAX, c->buf_alloc);
+	if (c->peer_buf_max == 0)
+		c->peer_buf_max = VS_DEFAULT_PEER_BUF_MAX;
+	if (c->max_pkts_in_flight == 0)
+		c->max_pkts_in_flight = VS_DEFAULT_PKTS_IN_FLIGHT;
+	if (c->port_tx_bytes == 0)
+		c->port_tx_bytes = VS_DEFAULT_PORT_TX_BYTES;
+	if (c->ephemeral_min == 0)
+		c->ephemeral_min = VSOCK_LAST_RESERVED_PORT + 1;
+	if (c->ephemeral_max == 0)
+		c->ephemeral_max = VSOCK_PORT_ANY - 1;
+	if (c->buf_min > c->buf_alloc || c->buf_alloc > c->buf_max ||
+			c->max_pkts_in_flight > VS_PKT_TRACK ||
+			c->ephemeral_min <= VSOCK_LAST_RESERVED_PORT ||
+			c->ephemeral_min > c->ephemeral_max ||
+			c->ephemeral_max == VSOCK_PORT_ANY)
+		return -EINVAL;
+	return 0;
 }
 
 struct vsock_stack *
@@ -119,18 +149,29 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->conf = *conf;
-	vs_conf_defaults(&s->conf);
+	if (vs_conf_defaults(&s->conf) != 0) {
+		rte_free(s);
+		rte_errno = EINVAL;
+		return NULL;
+	}
 	s->pool = conf->pool;
 	s->lcore = rte_lcore_id();
 	s->connect_ticks = rte_get_timer_hz() * s->conf.connect_timeout_ms /
 		1000;
 	s->close_ticks = rte_get_timer_hz() * s->conf.close_timeout_ms / 1000;
-	s->next_ephemeral = VSOCK_LAST_RESERVED_PORT + 1 +
-		(uint32_t)(rte_rand() % 0x7fffffffu);
+	s->credit_ticks = rte_get_timer_hz() * s->conf.credit_request_ms /
+		1000;
+	/* A random start, as Linux does, so restarts do not reuse ports. */
+	s->next_ephemeral = s->conf.ephemeral_min + (uint32_t)(rte_rand() %
+			((uint64_t)s->conf.ephemeral_max -
+			s->conf.ephemeral_min + 1));
 	TAILQ_INIT(&s->tx_active);
 	TAILQ_INIT(&s->writable);
 	TAILQ_INIT(&s->dead);
 	/* Single producer/consumer: only this stack's lcore touches it. */
+	snprintf(pname, sizeof(pname), "vs_loc_%s", name);
+	s->local = rte_ring_create(pname, VS_LOCAL_RING, s->conf.socket_id,
+			RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(pname, sizeof(pname), "vs_ctl_%s", name);
 	s->ctl_pool = rte_pktmbuf_pool_create(pname, VS_CTL_POOL_SIZE, 64,
 			0, VS_CTL_ROOM, s->conf.socket_id);
@@ -144,7 +185,8 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	s->listeners = vs_hash_create(s, "l", 1024, sizeof(uint32_t));
 	s->bound = vs_hash_create(s, "b", s->conf.max_conns,
 			sizeof(uint32_t));
-	if (s->conn_pool == NULL || s->ctl_pool == NULL || s->conns == NULL ||
+	if (s->conn_pool == NULL || s->ctl_pool == NULL || s->local == NULL ||
+			s->conns == NULL ||
 			s->listeners == NULL || s->bound == NULL) {
 		ret = rte_errno != 0 ? rte_errno : ENOMEM;
 		vsock_stack_destroy(s);
@@ -154,35 +196,43 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	return s;
 }
 
+static void
+vs_destroy_conn(struct vsock_conn *c, void *arg)
+{
+	RTE_SET_USED(arg);
+	c->app_closed = true;
+	vs_conn_free(c);
+}
+
 void
 vsock_stack_destroy(struct vsock_stack *s)
 {
 	const void *key;
 	void *data;
 	uint32_t it = 0;
+	struct rte_mbuf *m;
+	int p;
 
 	if (s == NULL)
 		return;
-	if (s->conns != NULL) {
-		while (rte_hash_iterate(s->conns, &key, &data, &it) >= 0) {
-			struct vsock_conn *c = data;
-
-			c->app_closed = true;
-			vs_conn_free(c);
-		}
-	}
-	if (s->listeners != NULL) {
-		it = 0;
+	if (s->conns != NULL)
+		vs_for_each_conn(s, vs_destroy_conn, NULL);
+	if (s->listeners != NULL)
 		while (rte_hash_iterate(s->listeners, &key, &data, &it) >= 0)
 			rte_free(data);
-	}
 	vs_reap_dead(s);
 	while (s->ctl_count > 0) {
-		rte_pktmbuf_free(s->ctl[s->ctl_head]);
+		rte_pktmbuf_free(s->ctl[s->ctl_head].m);
 		s->ctl_head = (s->ctl_head + 1) % VS_CTL_MAX;
 		s->ctl_count--;
 	}
-	rte_pktmbuf_free_bulk(s->stage, s->nb_stage);
+	for (p = 0; p < s->nb_ports; p++)
+		rte_pktmbuf_free_bulk(s->ports[p].stage,
+				s->ports[p].nb_stage);
+	while (s->local != NULL &&
+			rte_ring_sc_dequeue(s->local, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(s->local);
 	rte_hash_free(s->conns);
 	rte_hash_free(s->listeners);
 	rte_hash_free(s->bound);
@@ -194,34 +244,79 @@ vsock_stack_destroy(struct vsock_stack *s)
 int
 vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port)
 {
-	if (s->port != NULL)
-		return -EBUSY;
+	struct vs_port *vp;
+	uint64_t cid;
+	int p;
+
 	if (port == NULL || port->ops == NULL || port->ops->rx_burst == NULL ||
 			port->ops->tx_burst == NULL ||
 			port->ops->local_cid == NULL)
 		return -EINVAL;
-	s->port = port;
-	s->local_cid = port->ops->local_cid(port->priv);
-	s->port_features = port->ops->features != NULL ?
+	if (s->nb_ports == VSOCK_STACK_MAX_PORTS)
+		return -ENOSPC;
+	cid = port->ops->local_cid(port->priv);
+	if (cid <= VSOCK_CID_LOCAL || cid >= VMADDR_CID_ANY_U32)
+		return -EINVAL;
+	for (p = 0; p < s->nb_ports; p++)
+		if (s->ports[p].cid == cid || s->ports[p].port == port)
+			return -EINVAL;
+	vp = &s->ports[s->nb_ports];
+	memset(vp, 0, sizeof(*vp));
+	vp->port = port;
+	vp->cid = cid;
+	vp->features = port->ops->features != NULL ?
 		port->ops->features(port->priv) : VSOCK_PORT_F_STREAM;
-	VS_LOG(INFO, "%s: attached %s, cid %" PRIu64, s->name,
-		port->name != NULL ? port->name : "port", s->local_cid);
+	VS_LOG(INFO, "%s: attached %s as port %u, cid %" PRIu64, s->name,
+		port->name != NULL ? port->name : "port", s->nb_ports, cid);
+	return s->nb_ports++;
+}
+
+int
+vsock_stack_route(struct vsock_stack *s, uint64_t cid, int port_idx)
+{
+	uint8_t i;
+
+	if (port_idx < 0 || port_idx >= s->nb_ports ||
+			cid <= VSOCK_CID_LOCAL || cid >= VMADDR_CID_ANY_U32)
+		return -EINVAL;
+	for (i = 0; i < s->nb_routes; i++)
+		if (s->routes[i].cid == cid) {
+			s->routes[i].port_idx = (uint8_t)port_idx;
+			return 0;
+		}
+	if (s->nb_routes == VSOCK_STACK_MAX_ROUTES)
+		return -ENOSPC;
+	s->routes[s->nb_routes].cid = cid;
+	s->routes[s->nb_routes].port_idx = (uint8_t)port_idx;
+	s->nb_routes++;
 	return 0;
 }
 
-/* TRANSPORT_RESET: re-read the CID, reset every connection, keep listeners. */
-static void
-vs_transport_reset(struct vsock_stack *s)
-{
-	const void *key;
-	void *data;
-	uint32_t it = 0;
+struct vs_reset_arg {
+	uint8_t port_idx;
+};
 
-	s->local_cid = s->port->ops->local_cid(s->port->priv);
-	while (rte_hash_iterate(s->conns, &key, &data, &it) >= 0)
-		vs_conn_reset(data, VSOCK_RESET_TRANSPORT, false);
-	VS_LOG(NOTICE, "%s: transport reset, cid now %" PRIu64, s->name,
-		s->local_cid);
+static void
+vs_reset_port_conn(struct vsock_conn *c, void *arg)
+{
+	const struct vs_reset_arg *a = arg;
+
+	if (c->port_idx == a->port_idx)
+		vs_conn_reset(c, VSOCK_RESET_TRANSPORT, VSOCK_RST_NONE);
+}
+
+/* TRANSPORT_RESET: re-read the CID, reset the port's connections, keep listeners. */
+static void
+vs_transport_reset(struct vsock_stack *s, uint8_t p)
+{
+	struct vs_port *vp = &s->ports[p];
+	struct vs_reset_arg a = { .port_idx = p };
+
+	vp->cid = vp->port->ops->local_cid(vp->port->priv);
+	s->stats.transport_resets++;
+	vs_for_each_conn(s, vs_reset_port_conn, &a);
+	VS_LOG(NOTICE, "%s: transport reset on port %u, cid now %" PRIu64,
+		s->name, p, vp->cid);
 }
 
 unsigned int
@@ -229,13 +324,16 @@ vsock_stack_poll(struct vsock_stack *s)
 {
 	unsigned int work;
 	uint32_t ev;
+	uint8_t p;
 
-	if (s->port == NULL)
-		return 0;
-	if (s->port->ops->poll_event != NULL &&
-			s->port->ops->poll_event(s->port->priv, &ev) == 1 &&
-			ev == VSOCK_PORT_EVENT_TRANSPORT_RESET)
-		vs_transport_reset(s);
+	for (p = 0; p < s->nb_ports; p++) {
+		const struct vsock_port *port = s->ports[p].port;
+
+		if (port->ops->poll_event != NULL &&
+				port->ops->poll_event(port->priv, &ev) == 1 &&
+				ev == VSOCK_PORT_EVENT_TRANSPORT_RESET)
+			vs_transport_reset(s, p);
+	}
 	work = vs_rx(s);
 	rte_timer_manage();
 	work += vs_tx_flush(s);
@@ -246,7 +344,7 @@ vsock_stack_poll(struct vsock_stack *s)
 uint64_t
 vsock_stack_local_cid(const struct vsock_stack *s)
 {
-	return s->local_cid;
+	return s->nb_ports > 0 ? s->ports[0].cid : VSOCK_CID_LOCAL;
 }
 
 void

@@ -16,7 +16,7 @@ static void
 vs_fill_hdr(const struct vsock_conn *c, struct vsock_hdr *h, uint16_t op,
 		uint32_t len, uint32_t flags)
 {
-	h->src_cid = c->s->local_cid;
+	h->src_cid = c->key.local_cid;
 	h->dst_cid = c->key.remote_cid;
 	h->src_port = c->key.local_port;
 	h->dst_port = c->key.remote_port;
@@ -30,19 +30,21 @@ vs_fill_hdr(const struct vsock_conn *c, struct vsock_hdr *h, uint16_t op,
 
 /* Queue a header-only packet; control packets overtake no data. */
 static int
-vs_ctl_queue(struct vsock_stack *s, const struct vsock_hdr *h)
+vs_ctl_queue(struct vsock_stack *s, uint8_t port_idx,
+		const struct vsock_hdr *h)
 {
 	struct rte_mbuf *m;
-	void *p;
+	struct vs_ctl *e;
 
 	if (s->ctl_count == VS_CTL_MAX ||
 			(m = rte_pktmbuf_alloc(s->ctl_pool)) == NULL) {
 		s->stats.drop_nomem++;
 		return -ENOBUFS;
 	}
-	p = rte_pktmbuf_append(m, VSOCK_HDR_LEN);
-	vsock_hdr_encode(p, h);
-	s->ctl[(s->ctl_head + s->ctl_count) % VS_CTL_MAX] = m;
+	vsock_hdr_encode(rte_pktmbuf_append(m, VSOCK_HDR_LEN), h);
+	e = &s->ctl[(s->ctl_head + s->ctl_count) % VS_CTL_MAX];
+	e->m = m;
+	e->port_idx = port_idx;
 	s->ctl_count++;
 	if (h->op == VSOCK_OP_RST)
 		s->stats.rst_tx++;
@@ -56,26 +58,30 @@ vs_ctl_send(struct vsock_conn *c, uint16_t op, uint32_t flags)
 	int ret;
 
 	vs_fill_hdr(c, &h, op, 0, flags);
-	ret = vs_ctl_queue(c->s, &h);
+	ret = vs_ctl_queue(c->s, c->port_idx, &h);
 	if (ret == 0)
 		vsock_credit_advertised(&c->cr);
 	return ret;
 }
 
-/* RST in answer to @h, for a packet that has no connection. */
+/* RST in answer to @h, which has no connection; back where it came from. */
 int
-vs_ctl_reply_rst(struct vsock_stack *s, const struct vsock_hdr *h)
+vs_ctl_reply_rst(struct vsock_stack *s, uint8_t port_idx,
+		const struct vsock_hdr *h, enum vsock_rst_reason why)
 {
 	struct vsock_hdr r = {
-		.src_cid = s->local_cid,
+		.src_cid = h->dst_cid,
 		.dst_cid = h->src_cid,
 		.src_port = h->dst_port,
 		.dst_port = h->src_port,
 		.type = h->type,
 		.op = VSOCK_OP_RST,
 	};
+	int ret = vs_ctl_queue(s, port_idx, &r);
 
-	return vs_ctl_queue(s, &r);
+	if (ret == 0)
+		s->stats.rst_tx_by[why]++;
+	return ret;
 }
 
 void
@@ -88,51 +94,25 @@ vs_tx_activate(struct vsock_conn *c)
 	c->on_active = true;
 }
 
-void
-vs_txq_purge(struct vsock_conn *c)
-{
-	struct rte_mbuf *m = c->txq_head;
-
-	while (m != NULL) {
-		struct rte_mbuf *next = vsock_meta(m)->next;
-
-		rte_pktmbuf_free(m);
-		m = next;
-	}
-	c->txq_head = NULL;
-	c->txq_tail = NULL;
-	c->tx_queued = 0;
-	c->tx_queued_pkts = 0;
-}
-
 int
 vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
 {
-	struct vsock_mbuf_meta *meta;
-
 	if (unlikely(c->state != VS_ESTABLISHED || c->app_closed))
 		return -ENOTCONN;
 	if (unlikely(c->local_shutdown & VSOCK_SHUTDOWN_SEND))
 		return -EPIPE;
-	if (unlikely(m->pkt_len == 0 || m->nb_segs > VS_MAX_SEGS))
+	if (unlikely((m->pkt_len == 0 && c->type == VSOCK_TYPE_STREAM) ||
+			m->nb_segs > VS_MAX_SEGS))
 		return -EINVAL;
-	if (c->tx_queued >= c->s->conf.sndbuf ||
-			c->tx_queued_pkts >= c->s->conf.sndbuf_pkts) {
+	if (c->txq.bytes >= c->s->conf.sndbuf ||
+			c->txq.count >= c->s->conf.sndbuf_pkts) {
 		c->want_writable = true;
 		return -ENOBUFS;
 	}
-	meta = vsock_meta(m);
-	meta->next = NULL;
+	vs_mq_push(&c->txq, m);
 	/* Each send is one message; EOR only where asked. */
-	meta->flags = c->type == VSOCK_TYPE_SEQPACKET ?
+	vsock_meta(m)->flags = c->type == VSOCK_TYPE_SEQPACKET ?
 		VSOCK_SEQ_EOM | (flags & VSOCK_SEQ_EOR) : 0;
-	if (c->txq_tail != NULL)
-		vsock_meta(c->txq_tail)->next = m;
-	else
-		c->txq_head = m;
-	c->txq_tail = m;
-	c->tx_queued += m->pkt_len;
-	c->tx_queued_pkts++;
 	vs_tx_activate(c);
 	return 0;
 }
@@ -244,31 +224,123 @@ vs_push_hdr(struct vsock_conn *c, struct rte_mbuf *pay, struct rte_mbuf *hm,
 	return hm;
 }
 
+static inline bool
+vs_stage_room(const struct vsock_stack *s, uint8_t p)
+{
+	return p == VS_PORT_LOCAL ? rte_ring_free_count(s->local) > 0 :
+		s->ports[p].nb_stage < VS_STAGE_MAX;
+}
+
+/* Packets for CID 1 go straight to our own receive side. */
+static inline void
+vs_stage_put(struct vsock_stack *s, uint8_t p, struct rte_mbuf *m)
+{
+	if (p == VS_PORT_LOCAL) {
+		/* Cannot fail: the caller checked vs_stage_room(). */
+		rte_ring_sp_enqueue(s->local, m);
+		s->stats.local_pkts++;
+	} else {
+		s->ports[p].stage[s->ports[p].nb_stage++] = m;
+	}
+}
+
+/* May @c's port take more payload this poll (the port's byte budget)? */
+static inline bool
+vs_port_open(const struct vsock_stack *s, uint8_t p)
+{
+	return vs_stage_room(s, p) && (p == VS_PORT_LOCAL ||
+			s->ports[p].stage_bytes < s->ports[p].tx_room);
+}
+
+static inline void
+vs_pkt_track_push(struct vsock_conn *c)
+{
+	c->pkt_end[(c->pkt_head + c->pkt_count) & (VS_PKT_TRACK - 1)] =
+		c->cr.tx_cnt;
+	c->pkt_count++;
+}
+
+/* Forget packets the peer has consumed (its fwd_cnt passed their end). */
+void
+vs_pkt_track_ack(struct vsock_conn *c)
+{
+	while (c->pkt_count > 0 && (int32_t)(c->cr.peer_fwd_cnt -
+			c->pkt_end[c->pkt_head]) >= 0) {
+		c->pkt_head = (c->pkt_head + 1) & (VS_PKT_TRACK - 1);
+		c->pkt_count--;
+	}
+}
+
 /*
- * Stage up to @budget data packets of @c, as far as the peer's credit goes.
- * Returns packets staged; *@stalled tells whether credit ran out first.
+ * Merge small stream sends at the head of @c's queue into one mbuf of the
+ * application's pool, up to @limit bytes: one packet instead of many.
  */
-static unsigned int
-vs_conn_flush(struct vsock_conn *c, unsigned int budget, bool *stalled)
+static void
+vs_coalesce(struct vsock_conn *c, uint32_t limit)
 {
 	struct vsock_stack *s = c->s;
+	struct rte_mbuf *m = c->txq.head, *next = vsock_meta(m)->next, *big;
+	uint32_t room = rte_pktmbuf_data_room_size(s->pool) -
+		RTE_PKTMBUF_HEADROOM;
+	uint32_t merged = 0;
+
+	limit = RTE_MIN(limit, room);
+	if (next == NULL || m->pkt_len + next->pkt_len > limit ||
+			next->pkt_len > VS_COALESCE_MAX)
+		return;
+	big = rte_pktmbuf_alloc(s->pool);
+	if (big == NULL)
+		return;
+	while ((m = c->txq.head) != NULL && m->pkt_len <= VS_COALESCE_MAX &&
+			big->pkt_len + m->pkt_len <= limit) {
+		void *dst = rte_pktmbuf_append(big, (uint16_t)m->pkt_len);
+		const void *src = rte_pktmbuf_read(m, 0, m->pkt_len, dst);
+
+		if (src != dst)
+			memcpy(dst, src, m->pkt_len);
+		rte_pktmbuf_free(vs_mq_pop(&c->txq));
+		merged++;
+	}
+	/* Counted: the sends that no longer cost a packet of their own. */
+	s->stats.coalesced += merged - 1;
+	/* Put the merged packet back at the head. */
+	vsock_meta(big)->next = c->txq.head;
+	vsock_meta(big)->flags = 0;
+	c->txq.head = big;
+	if (c->txq.tail == NULL)
+		c->txq.tail = big;
+	c->txq.bytes += big->pkt_len;
+	c->txq.count++;
+}
+
+enum vs_stall { VS_GO, VS_STALL_CREDIT, VS_STALL_PKTS };
+
+/*
+ * Stage up to @budget data packets of @c, as far as the peer's credit and
+ * packet bound go. Returns why it stopped when it stalled.
+ */
+static enum vs_stall
+vs_conn_flush(struct vsock_conn *c, unsigned int budget)
+{
+	struct vsock_stack *s = c->s;
+	uint8_t p = c->port_idx;
 	unsigned int done = 0;
 
-	*stalled = false;
-	while (c->txq_head != NULL && done < budget &&
-			s->nb_stage < VS_STAGE_MAX) {
-		struct rte_mbuf *m = c->txq_head, *pay, *hm = NULL;
+	while (c->txq.head != NULL && done < budget && vs_port_open(s, p)) {
+		struct rte_mbuf *m, *pay, *hm = NULL;
 		uint32_t credit = vsock_credit_tx_space(&c->cr);
-		uint32_t n = RTE_MIN(m->pkt_len, VSOCK_MAX_PKT_PAYLOAD);
-		uint32_t flags = 0;
+		uint32_t n, flags = 0;
 		bool split;
 
-		if (credit == 0) {
-			*stalled = true;
-			s->stats.credit_stalls++;
-			break;
-		}
-		n = RTE_MIN(n, credit);
+		if (credit == 0 && c->txq.head->pkt_len > 0)
+			return VS_STALL_CREDIT;
+		if (c->pkt_count >= s->conf.max_pkts_in_flight)
+			return VS_STALL_PKTS;
+		if (c->type == VSOCK_TYPE_STREAM &&
+				c->txq.head->pkt_len <= VS_COALESCE_MAX)
+			vs_coalesce(c, RTE_MIN(credit, VSOCK_MAX_PKT_PAYLOAD));
+		m = c->txq.head;
+		n = RTE_MIN(m->pkt_len, RTE_MIN(credit, VSOCK_MAX_PKT_PAYLOAD));
 		split = n < m->pkt_len;
 		/* A split inside the first segment yields an indirect head. */
 		if (!vs_can_prepend(m) || (split && n < m->data_len)) {
@@ -279,29 +351,31 @@ vs_conn_flush(struct vsock_conn *c, unsigned int budget, bool *stalled)
 			}
 		}
 		if (split) {
-			pay = vs_split(s, &c->txq_head, n);
+			pay = vs_split(s, &c->txq.head, n);
 			if (pay == NULL) {
 				rte_pktmbuf_free(hm);
 				s->stats.drop_nomem++;
 				break;
 			}
+			/* The rest now stands where m stood. */
+			if (c->txq.tail == m)
+				c->txq.tail = c->txq.head;
+			c->txq.bytes -= n;
 		} else {
-			pay = m;
-			flags = vsock_meta(m)->flags;
-			c->txq_head = vsock_meta(m)->next;
-			if (c->txq_head == NULL)
-				c->txq_tail = NULL;
-			c->tx_queued_pkts--;
+			pay = vs_mq_pop(&c->txq);
+			flags = vsock_meta(pay)->flags;
 		}
-		s->stage[s->nb_stage++] = vs_push_hdr(c, pay, hm, flags);
+		vs_stage_put(s, p, vs_push_hdr(c, pay, hm, flags));
 		vsock_credit_advertised(&c->cr);
 		c->cr.tx_cnt += n;
-		c->tx_queued -= n;
+		vs_pkt_track_push(c);
 		c->bytes_tx += n;
 		s->stats.tx_bytes += n;
+		if (p != VS_PORT_LOCAL)
+			s->ports[p].stage_bytes += n;
 		done++;
 	}
-	return done;
+	return VS_GO;
 }
 
 /* SHUTDOWN goes out once everything queued before it has. */
@@ -312,8 +386,8 @@ vs_conn_flush_shutdown(struct vsock_conn *c)
 	struct vsock_hdr h;
 	struct rte_mbuf *m;
 
-	if (c->shutdown_pending == 0 || c->txq_head != NULL ||
-			s->nb_stage == VS_STAGE_MAX)
+	if (c->shutdown_pending == 0 || c->txq.head != NULL ||
+			!vs_stage_room(s, c->port_idx))
 		return;
 	m = rte_pktmbuf_alloc(s->ctl_pool);
 	if (m == NULL) {
@@ -323,18 +397,46 @@ vs_conn_flush_shutdown(struct vsock_conn *c)
 	vs_fill_hdr(c, &h, VSOCK_OP_SHUTDOWN, 0, c->shutdown_pending);
 	vsock_hdr_encode(rte_pktmbuf_append(m, VSOCK_HDR_LEN), &h);
 	vsock_credit_advertised(&c->cr);
-	s->stage[s->nb_stage++] = m;
+	vs_stage_put(s, c->port_idx, m);
 	c->shutdown_pending = 0;
 }
 
 static void
 vs_stage_ctl(struct vsock_stack *s)
 {
-	while (s->ctl_count > 0 && s->nb_stage < VS_STAGE_MAX) {
-		s->stage[s->nb_stage++] = s->ctl[s->ctl_head];
+	while (s->ctl_count > 0) {
+		struct vs_ctl *e = &s->ctl[s->ctl_head];
+
+		if (!vs_stage_room(s, e->port_idx))
+			break;	/* keeps the order: no overtaking */
+		vs_stage_put(s, e->port_idx, e->m);
 		s->ctl_head = (s->ctl_head + 1) % VS_CTL_MAX;
 		s->ctl_count--;
 	}
+}
+
+static void
+vs_conn_stall(struct vsock_conn *c, enum vs_stall why)
+{
+	struct vsock_stack *s = c->s;
+
+	if (why == VS_STALL_CREDIT) {
+		s->stats.credit_stalls++;
+		vs_credit_stalled(c);
+		return;
+	}
+	/*
+	 * Too many packets unread by the peer. A peer only tells us its
+	 * fwd_cnt when a quarter of its buffer has gone, which small packets
+	 * may never reach: ask.
+	 */
+	s->stats.pkt_stalls++;
+	if (!c->credit_requested &&
+			vs_ctl_send(c, VSOCK_OP_CREDIT_REQUEST, 0) == 0) {
+		c->credit_requested = true;
+		s->stats.credit_requests_tx++;
+	}
+	vs_credit_stalled(c);
 }
 
 static void
@@ -343,10 +445,9 @@ vs_stage_data(struct vsock_stack *s)
 	uint32_t visits = s->nb_active;
 
 	/* Data only behind every control packet, so none overtakes one. */
-	while (visits-- > 0 && s->ctl_count == 0 &&
-			s->nb_stage < VS_STAGE_MAX) {
+	while (visits-- > 0 && s->ctl_count == 0) {
 		struct vsock_conn *c = TAILQ_FIRST(&s->tx_active);
-		bool stalled;
+		enum vs_stall why = VS_GO;
 
 		TAILQ_REMOVE(&s->tx_active, c, tx_link);
 		s->nb_active--;
@@ -357,20 +458,40 @@ vs_stage_data(struct vsock_stack *s)
 			s->stats.credit_updates_tx++;
 		}
 		if (c->state == VS_ESTABLISHED || c->state == VS_CLOSING) {
-			vs_conn_flush(c, VS_CONN_BUDGET, &stalled);
+			why = vs_conn_flush(c, VS_CONN_BUDGET);
 			vs_conn_flush_shutdown(c);
+			if (why != VS_GO)
+				vs_conn_stall(c, why);
 			/* Stalled ones come back when credit arrives. */
-			if ((!stalled && (c->txq_head != NULL ||
-					c->shutdown_pending != 0)) ||
-					c->credit_pending)
+			else if (c->txq.head != NULL ||
+					c->shutdown_pending != 0)
 				vs_tx_activate(c);
 		}
+		if (c->credit_pending)
+			vs_tx_activate(c);
 		if (c->want_writable && !c->app_closed && !c->on_writable &&
-				c->tx_queued <= c->s->conf.sndbuf / 2 &&
-				c->tx_queued_pkts <= c->s->conf.sndbuf_pkts / 2) {
+				c->txq.bytes <= s->conf.sndbuf / 2 &&
+				c->txq.count <= s->conf.sndbuf_pkts / 2) {
 			TAILQ_INSERT_TAIL(&s->writable, c, wr_link);
 			c->on_writable = true;
 		}
+	}
+}
+
+/* How much payload each port may take this poll (bounded queueing). */
+static void
+vs_port_budgets(struct vsock_stack *s)
+{
+	uint8_t p;
+
+	for (p = 0; p < s->nb_ports; p++) {
+		struct vs_port *vp = &s->ports[p];
+		uint32_t busy = vp->port->ops->tx_inflight != NULL ?
+			vp->port->ops->tx_inflight(vp->port->priv) : 0;
+
+		vp->tx_room = busy < s->conf.port_tx_bytes ?
+			s->conf.port_tx_bytes - busy : 0;
+		vp->stage_bytes = 0;
 	}
 }
 
@@ -378,19 +499,27 @@ unsigned int
 vs_tx_flush(struct vsock_stack *s)
 {
 	struct vsock_conn *c;
-	uint16_t sent = 0;
+	unsigned int sent = 0;
+	uint8_t p;
 
+	vs_port_budgets(s);
 	vs_stage_ctl(s);
 	vs_stage_data(s);
-	if (s->nb_stage > 0) {
-		sent = s->port->ops->tx_burst(s->port->priv, s->stage,
-				s->nb_stage);
-		s->stats.tx_pkts += sent;
-		if (sent < s->nb_stage)
-			memmove(s->stage, s->stage + sent,
-				(s->nb_stage - sent) * sizeof(s->stage[0]));
-		s->nb_stage -= sent;
+	for (p = 0; p < s->nb_ports; p++) {
+		struct vs_port *vp = &s->ports[p];
+		uint16_t n;
+
+		if (vp->nb_stage == 0)
+			continue;
+		n = vp->port->ops->tx_burst(vp->port->priv, vp->stage,
+				vp->nb_stage);
+		if (n < vp->nb_stage)
+			memmove(vp->stage, vp->stage + n,
+				(vp->nb_stage - n) * sizeof(vp->stage[0]));
+		vp->nb_stage -= n;
+		sent += n;
 	}
+	s->stats.tx_pkts += sent;
 	while ((c = TAILQ_FIRST(&s->writable)) != NULL) {
 		TAILQ_REMOVE(&s->writable, c, wr_link);
 		c->on_writable = false;

@@ -266,6 +266,7 @@ static const struct vsock_port_ops vv_port_ops = {
 	.local_cid = vv_port_cid,
 	.features = vv_port_features,
 	.poll_event = virtio_vsock_poll_event,
+	.tx_inflight = virtio_vsock_tx_inflight,
 };
 
 static int
@@ -396,6 +397,15 @@ virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 		stats->bad_used_id += dev->vq[q]->stats.bad_used_id;
 		stats->bad_used_idx += dev->vq[q]->stats.bad_used_idx;
 	}
+}
+
+int
+virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
+		uint64_t new_cid)
+{
+	if (dev->ops->inject_event == NULL)
+		return -ENOTSUP;
+	return dev->ops->inject_event(dev, id, new_cid);
 }
 
 void

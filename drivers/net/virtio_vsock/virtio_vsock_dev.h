@@ -88,6 +88,16 @@ void virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 		struct virtio_vsock_stats *stats);
 
 /**
+ * Make the device raise event @p id on its event queue (the loopback
+ * device only): VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (0) as after a live
+ * migration, with the guest CID changed to @p new_cid when it is not 0.
+ *
+ * @return 0; -ENOTSUP for devices that cannot; -EINVAL for a bad CID.
+ */
+int virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
+		uint64_t new_cid);
+
+/**
  * Stop the device, return every posted buffer to its pool and free the
  * device. The port must no longer be in use.
  */

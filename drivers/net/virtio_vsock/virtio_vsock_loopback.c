@@ -47,6 +47,7 @@ struct lb_dev {
 	int lcore;		/* LB_LCORE_* or an lcore id */
 	bool polling;		/* running on its own lcore */
 	bool running;		/* written by the driver's lcore */
+	uint32_t pending_event;	/* event id + 1, set by inject_event */
 	/* The tx packet being delivered (may span rx buffers and calls). */
 	bool have_cur;
 	uint16_t cur_head;
@@ -156,7 +157,8 @@ lb_take_tx(struct lb_dev *lb)
 		lb->cur_head = head;
 		lb->cur_off = 0;
 		lb->have_cur = true;
-		if (lb->cur.dst_cid != lb->cid) {
+		if (lb->cur.dst_cid !=
+				__atomic_load_n(&lb->cid, __ATOMIC_RELAXED)) {
 			/* An empty host: nobody listens anywhere. */
 			struct vsock_hdr req = lb->cur;
 
@@ -232,11 +234,41 @@ lb_deliver(struct lb_dev *lb)
 	return true;
 }
 
+/* Post an injected event into the driver's event queue, if it has room. */
+static void
+lb_event(struct lb_dev *lb)
+{
+	struct vq_dev *ev = &lb->q[VIRTIO_VSOCK_VQ_EVENT];
+	uint32_t id = __atomic_load_n(&lb->pending_event, __ATOMIC_ACQUIRE);
+	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
+	uint16_t head;
+	int n;
+
+	if (id == 0 || vq_dev_avail(ev) == 0)
+		return;
+	head = vq_dev_peek_head(ev);
+	vq_dev_consume(ev);
+	n = vq_dev_walk_va(ev, head, segs);
+	if (n < 1 || !segs[0].writable ||
+			segs[0].len < VIRTIO_VSOCK_EVENT_LEN) {
+		lb->bad_chains++;
+		vq_dev_push_used(ev, head, 0);
+	} else {
+		vsock_le32_put(segs[0].ptr, id - 1);
+		vq_dev_push_used(ev, head, VIRTIO_VSOCK_EVENT_LEN);
+	}
+	vq_dev_publish(ev);
+	__atomic_store_n(&lb->pending_event, 0, __ATOMIC_RELEASE);
+}
+
 /* Move packets from tx to rx until one side runs dry; returns packets. */
 static unsigned int
 lb_process(struct lb_dev *lb)
 {
 	unsigned int done = 0;
+
+	if (__atomic_load_n(&lb->pending_event, __ATOMIC_RELAXED) != 0)
+		lb_event(lb);
 
 	for (;;) {
 		if (!lb->have_cur && !lb_take_tx(lb))
@@ -393,7 +425,8 @@ lb_set_features(struct virtio_vsock_dev *dev, uint64_t features)
 static uint64_t
 lb_get_cid(struct virtio_vsock_dev *dev)
 {
-	return ((struct lb_dev *)dev->tpriv)->cid;
+	return __atomic_load_n(&((struct lb_dev *)dev->tpriv)->cid,
+			__ATOMIC_RELAXED);
 }
 
 static int
@@ -477,6 +510,24 @@ lb_release(struct virtio_vsock_dev *dev)
 	dev->tpriv = NULL;
 }
 
+static int
+lb_inject_event(struct virtio_vsock_dev *dev, uint32_t id, uint64_t new_cid)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	if (new_cid != 0 && (new_cid <= VSOCK_CID_HOST ||
+			new_cid >= VMADDR_CID_ANY_U32))
+		return -EINVAL;
+	if (__atomic_load_n(&lb->pending_event, __ATOMIC_ACQUIRE) != 0)
+		return -EBUSY;
+	if (new_cid != 0)
+		__atomic_store_n(&lb->cid, new_cid, __ATOMIC_RELAXED);
+	__atomic_store_n(&lb->pending_event, id + 1, __ATOMIC_RELEASE);
+	if (!lb->polling)
+		lb_process(lb);
+	return 0;
+}
+
 const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
 	.name = "loopback",
 	.usage = "loopback[:cid=N][,queue_size=Q][,rx_buf=B]"
@@ -490,4 +541,5 @@ const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
 	.notify = lb_notify,
 	.stop = lb_stop,
 	.release = lb_release,
+	.inject_event = lb_inject_event,
 };

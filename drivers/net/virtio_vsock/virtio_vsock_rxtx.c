@@ -94,16 +94,28 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 }
 
 static void
-vv_tx_reclaim(struct virtqueue *vq)
+vv_tx_reclaim(struct virtio_vsock_dev *dev, struct virtqueue *vq)
 {
 	void *cookies[VV_BURST];
 	uint32_t lens[VV_BURST];
-	uint16_t got;
+	uint16_t got, i;
 
 	do {
 		got = virtqueue_dequeue(vq, cookies, lens, VV_BURST);
+		for (i = 0; i < got; i++)
+			dev->tx_inflight -=
+				((struct rte_mbuf *)cookies[i])->pkt_len;
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)cookies, got);
 	} while (got == VV_BURST);
+}
+
+uint32_t
+virtio_vsock_tx_inflight(void *priv)
+{
+	struct virtio_vsock_dev *dev = priv;
+
+	vv_tx_reclaim(dev, dev->vq[VIRTIO_VSOCK_VQ_TX]);
+	return dev->tx_inflight;
 }
 
 uint16_t
@@ -114,7 +126,7 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	struct vq_buf bufs[VQ_TX_MAX_SEGS];
 	uint16_t i;
 
-	vv_tx_reclaim(vq);
+	vv_tx_reclaim(dev, vq);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct rte_mbuf *seg;
@@ -137,6 +149,7 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 		}
 		virtqueue_enqueue(vq, bufs, nseg, m);
 		dev->stats.tx_bytes += m->pkt_len;
+		dev->tx_inflight += m->pkt_len;
 	}
 	dev->stats.tx_pkts += i;
 	if (i > 0)
@@ -183,6 +196,9 @@ virtio_vsock_poll_event(void *priv, uint32_t *event)
 			continue;	/* short event: nothing to act on */
 		*event = vsock_le32_get(slot);
 		found = 1;
+		/* After a reset (migration, say) our CID may have changed. */
+		if (*event == VIRTIO_VSOCK_EVENT_TRANSPORT_RESET)
+			dev->cid = dev->ops->get_cid(dev) & UINT32_MAX;
 	}
 	virtio_vsock_event_refill(dev);
 	return found;

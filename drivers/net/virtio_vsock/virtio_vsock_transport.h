@@ -35,6 +35,7 @@ struct virtio_vsock_dev {
 	void *tpriv;		/* transport's private data */
 	uint64_t features;	/* negotiated */
 	uint64_t cid;
+	uint32_t tx_inflight;	/* bytes posted on tx, not yet used */
 	struct virtio_vsock_stats stats;
 	struct vsock_port port;
 	void *vq_mem[VIRTIO_VSOCK_VQ_NUM];	/* ring memory */
@@ -72,6 +73,9 @@ struct virtio_vsock_transport_ops {
 	/* Stop the device; no ring is touched by it afterwards. */
 	void (*stop)(struct virtio_vsock_dev *dev);
 	void (*release)(struct virtio_vsock_dev *dev);
+	/* Optional: make the device raise event @id (tests, fault drills). */
+	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
+			uint64_t new_cid);
 };
 
 extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;
@@ -87,6 +91,7 @@ uint16_t virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts,
 		uint16_t n);
 int virtio_vsock_rx_refill(struct virtio_vsock_dev *dev);
 int virtio_vsock_poll_event(void *priv, uint32_t *event);
+uint32_t virtio_vsock_tx_inflight(void *priv);
 void virtio_vsock_event_refill(struct virtio_vsock_dev *dev);
 
 static inline void

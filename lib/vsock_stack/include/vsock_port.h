@@ -48,6 +48,12 @@ struct vsock_port_ops {
 	 * @p event was written, 0 when none is pending.
 	 */
 	int (*poll_event)(void *priv, uint32_t *event);
+	/**
+	 * Optional: payload bytes taken by tx_burst and not yet done with by
+	 * the device. The stack keeps this small so that a packet queued
+	 * behind bulk data does not wait for long.
+	 */
+	uint32_t (*tx_inflight)(void *priv);
 };
 
 /** A port: ops plus the driver's private data. */

@@ -30,6 +30,14 @@ struct rte_mempool;
 struct vsock_stack;
 struct vsock_conn;
 
+/** Ports one stack can drive at once (devices, bridges). */
+#define VSOCK_STACK_MAX_PORTS 4
+/** Static routes (remote CID -> port) one stack holds. */
+#define VSOCK_STACK_MAX_ROUTES 16
+
+/** vsock_recv() flag: the message was longer than the buffer. */
+#define VSOCK_MSG_TRUNC 0x100u
+
 /** Stack configuration; zero fields take the defaults shown. */
 struct vsock_stack_conf {
 	/**
@@ -39,7 +47,12 @@ struct vsock_stack_conf {
 	 */
 	struct rte_mempool *pool;
 	uint32_t max_conns;	/**< connections at once (default 4096) */
-	uint32_t buf_alloc;	/**< receive buffer per connection (256 KiB) */
+	/** Receive buffer per connection (256 KiB), like SO_VM_SOCKETS_BUFFER_SIZE. */
+	uint32_t buf_alloc;
+	uint32_t buf_min;	/**< smallest settable buffer (128) */
+	uint32_t buf_max;	/**< largest settable buffer (max(256 KiB, buf_alloc)) */
+	/** A peer's buf_alloc above this is taken as this (16 MiB). */
+	uint32_t peer_buf_max;
 	/** Bytes vsock_send() queues per connection (default 1 MiB). */
 	uint32_t sndbuf;
 	/**
@@ -49,6 +62,21 @@ struct vsock_stack_conf {
 	uint32_t sndbuf_pkts;
 	uint32_t connect_timeout_ms;	/**< default 2000 */
 	uint32_t close_timeout_ms;	/**< default 8000 */
+	/** Send CREDIT_REQUEST after the peer's window stayed shut this long (200). */
+	uint32_t credit_request_ms;
+	/**
+	 * Packets a connection may have in flight, unread by the peer
+	 * (default 64, at most 256): byte credit alone lets tiny packets
+	 * pile up in a peer's memory, which Linux punishes with a reset.
+	 */
+	uint32_t max_pkts_in_flight;
+	/**
+	 * Payload bytes the stack keeps queued in a port's tx ring (default
+	 * 1 MiB): what a latency-sensitive packet may wait behind.
+	 */
+	uint32_t port_tx_bytes;
+	uint32_t ephemeral_min;	/**< lowest ephemeral port (1024) */
+	uint32_t ephemeral_max;	/**< highest ephemeral port (0xfffffffe) */
 	int socket_id;		/**< NUMA socket for the stack's memory */
 };
 
@@ -60,6 +88,20 @@ enum vsock_reset_reason {
 	VSOCK_RESET_PROTOCOL,	/**< the peer broke the protocol */
 	VSOCK_RESET_CREDIT,	/**< the peer sent beyond its credit */
 	VSOCK_RESET_TRANSPORT,	/**< the device reset (TRANSPORT_RESET) */
+};
+
+/** Why the stack sent an RST (vsock_stack_stats.rst_tx_by). */
+enum vsock_rst_reason {
+	VSOCK_RST_NONE = 0,	/**< (no RST sent) */
+	VSOCK_RST_NO_CONN,	/**< packet for no connection */
+	VSOCK_RST_NO_LISTENER,	/**< REQUEST to a port nobody listens on */
+	VSOCK_RST_BACKLOG,	/**< listener or stack full */
+	VSOCK_RST_BAD_TYPE,	/**< unknown or mismatched socket type */
+	VSOCK_RST_PROTOCOL,	/**< op not valid in the state */
+	VSOCK_RST_CREDIT,	/**< peer sent beyond its credit */
+	VSOCK_RST_TIMEOUT,	/**< connect or close timeout */
+	VSOCK_RST_CLOSE,	/**< close after the peer shut down, or abort */
+	VSOCK_RST_REASONS,
 };
 
 /** Callbacks, called inline from vsock_stack_poll(). Any may be NULL. */
@@ -78,6 +120,11 @@ struct vsock_ops {
 	void (*on_data)(struct vsock_conn *c, struct rte_mbuf *m, void *ctx);
 	/** vsock_send() refused earlier with -ENOBUFS and may now succeed. */
 	void (*on_writable)(struct vsock_conn *c, void *ctx);
+	/**
+	 * Used when on_data is NULL: data was queued for vsock_recv(), or
+	 * the peer shut down its send side (vsock_recv() then returns 0).
+	 */
+	void (*on_readable)(struct vsock_conn *c, void *ctx);
 	/** The peer shut down (VSOCK_SHUTDOWN_* bits of what it has shut). */
 	void (*on_shutdown)(struct vsock_conn *c, unsigned int how, void *ctx);
 	/** @p c was reset; it is gone when the callback returns. */
@@ -93,12 +140,20 @@ struct vsock_stack_stats {
 	uint64_t tx_bytes;	/**< payload bytes */
 	uint64_t rst_tx;
 	uint64_t rst_rx;
+	uint64_t rst_tx_by[VSOCK_RST_REASONS];	/**< by enum vsock_rst_reason */
 	uint64_t credit_updates_tx;
 	uint64_t credit_stalls;	/**< sends held for lack of peer credit */
+	uint64_t pkt_stalls;	/**< sends held: too many packets in flight */
+	uint64_t credit_requests_tx;
+	uint64_t coalesced;	/**< small sends merged into another packet */
+	uint64_t peer_buf_clamped;	/**< peer buf_alloc above peer_buf_max */
+	uint64_t local_pkts;	/**< packets over the in-stack CID 1 path */
+	uint64_t transport_resets;
 	uint64_t drop_bad_hdr;	/**< len field disagrees with the packet */
 	uint64_t drop_bad_type;	/**< unknown socket type */
 	uint64_t drop_bad_op;	/**< op not valid in the connection's state */
 	uint64_t drop_wrong_cid;	/**< dst_cid is not ours */
+	uint64_t drop_closed;	/**< data for a connection we closed */
 	uint64_t drop_no_conn;	/**< no connection or listener (RST sent) */
 	uint64_t drop_credit;	/**< peer overran our buffer (conn reset) */
 	uint64_t drop_nomem;	/**< no mbuf for a control packet */
@@ -126,6 +181,19 @@ struct vsock_conn_info {
 	uint64_t bytes_rx;
 	uint32_t tx_queued;	/**< bytes accepted by vsock_send, not sent */
 	uint32_t tx_credit;	/**< bytes the peer lets us send now */
+	uint32_t buf_alloc;	/**< our receive buffer */
+	uint32_t peer_buf_alloc;
+	uint32_t rx_queued;	/**< bytes waiting for vsock_recv() */
+	uint32_t pkts_in_flight;
+};
+
+/** Listener options. */
+struct vsock_listen_conf {
+	/** Port, or VSOCK_PORT_ANY for an ephemeral one. */
+	uint32_t port;
+	enum vsock_type type;
+	/** Connections this listener may have at once; 0: no limit but max_conns. */
+	uint32_t backlog;
 };
 
 /**
@@ -149,11 +217,21 @@ struct vsock_stack *vsock_stack_create(const char *name,
 void vsock_stack_destroy(struct vsock_stack *s);
 
 /**
- * Attach a port (a device). The local CID comes from it.
+ * Attach a port (a device); its CID becomes one of ours. The first port
+ * attached carries connections to every CID without a route.
  *
- * @return 0, -EBUSY if a port is attached already, -EINVAL on a bad port.
+ * @return The port's index; -ENOSPC past VSOCK_STACK_MAX_PORTS; -EINVAL
+ *   on a bad port or a CID another port has.
  */
 int vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port);
+
+/**
+ * Send connections to @p cid through port @p port_idx (a host bridging
+ * its guests, say). CID 1 never leaves the stack.
+ *
+ * @return 0; -EINVAL for a bad port or CID; -ENOSPC when the table is full.
+ */
+int vsock_stack_route(struct vsock_stack *s, uint64_t cid, int port_idx);
 
 /**
  * Do one round of work: receive a burst from the port, run timers, send
@@ -163,7 +241,7 @@ int vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port);
  */
 unsigned int vsock_stack_poll(struct vsock_stack *s);
 
-/** The local CID (from the attached port). */
+/** The local CID: the first port's, or 1 (VSOCK_CID_LOCAL) with none. */
 uint64_t vsock_stack_local_cid(const struct vsock_stack *s);
 
 /** Copy the stack counters. */
@@ -174,11 +252,22 @@ void vsock_stack_stats_get(const struct vsock_stack *s,
  * Accept connections on @p port (any CID).
  *
  * @return 0; -EADDRINUSE if the port is taken; -EINVAL for
- *   VSOCK_PORT_ANY or a bad type; -EPROTONOSUPPORT for a type the port
- *   does not support; -ENOMEM.
+ *   VSOCK_PORT_ANY; -ESOCKTNOSUPPORT for a type that is neither STREAM
+ *   nor SEQPACKET (SOCK_DGRAM is not part of virtio-vsock);
+ *   -EPROTONOSUPPORT for a type no port negotiated; -ENOMEM.
  */
 int vsock_listen(struct vsock_stack *s, uint32_t port, enum vsock_type type,
 		const struct vsock_ops *ops, void *ctx);
+
+/**
+ * vsock_listen() with options: an ephemeral port, a backlog.
+ *
+ * @param bound_port
+ *   If not NULL, receives the port listened on.
+ * @return As vsock_listen(); -EADDRNOTAVAIL when no ephemeral port is free.
+ */
+int vsock_listen_ex(struct vsock_stack *s, const struct vsock_listen_conf *lc,
+		const struct vsock_ops *ops, void *ctx, uint32_t *bound_port);
 
 /** Stop accepting on @p port. Established connections stay. */
 int vsock_unlisten(struct vsock_stack *s, uint32_t port);
@@ -187,22 +276,38 @@ int vsock_unlisten(struct vsock_stack *s, uint32_t port);
  * Start connecting to <@p cid, @p port> from an ephemeral local port. The
  * outcome arrives through ops->on_connect.
  *
- * @return 0 with *@p out set; -EINVAL; -EPROTONOSUPPORT; -ENOTCONN when
- *   no port is attached; -EADDRNOTAVAIL when no local port is free;
- *   -ENOMEM when max_conns connections exist.
+ * @return 0 with *@p out set; -EINVAL; -ESOCKTNOSUPPORT;
+ *   -EPROTONOSUPPORT; -ENETUNREACH when no port reaches @p cid;
+ *   -EADDRNOTAVAIL when no local port is free; -ENOMEM when max_conns
+ *   connections exist; -ENOBUFS when the control queue is full (retry).
  */
 int vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
 		struct vsock_conn **out);
+
+/** Give @p c its own connect timeout (call right after vsock_connect()). */
+int vsock_conn_set_connect_timeout(struct vsock_conn *c, uint32_t ms);
+
+/**
+ * Set the receive buffer advertised to the peer, clamped to
+ * [buf_min, buf_max]; the peer hears of it at once.
+ *
+ * @return The size now in force.
+ */
+uint32_t vsock_conn_set_buf_size(struct vsock_conn *c, uint32_t size);
 
 /**
  * Queue @p m (payload only, possibly a chain) for sending. The stack
  * takes @p m on success; larger payloads are split into packets of at most
  * VSOCK_MAX_PKT_PAYLOAD, and nothing is sent beyond the peer's credit.
  *
+ * For SEQPACKET each call is one message (@p flags may add VSOCK_SEQ_EOR);
+ * an empty mbuf sends an empty message.
+ *
  * @return 0; -ENOBUFS when sndbuf is full (@p m is still the caller's;
  *   on_writable follows); -ENOTCONN when not established; -EPIPE after
- *   our send side was shut down; -EINVAL for an empty or over-long chain.
+ *   our send side was shut down; -EINVAL for an over-long chain or an
+ *   empty STREAM send.
  */
 int vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags);
 
@@ -219,6 +324,22 @@ int vsock_send_buf(struct vsock_conn *c, const void *buf, uint32_t len);
  * the last piece of a SEQPACKET message, VSOCK_SEQ_EOR at a record end.
  */
 uint32_t vsock_mbuf_msg_flags(struct rte_mbuf *m);
+
+/**
+ * Copy received data out (for connections whose ops have no on_data).
+ * STREAM: up to @p len bytes. SEQPACKET: one whole message; if it is
+ * longer than @p len the rest is dropped and VSOCK_MSG_TRUNC is set.
+ * Credit is handed back for what was taken.
+ *
+ * @param flags
+ *   If not NULL, receives VSOCK_SEQ_EOM (a message ended), VSOCK_SEQ_EOR
+ *   and VSOCK_MSG_TRUNC.
+ * @return Bytes copied; 0 at end of stream (peer shut down its send side,
+ *   and for an empty SEQPACKET message, with VSOCK_SEQ_EOM); -EAGAIN when
+ *   nothing (or no whole message) is queued; -ENOTCONN.
+ */
+int vsock_recv(struct vsock_conn *c, void *buf, uint32_t len,
+		uint32_t *flags);
 
 /** The application is done with @p bytes of received payload. */
 void vsock_consumed(struct vsock_conn *c, uint32_t bytes);
