@@ -36,7 +36,7 @@ run: build
 		--duration 3
 
 test-unit: build
-	meson test -C $(BUILD) --suite unit --print-errorlogs
+	meson test -C $(BUILD) --print-errorlogs
 
 test-py: build
 	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
@@ -47,7 +47,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 # Unit and in-process tests on the sanitizer build; any report fails them.
 test-sanitize: build-sanitize
-	$(SAN_ENV) meson test -C $(BUILD_SAN) --suite unit --print-errorlogs
+	$(SAN_ENV) meson test -C $(BUILD_SAN) --print-errorlogs
 	$(SAN_ENV) VSOCK_BUILD=$(abspath $(BUILD_SAN)) $(PYTHON) -m pytest \
 		-q $(PYTEST_ARGS) tests/pytest
 
