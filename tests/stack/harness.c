@@ -112,12 +112,19 @@ fp_event(void *priv, uint32_t *ev)
 	return 1;
 }
 
+static uint32_t
+fp_inflight(void *priv)
+{
+	return ((struct fport *)priv)->inflight;
+}
+
 static const struct vsock_port_ops fp_ops = {
 	.rx_burst = fp_rx,
 	.tx_burst = fp_tx,
 	.local_cid = fp_cid,
 	.features = fp_features,
 	.poll_event = fp_event,
+	.tx_inflight = fp_inflight,
 };
 
 struct fport *

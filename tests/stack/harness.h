@@ -27,6 +27,7 @@ struct fport {
 	struct rte_mbuf *tx[FP_TX_MAX];
 	unsigned int tx_rd, tx_n;
 	int64_t event;		/* pending event id, -1 for none */
+	uint32_t inflight;	/* what tx_inflight reports */
 };
 
 /* What the application was told, for one connection or listener. */

@@ -697,6 +697,76 @@ test_transport_reset_keeps_listeners(void **state)
 	env_close(&e);
 }
 
+/* Round-robin: a ping queued behind 8 MiB of bulk leaves in the first poll. */
+static void
+test_round_robin_serves_small_behind_bulk(void **state)
+{
+	struct vsock_stack_conf conf = { .sndbuf = 16u << 20,
+		.sndbuf_pkts = 4096, .port_tx_bytes = 64u << 20 };
+	static uint8_t chunk[16384];
+	struct vsock_conn *bulk, *ping;
+	struct vsock_hdr h;
+	struct rec r2;
+	struct env e;
+	int i, pos = -1, len, k = 0;
+
+	(void)state;
+	env_open(&e, &conf, 0);
+	bulk = accept_one(&e, VSOCK_TYPE_STREAM, UINT32_MAX, &rec_ops);
+	rec_init(&r2);
+	assert_int_equal(vsock_listen(e.s, LPORT + 1, VSOCK_TYPE_STREAM,
+			&rec_ops, &r2), 0);
+	h = h_hdr(e.fp, RPORT + 1, LPORT + 1, VSOCK_TYPE_STREAM,
+		VSOCK_OP_REQUEST);
+	h.buf_alloc = 65536;
+	fport_inject(e.fp, &h, NULL, 0);
+	h_poll(e.s, 1);
+	fport_drop_all(e.fp);
+	ping = r2.conn;
+	for (i = 0; i < 512; i++)
+		assert_int_equal(vsock_send_buf(bulk, chunk, sizeof(chunk)), 0);
+	assert_int_equal(vsock_send_buf(ping, "p", 1), 0);
+	h_poll(e.s, 1);
+	while ((len = fport_take(e.fp, &h, NULL, 0)) >= 0) {
+		if (h.dst_port == RPORT + 1 && h.op == VSOCK_OP_RW)
+			pos = k;
+		k++;
+	}
+	assert_true(pos >= 0);
+	assert_true(pos <= 16);	/* behind one budget of bulk at most */
+	rec_fini(&r2);
+	env_close(&e);
+}
+
+/* A port with a full tx ring gets no more data, control packets still. */
+static void
+test_port_byte_bound_holds_data_not_control(void **state)
+{
+	struct vsock_stack_conf conf = { .port_tx_bytes = 1u << 20 };
+	struct vsock_conn *c;
+	struct vsock_hdr h;
+	uint32_t pkts;
+	uint16_t op;
+	struct env e;
+
+	(void)state;
+	env_open(&e, &conf, 0);
+	c = accept_one(&e, VSOCK_TYPE_STREAM, 65536, &rec_ops);
+	e.fp->inflight = 1u << 20;
+	assert_int_equal(vsock_send_buf(c, "held", 4), 0);
+	inject_op(&e, VSOCK_TYPE_STREAM, VSOCK_OP_CREDIT_REQUEST, 0, 0, 65536,
+		NULL, 0);
+	h_poll(e.s, 3);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), 0);
+	assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), -1);
+	/* The device caught up: the data goes. */
+	e.fp->inflight = 0;
+	h_poll(e.s, 1);
+	assert_int_equal(take_rw(&e, (const uint8_t *)"held", &pkts, &op), 4);
+	env_close(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -719,6 +789,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_backlog_full_gets_rst),
 		cmocka_unit_test(test_bad_packets_counted_and_dropped),
 		cmocka_unit_test(test_transport_reset_keeps_listeners),
+		cmocka_unit_test(test_round_robin_serves_small_behind_bulk),
+		cmocka_unit_test(test_port_byte_bound_holds_data_not_control),
 	};
 
 	(void)argc;
