@@ -505,4 +505,9 @@ vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *info)
 	info->peer_buf_alloc = c->cr.peer_buf_alloc;
 	info->rx_queued = c->rxq.bytes - c->rx_off;
 	info->pkts_in_flight = c->pkt_count;
+	info->pkts_tx = c->pkts_tx;
+	info->pkts_rx = c->pkts_rx;
+	info->credit_stalls = c->credit_stalls;
+	info->pkt_stalls = c->pkt_stalls;
+	info->drops = c->drops;
 }

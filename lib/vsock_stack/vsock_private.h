@@ -160,6 +160,11 @@ struct vsock_conn {
 	uint32_t pkt_end[VS_PKT_TRACK];
 	uint64_t bytes_tx;
 	uint64_t bytes_rx;
+	uint64_t pkts_tx;	/* RW packets */
+	uint64_t pkts_rx;
+	uint64_t credit_stalls;
+	uint64_t pkt_stalls;
+	uint64_t drops;		/* data dropped: shut down or closed */
 	uint64_t connect_ticks;
 	struct rte_timer timer;		/* connect or close timeout */
 	struct rte_timer credit_timer;	/* CREDIT_REQUEST while stalled */

@@ -181,11 +181,13 @@ rx_established_rw(const struct vs_pkt *p)
 		flags = 0;
 	}
 	c->bytes_rx += h->len;
+	c->pkts_rx++;
 	s->stats.rx_bytes += h->len;
 	if ((c->local_shutdown & VSOCK_SHUTDOWN_RCV) ||
 			(c->peer_shutdown & VSOCK_SHUTDOWN_SEND)) {
 		/* Nobody will read it: consume it now so credit flows. */
 		s->stats.drop_closed++;
+		c->drops++;
 		vsock_consumed(c, h->len);
 		return false;
 	}

@@ -370,6 +370,7 @@ vs_conn_flush(struct vsock_conn *c, unsigned int budget)
 		c->cr.tx_cnt += n;
 		vs_pkt_track_push(c);
 		c->bytes_tx += n;
+		c->pkts_tx++;
 		s->stats.tx_bytes += n;
 		if (p != VS_PORT_LOCAL)
 			s->ports[p].stage_bytes += n;
@@ -422,6 +423,7 @@ vs_conn_stall(struct vsock_conn *c, enum vs_stall why)
 
 	if (why == VS_STALL_CREDIT) {
 		s->stats.credit_stalls++;
+		c->credit_stalls++;
 		vs_credit_stalled(c);
 		return;
 	}
@@ -431,6 +433,7 @@ vs_conn_stall(struct vsock_conn *c, enum vs_stall why)
 	 * may never reach: ask.
 	 */
 	s->stats.pkt_stalls++;
+	c->pkt_stalls++;
 	if (!c->credit_requested &&
 			vs_ctl_send(c, VSOCK_OP_CREDIT_REQUEST, 0) == 0) {
 		c->credit_requested = true;

@@ -318,6 +318,7 @@ static void
 test_credit_request_when_window_stays_shut(void **state)
 {
 	struct vsock_stack_conf conf = { .credit_request_ms = 20 };
+	struct vsock_conn_info info;
 	struct vsock_stack_stats st;
 	struct vsock_conn *c;
 	uint8_t data[200] = { 0 };
@@ -343,6 +344,10 @@ test_credit_request_when_window_stays_shut(void **state)
 	while ((len = fport_take(e.fp, &h, NULL, 0)) >= 0)
 		reqs += h.op == VSOCK_OP_CREDIT_REQUEST;
 	assert_int_equal(reqs, 0);
+	vsock_conn_info(c, &info);
+	assert_true(info.credit_stalls >= 1);
+	assert_int_equal(info.bytes_tx, 200);
+	assert_true(info.pkts_tx >= 2);
 	env_close(&e);
 }
 

@@ -184,7 +184,12 @@ struct vsock_conn_info {
 	uint32_t buf_alloc;	/**< our receive buffer */
 	uint32_t peer_buf_alloc;
 	uint32_t rx_queued;	/**< bytes waiting for vsock_recv() */
-	uint32_t pkts_in_flight;
+	uint32_t pkts_in_flight;	/**< RW packets the peer has not read */
+	uint64_t pkts_tx;	/**< RW packets sent */
+	uint64_t pkts_rx;	/**< RW packets received */
+	uint64_t credit_stalls;	/**< flushes stopped by a shut window */
+	uint64_t pkt_stalls;	/**< flushes stopped by pkts in flight */
+	uint64_t drops;		/**< payload packets dropped (shut down) */
 };
 
 /** Listener options. */
