@@ -33,6 +33,15 @@ vs_listener_find(struct vsock_stack *s, uint32_t port)
 	return data;
 }
 
+/* The listener a REQUEST to @port meets: its own, or the all-ports one. */
+struct vsock_listener *
+vs_listener_for(struct vsock_stack *s, uint32_t port)
+{
+	struct vsock_listener *l = vs_listener_find(s, port);
+
+	return l != NULL ? l : s->any;
+}
+
 /* Call @fn on every connection; @fn may free the one it is given. */
 void
 vs_for_each_conn(struct vsock_stack *s,
@@ -95,7 +104,7 @@ vs_listener_release(struct vsock_conn *c)
 
 	if (c->listener_gen == 0)
 		return;
-	l = vs_listener_find(c->s, c->listener_port);
+	l = vs_listener_for(c->s, c->listener_port);
 	if (l != NULL && l->gen == c->listener_gen)
 		l->nb_conns--;
 	c->listener_gen = 0;
@@ -295,7 +304,12 @@ vsock_listen_ex(struct vsock_stack *s, const struct vsock_listen_conf *lc,
 			break;
 	if (s->nb_ports > 0 && p == s->nb_ports)
 		return -EPROTONOSUPPORT;
-	if (port == VSOCK_PORT_ANY) {
+	if (lc->all_ports) {
+		if (port != VSOCK_PORT_ANY)
+			return -EINVAL;
+		if (s->any != NULL)
+			return -EADDRINUSE;
+	} else if (port == VSOCK_PORT_ANY) {
 		err = vs_ephemeral_port(s, &port);
 		if (err != 0)
 			return err;
@@ -312,7 +326,9 @@ vsock_listen_ex(struct vsock_stack *s, const struct vsock_listen_conf *lc,
 	l->gen = ++s->listener_gen;
 	l->ops = ops;
 	l->ctx = ctx;
-	if (rte_hash_add_key_data(s->listeners, &port, l) < 0) {
+	if (lc->all_ports) {
+		s->any = l;
+	} else if (rte_hash_add_key_data(s->listeners, &port, l) < 0) {
 		rte_free(l);
 		return -ENOMEM;
 	}
@@ -337,6 +353,11 @@ vsock_unlisten(struct vsock_stack *s, uint32_t port)
 {
 	struct vsock_listener *l = vs_listener_find(s, port);
 
+	if (l == NULL && port == VSOCK_PORT_ANY && s->any != NULL) {
+		rte_free(s->any);
+		s->any = NULL;
+		return 0;
+	}
 	if (l == NULL)
 		return -ENOENT;
 	rte_hash_del_key(s->listeners, &port);

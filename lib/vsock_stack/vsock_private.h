@@ -208,6 +208,7 @@ struct vsock_stack {
 	struct rte_hash *conns;		/* vsock_conn_key -> conn */
 	struct rte_hash *listeners;	/* port -> listener */
 	struct rte_hash *bound;		/* ports bound by connect -> conn */
+	struct vsock_listener *any;	/* the all_ports listener, if any */
 	struct vsock_stack_conf conf;
 	uint64_t connect_ticks;
 	uint64_t close_ticks;
@@ -236,6 +237,7 @@ void vs_conn_reset(struct vsock_conn *c, enum vsock_reset_reason why,
 void vs_conn_timer_start(struct vsock_conn *c, uint64_t ticks);
 void vs_reap_dead(struct vsock_stack *s);
 struct vsock_listener *vs_listener_find(struct vsock_stack *s, uint32_t port);
+struct vsock_listener *vs_listener_for(struct vsock_stack *s, uint32_t port);
 struct vsock_conn *vs_conn_find(struct vsock_stack *s,
 		const struct vsock_conn_key *key);
 void vs_for_each_conn(struct vsock_stack *s,

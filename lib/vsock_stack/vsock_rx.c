@@ -77,9 +77,15 @@ rx_listen_request(const struct vs_pkt *p)
 		.remote_port = h->src_port,
 		.local_port = h->dst_port,
 	};
-	struct vsock_listener *l = vs_listener_find(s, h->dst_port);
+	struct vsock_listener *l = vs_listener_for(s, h->dst_port);
 	struct vsock_conn *c;
 
+	if (l->ops->on_request != NULL && l->ops->on_request(h->dst_port,
+			h->src_cid, h->src_port, l->ctx) != 0) {
+		s->stats.conns_refused++;
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_NO_LISTENER);
+		return false;
+	}
 	if (l->type != h->type) {
 		s->stats.conns_refused++;
 		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BAD_TYPE);
@@ -95,7 +101,7 @@ rx_listen_request(const struct vs_pkt *p)
 	}
 	c->state = VS_ESTABLISHED;
 	c->listener_gen = l->gen;
-	c->listener_port = l->port;
+	c->listener_port = h->dst_port;
 	l->nb_conns++;
 	vs_rx_credit(c, h);
 	if (vs_ctl_send(c, VSOCK_OP_RESPONSE, 0) != 0) {
@@ -378,7 +384,7 @@ vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 			return false;
 		}
 	} else {
-		st = vs_listener_find(s, h.dst_port) != NULL ? VS_LISTEN :
+		st = vs_listener_for(s, h.dst_port) != NULL ? VS_LISTEN :
 			VS_NONE;
 	}
 	if (st == VS_DEAD)

@@ -220,6 +220,7 @@ vsock_stack_destroy(struct vsock_stack *s)
 	if (s->listeners != NULL)
 		while (rte_hash_iterate(s->listeners, &key, &data, &it) >= 0)
 			rte_free(data);
+	rte_free(s->any);
 	vs_reap_dead(s);
 	while (s->ctl_count > 0) {
 		rte_pktmbuf_free(s->ctl[s->ctl_head].m);

@@ -772,6 +772,64 @@ test_port_byte_bound_holds_data_not_control(void **state)
 	env_close(&e);
 }
 
+static int
+refuse_odd_ports(uint32_t local_port, uint64_t remote_cid,
+		uint32_t remote_port, void *ctx)
+{
+	(void)remote_cid;
+	(void)remote_port;
+	(void)ctx;
+	return (local_port & 1) ? -ECONNREFUSED : 0;
+}
+
+/* A bridge's listener: every port, each REQUEST vetted before RESPONSE. */
+static void
+test_all_ports_listener_with_request_hook(void **state)
+{
+	struct vsock_ops ops = rec_ops;
+	struct vsock_listen_conf lc = { .port = VSOCK_PORT_ANY,
+		.type = VSOCK_TYPE_STREAM, .all_ports = true };
+	struct vsock_conn_info info;
+	struct vsock_hdr h;
+	struct env e;
+
+	(void)state;
+	ops.on_request = refuse_odd_ports;
+	env_open(&e, NULL, 0);
+	assert_int_equal(vsock_listen(e.s, 80, VSOCK_TYPE_STREAM, &rec_ops,
+			&e.r), 0);
+	assert_int_equal(vsock_listen_ex(e.s, &lc, &ops, &e.r, NULL), 0);
+	assert_int_equal(vsock_listen_ex(e.s, &lc, &ops, &e.r, NULL),
+		-EADDRINUSE);
+	h = h_hdr(e.fp, RPORT, 4000, VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST);
+	fport_inject(e.fp, &h, NULL, 0);
+	h = h_hdr(e.fp, RPORT, 4001, VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST);
+	fport_inject(e.fp, &h, NULL, 0);
+	h_poll(e.s, 1);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), 0);
+	assert_int_equal(h.op, VSOCK_OP_RESPONSE);
+	assert_int_equal(h.src_port, 4000);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), 0);
+	assert_int_equal(h.op, VSOCK_OP_RST);	/* vetoed: never answered */
+	assert_int_equal(h.src_port, 4001);
+	vsock_conn_info(e.r.conn, &info);
+	assert_int_equal(info.local_port, 4000);
+	/* A port with its own listener is still its own. */
+	h = h_hdr(e.fp, RPORT, 80, VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST);
+	fport_inject(e.fp, &h, NULL, 0);
+	h_poll(e.s, 1);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), 0);
+	assert_int_equal(h.op, VSOCK_OP_RESPONSE);
+	assert_int_equal(e.r.accepts, 2);
+	assert_int_equal(vsock_unlisten(e.s, VSOCK_PORT_ANY), 0);
+	h = h_hdr(e.fp, RPORT, 4002, VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST);
+	fport_inject(e.fp, &h, NULL, 0);
+	h_poll(e.s, 1);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), 0);
+	assert_int_equal(h.op, VSOCK_OP_RST);
+	env_close(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -796,6 +854,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_transport_reset_keeps_listeners),
 		cmocka_unit_test(test_round_robin_serves_small_behind_bulk),
 		cmocka_unit_test(test_port_byte_bound_holds_data_not_control),
+		cmocka_unit_test(test_all_ports_listener_with_request_hook),
 	};
 
 	(void)argc;

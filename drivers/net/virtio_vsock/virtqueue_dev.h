@@ -61,12 +61,20 @@ vq_dev_peek_head(const struct vq_dev *vd)
 }
 
 /*
- * Collect the chain at @head into @segs (at most VQ_DEV_MAX_SEGS), with
- * addresses being the driver's virtual addresses. Returns the number of
- * segments, or -1 on a bad head, a bad next, a loop or an over-long chain.
+ * Turn a driver address into a pointer to @len bytes, or NULL when the
+ * range is not wholly inside memory the driver shared.
+ */
+typedef void *(*vq_dev_xlate_t)(void *ctx, uint64_t addr, uint32_t len);
+
+/*
+ * Collect the chain at @head into @segs (at most VQ_DEV_MAX_SEGS),
+ * translating each address with @xlate. Returns the number of segments,
+ * or -1 on a bad head, a bad next, a loop, an over-long chain or an
+ * address outside shared memory.
  */
 static inline int
-vq_dev_walk_va(const struct vq_dev *vd, uint16_t head, struct vq_dev_seg *segs)
+vq_dev_walk(const struct vq_dev *vd, uint16_t head, struct vq_dev_seg *segs,
+		vq_dev_xlate_t xlate, void *ctx)
 {
 	uint16_t idx = head;
 	int n = 0;
@@ -78,9 +86,11 @@ vq_dev_walk_va(const struct vq_dev *vd, uint16_t head, struct vq_dev_seg *segs)
 
 		if (n == VQ_DEV_MAX_SEGS || n == vd->size)
 			return -1;
-		segs[n].ptr = (void *)(uintptr_t)d->addr;
 		segs[n].len = d->len;
 		segs[n].writable = (d->flags & VRING_DESC_F_WRITE) != 0;
+		segs[n].ptr = d->len == 0 ? NULL : xlate(ctx, d->addr, d->len);
+		if (segs[n].ptr == NULL && d->len != 0)
+			return -1;
 		n++;
 		if (!(d->flags & VRING_DESC_F_NEXT))
 			return n;
@@ -88,6 +98,21 @@ vq_dev_walk_va(const struct vq_dev *vd, uint16_t head, struct vq_dev_seg *segs)
 		if (idx >= vd->size)
 			return -1;
 	}
+}
+
+static inline void *
+vq_dev_xlate_va(void *ctx, uint64_t addr, uint32_t len)
+{
+	(void)ctx;
+	(void)len;
+	return (void *)(uintptr_t)addr;
+}
+
+/* The driver shares its whole address space (in-process devices). */
+static inline int
+vq_dev_walk_va(const struct vq_dev *vd, uint16_t head, struct vq_dev_seg *segs)
+{
+	return vq_dev_walk(vd, head, segs, vq_dev_xlate_va, NULL);
 }
 
 /* Consume the chain vq_dev_peek_head() returned. */

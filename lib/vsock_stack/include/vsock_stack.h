@@ -16,6 +16,7 @@
 #ifndef VSOCK_STACK_H
 #define VSOCK_STACK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <vsock_hdr.h>
@@ -106,6 +107,13 @@ enum vsock_rst_reason {
 
 /** Callbacks, called inline from vsock_stack_poll(). Any may be NULL. */
 struct vsock_ops {
+	/**
+	 * A REQUEST arrived for a listener: return 0 to accept it, or a
+	 * negative errno to refuse it with RST before anything is answered
+	 * (a bridge that finds nobody behind the port, say).
+	 */
+	int (*on_request)(uint32_t local_port, uint64_t remote_cid,
+			uint32_t remote_port, void *ctx);
 	/** A listener accepted @p c; set its context with vsock_conn_set_ctx(). */
 	void (*on_accept)(struct vsock_conn *c, void *ctx);
 	/**
@@ -199,6 +207,12 @@ struct vsock_listen_conf {
 	enum vsock_type type;
 	/** Connections this listener may have at once; 0: no limit but max_conns. */
 	uint32_t backlog;
+	/**
+	 * Take REQUESTs for every port no other listener has (port must be
+	 * VSOCK_PORT_ANY; one such listener per stack): how a bridge serves
+	 * whatever port a guest asks for.
+	 */
+	bool all_ports;
 };
 
 /**
