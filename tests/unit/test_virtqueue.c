@@ -305,7 +305,9 @@ static void
 test_wrap_around(void **state)
 {
 	enum { QSZ = 16, CYCLES = 200000 };
-	struct vq_buf bufs[3] = { { 0 } };
+	/* Never dereferenced, but not NULL: the device refuses NULL. */
+	struct vq_buf bufs[3] = { { .addr = 0x1000 }, { .addr = 0x2000 },
+		{ .addr = 0x3000 } };
 	uint32_t expect[64];	/* completion FIFO of sequence numbers */
 	uint32_t exp_head = 0, exp_tail = 0;
 	uint32_t posted = 0, done = 0, cycle;
