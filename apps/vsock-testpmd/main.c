@@ -20,6 +20,7 @@
 
 #include <virtio_vsock_dev.h>
 
+#include "../common/app_eal.h"
 #include "testpmd.h"
 
 #define TP_MBUF_ROOM 16384
@@ -49,7 +50,8 @@ usage(FILE *f, const char *prog)
 "\n"
 "Drive dpdk-vsock's stack over a virtio-vsock device, like testpmd.\n"
 "Without \"--\", every option is the program's and EAL runs with\n"
-"--in-memory --no-pci.\n"
+"--in-memory. EAL always gets --no-pci (or -a ADDR for --dev pci:ADDR),\n"
+"so that no other PCI device is touched.\n"
 "\n"
 "  --dev SPEC        the device; one of:\n%s"
 "                    none: no device, CID 1 (VMADDR_CID_LOCAL) only\n"
@@ -448,37 +450,6 @@ run(struct tp_ctx *t)
 		stop_at;
 }
 
-static char **
-build_eal_argv(int argc, char **argv, int *eal_argc, int *app_idx)
-{
-	static char *defaults[] = { "--in-memory", "--no-pci" };
-	char **eal;
-	int i, dd = -1;
-
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			dd = i;
-			break;
-		}
-	eal = calloc((size_t)argc + RTE_DIM(defaults) + 1, sizeof(char *));
-	if (eal == NULL)
-		return NULL;
-	eal[0] = argv[0];
-	if (dd < 0) {
-		/* No EAL options given: run with defaults. */
-		for (i = 0; i < (int)RTE_DIM(defaults); i++)
-			eal[i + 1] = defaults[i];
-		*eal_argc = 1 + (int)RTE_DIM(defaults);
-		*app_idx = 1;
-	} else {
-		for (i = 1; i < dd; i++)
-			eal[i] = argv[i];
-		*eal_argc = dd;
-		*app_idx = dd + 1;
-	}
-	return eal;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -486,33 +457,35 @@ main(int argc, char **argv)
 	struct virtio_vsock_conf dconf = { 0 };
 	struct vsock_stack_conf sconf = { 0 };
 	struct virtio_vsock_dev *dev;
-	char **app_argv, **eal_argv;
-	int eal_argc, app_idx, ret, app_argc;
+	struct app_args ea;
+	char **app_argv;
+	int ret, app_argc;
 	char err[512];
 	double seconds;
 
-	eal_argv = build_eal_argv(argc, argv, &eal_argc, &app_idx);
-	if (eal_argv == NULL)
+	if (app_eal_split(argc, argv, &ea) != 0)
 		return 1;
 	/* Our options are checked before EAL takes hugepages or cores. */
-	app_argc = argc - app_idx + 1;
+	app_argc = argc - ea.app_idx + 1;
 	app_argv = calloc((size_t)app_argc + 1, sizeof(char *));
 	if (app_argv == NULL)
 		return 1;
 	app_argv[0] = argv[0];
-	memcpy(app_argv + 1, argv + app_idx,
-		(size_t)(argc - app_idx) * sizeof(char *));
+	memcpy(app_argv + 1, argv + ea.app_idx,
+		(size_t)(argc - ea.app_idx) * sizeof(char *));
 	ret = parse_opts(app_argc, app_argv, &t.o);
 	/* t.o points into argv, not app_argv: it can go now. */
 	free(app_argv);
 	if (ret != 0) {
-		free(eal_argv);
+		app_eal_free(&ea);
 		if (ret == 1)
 			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
-	ret = rte_eal_init(eal_argc, eal_argv);
-	free(eal_argv);
+	app_eal_guard(&ea, strncmp(t.o.dev, "pci:", 4) == 0 ?
+			t.o.dev + 4 : NULL);
+	ret = rte_eal_init(ea.eal_argc, ea.eal);
+	app_eal_free(&ea);
 	if (ret < 0) {
 		fprintf(stderr, "vsock-testpmd: EAL init failed: %s (are "
 			"hugepages reserved? scripts/setup.sh does it)\n",

@@ -25,6 +25,8 @@ RTE_LOG_REGISTER(virtio_vsock_logtype, vsock.driver, NOTICE);
 
 static const struct virtio_vsock_transport_ops *const transports[] = {
 	&virtio_vsock_loopback_ops,
+	&virtio_vsock_vhost_user_ops,
+	&virtio_vsock_vhost_kernel_ops,
 };
 
 /* Features this driver implements. */
@@ -86,8 +88,8 @@ parse_u32(const char *val, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-int
-virtio_vsock_common_arg(const char *key, const char *val,
+static int
+vv_common_arg(const char *key, const char *val,
 		struct virtio_vsock_devargs *da, char *err, size_t errlen)
 {
 	uint64_t v;
@@ -112,6 +114,65 @@ virtio_vsock_common_arg(const char *key, const char *val,
 		da->rx_buf = (uint32_t)v;
 		return 1;
 	}
+	return 0;
+}
+
+int
+virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
+		void *ctx, struct virtio_vsock_devargs *da, const char *known,
+		char *err, size_t errlen)
+{
+	char buf[512];
+	char *save = NULL, *tok;
+
+	if (strlen(args) >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: options too long: '%s'", tname,
+			args);
+		return -EINVAL;
+	}
+	strcpy(buf, args);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+			tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+		int r;
+
+		if (val == NULL) {
+			snprintf(err, errlen, "%s: option '%s' needs a value "
+				"(key=value)", tname, tok);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		/* vv_common_arg: 1 taken, 0 not its key; fn: 0 taken, 1 not. */
+		r = vv_common_arg(tok, val, da, err, errlen);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			continue;
+		r = fn(tok, val, ctx, err, errlen);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			snprintf(err, errlen, "%s: unknown option '%s' (known: "
+				"%s, queue_size, rx_buf)", tname, tok, known);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
+		char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_u32(val, VMADDR_CID_ANY_U32 - 1, &v) != 0 ||
+			v <= VSOCK_CID_HOST) {
+		snprintf(err, errlen, "%s: cid=%s: must be 3 to 4294967294",
+			tname, val);
+		return -EINVAL;
+	}
+	*cid = v;
 	return 0;
 }
 
@@ -163,6 +224,25 @@ vv_free_queues(struct virtio_vsock_dev *dev)
 	}
 	rte_free(dev->event_buf);
 	dev->event_buf = NULL;
+}
+
+void
+virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
+{
+	int q;
+
+	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
+		struct virtqueue *vq = dev->vq[q];
+
+		virtqueue_drain(vq, q == VIRTIO_VSOCK_VQ_EVENT ? vv_forget :
+				vv_free_mbuf, NULL);
+		memset(dev->vq_mem[q], 0, virtqueue_ring_mem_size(vq->size));
+		dev->vq[q] = virtqueue_init(dev->vq_priv[q], dev->vq_mem[q],
+				vq->size, (uint16_t)q);
+	}
+	dev->tx_inflight = 0;
+	virtio_vsock_event_refill(dev);
+	virtio_vsock_rx_refill(dev);
 }
 
 static int
@@ -287,10 +367,13 @@ vv_bring_up(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: rx pool is empty", dev->name);
 		return -ENOBUFS;
 	}
-	if (dev->ops->start(dev) != 0) {
-		snprintf(err, errlen, "%s: device did not start", dev->name);
-		return -EIO;
+	ret = dev->ops->start(dev);
+	if (ret != 0) {
+		snprintf(err, errlen, "%s: device did not start: %s", dev->name,
+			strerror(-ret));
+		return ret;
 	}
+	dev->up = true;
 	return 0;
 }
 

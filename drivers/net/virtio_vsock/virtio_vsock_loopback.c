@@ -299,74 +299,34 @@ lb_lcore_main(void *arg)
 }
 
 static int
-lb_parse(const char *args, struct lb_dev *lb, struct virtio_vsock_devargs *da,
-		char *err, size_t errlen)
+lb_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
 {
-	char buf[256];
-	char *save = NULL, *tok;
+	struct lb_dev *lb = ctx;
+	char *end;
+	long v;
 
-	if (strlen(args) >= sizeof(buf)) {
-		snprintf(err, errlen, "loopback: options too long: '%s'", args);
+	if (strcmp(key, "cid") == 0)
+		return virtio_vsock_parse_cid("loopback", val, &lb->cid, err,
+				errlen);
+	if (strcmp(key, "lcore") != 0)
+		return 1;
+	if (strcmp(val, "auto") == 0) {
+		lb->lcore = LB_LCORE_AUTO;
+		return 0;
+	}
+	if (strcmp(val, "inline") == 0) {
+		lb->lcore = LB_LCORE_INLINE;
+		return 0;
+	}
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (errno != 0 || *end != '\0' || val[0] == '\0' || v < 0 ||
+			v >= RTE_MAX_LCORE) {
+		snprintf(err, errlen, "loopback: lcore=%s: must be auto, "
+			"inline or an lcore id", val);
 		return -EINVAL;
 	}
-	strcpy(buf, args);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-			tok = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(tok, '=');
-		char *end;
-		int r;
-
-		if (val == NULL) {
-			snprintf(err, errlen, "loopback: option '%s' needs "
-				"a value (key=value)", tok);
-			return -EINVAL;
-		}
-		*val++ = '\0';
-		r = virtio_vsock_common_arg(tok, val, da, err, errlen);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
-		if (strcmp(tok, "cid") == 0) {
-			unsigned long long v;
-
-			errno = 0;
-			v = strtoull(val, &end, 0);
-			if (errno != 0 || *end != '\0' || val[0] == '\0' ||
-					val[0] == '-' || v <= VSOCK_CID_HOST ||
-					v >= VMADDR_CID_ANY_U32) {
-				snprintf(err, errlen, "loopback: cid=%s: must "
-					"be 3 to 4294967294", val);
-				return -EINVAL;
-			}
-			lb->cid = v;
-		} else if (strcmp(tok, "lcore") == 0) {
-			long v;
-
-			if (strcmp(val, "auto") == 0) {
-				lb->lcore = LB_LCORE_AUTO;
-				continue;
-			}
-			if (strcmp(val, "inline") == 0) {
-				lb->lcore = LB_LCORE_INLINE;
-				continue;
-			}
-			errno = 0;
-			v = strtol(val, &end, 10);
-			if (errno != 0 || *end != '\0' || val[0] == '\0' ||
-					v < 0 || v >= RTE_MAX_LCORE) {
-				snprintf(err, errlen, "loopback: lcore=%s: "
-					"must be auto, inline or an lcore id",
-					val);
-				return -EINVAL;
-			}
-			lb->lcore = (int)v;
-		} else {
-			snprintf(err, errlen, "loopback: unknown option '%s' "
-				"(known: cid, queue_size, rx_buf, lcore)", tok);
-			return -EINVAL;
-		}
-	}
+	lb->lcore = (int)v;
 	return 0;
 }
 
@@ -378,7 +338,8 @@ lb_open(struct virtio_vsock_dev *dev, const char *args,
 	struct lb_dev *lb;
 	int ret;
 
-	ret = lb_parse(args, &tmp, da, err, errlen);
+	ret = virtio_vsock_parse_kv("loopback", args, lb_arg, &tmp, da,
+			"cid, lcore", err, errlen);
 	if (ret != 0 || dev == NULL)
 		return ret;
 	if (tmp.lcore >= 0 && (!rte_lcore_is_enabled(tmp.lcore) ||

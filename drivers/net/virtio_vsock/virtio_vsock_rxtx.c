@@ -5,6 +5,7 @@
  * and frees them when the device has used them.
  */
 #include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -67,6 +68,8 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	uint32_t lens[VV_BURST];
 	uint16_t got, i, k = 0;
 
+	if (unlikely(!dev->up))
+		return 0;
 	if (n > VV_BURST)
 		n = VV_BURST;
 	got = virtqueue_dequeue(vq, cookies, lens, n);
@@ -126,6 +129,8 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	struct vq_buf bufs[VQ_TX_MAX_SEGS];
 	uint16_t i;
 
+	if (unlikely(!dev->up))
+		return 0;	/* no device: the stack keeps its packets */
 	vv_tx_reclaim(dev, vq);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -181,6 +186,9 @@ virtio_vsock_event_refill(struct virtio_vsock_dev *dev)
 		virtio_vsock_kick(dev, vq);
 }
 
+/* How often the data path lets a transport look after its connection. */
+#define VV_CTRL_POLL_US 2000
+
 int
 virtio_vsock_poll_event(void *priv, uint32_t *event)
 {
@@ -190,6 +198,19 @@ virtio_vsock_poll_event(void *priv, uint32_t *event)
 	uint32_t len;
 	int found = 0;
 
+	if (dev->ops->ctrl_poll != NULL) {
+		uint64_t now = rte_get_timer_cycles();
+
+		/* A syscall or two, so not on every poll. */
+		if (now >= dev->next_ctrl_poll) {
+			dev->next_ctrl_poll = now + rte_get_timer_hz() *
+				VV_CTRL_POLL_US / 1000000;
+			if (dev->ops->ctrl_poll(dev) == 1) {
+				*event = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
+				return 1;
+			}
+		}
+	}
 	while (!found && virtqueue_dequeue(vq, &slot, &len, 1) == 1) {
 		dev->stats.events++;
 		if (len < VIRTIO_VSOCK_EVENT_LEN)

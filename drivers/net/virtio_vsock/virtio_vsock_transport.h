@@ -6,6 +6,7 @@
 #ifndef VIRTIO_VSOCK_TRANSPORT_H
 #define VIRTIO_VSOCK_TRANSPORT_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,11 +32,13 @@ struct virtio_vsock_dev {
 	uint32_t rx_buf_len;	/* bytes posted per rx buffer */
 	bool use_va;		/* descriptors carry VAs, not IOVAs */
 	bool notify_rx;		/* kick after rx refill */
+	bool up;		/* a device is there to use the rings */
 	const struct virtio_vsock_transport_ops *ops;
 	void *tpriv;		/* transport's private data */
 	uint64_t features;	/* negotiated */
 	uint64_t cid;
 	uint32_t tx_inflight;	/* bytes posted on tx, not yet used */
+	uint64_t next_ctrl_poll;	/* tsc of the next ctrl_poll */
 	struct virtio_vsock_stats stats;
 	struct vsock_port port;
 	void *vq_mem[VIRTIO_VSOCK_VQ_NUM];	/* ring memory */
@@ -73,16 +76,58 @@ struct virtio_vsock_transport_ops {
 	/* Stop the device; no ring is touched by it afterwards. */
 	void (*stop)(struct virtio_vsock_dev *dev);
 	void (*release)(struct virtio_vsock_dev *dev);
+	/*
+	 * Optional, called now and then from the data path: watch the
+	 * connection to the device, bring it back. Returns 1 when the device
+	 * was lost or came back (the stack hears TRANSPORT_RESET).
+	 */
+	int (*ctrl_poll)(struct virtio_vsock_dev *dev);
 	/* Optional: make the device raise event @id (tests, fault drills). */
 	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
 			uint64_t new_cid);
 };
 
 extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;
+extern const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops;
+extern const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops;
 
-/* Parse "key=value" options shared by transports; 1 if consumed. */
-int virtio_vsock_common_arg(const char *key, const char *val,
-		struct virtio_vsock_devargs *da, char *err, size_t errlen);
+/* A piece of our memory as a vhost back-end maps it. */
+struct vv_mem_region {
+	uint64_t addr;		/* virtual = "guest physical" address */
+	uint64_t size;
+	int fd;			/* vhost-user: the file behind it */
+	uint64_t offset;	/* of addr in fd */
+};
+
+/*
+ * Fill @r with at most @max regions covering EAL's memory. Returns the
+ * count, or a negative errno with the reason (and the fix) in @err.
+ */
+int virtio_vsock_mem_regions(struct vv_mem_region *r, int max, bool need_fd,
+		char *err, size_t errlen);
+
+/*
+ * A transport's handler of one "key=value" option: 0 when taken, 1 for a
+ * key it does not know, a negative errno (with @err filled) for a bad value.
+ */
+typedef int (*vv_kv_fn)(const char *key, const char *val, void *ctx,
+		char *err, size_t errlen);
+
+/*
+ * Parse @args, "k=v[,k=v...]", for transport @tname: the common keys
+ * (queue_size, rx_buf) into @da, the rest through @fn. @known lists the
+ * keys for the error message.
+ */
+int virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
+		void *ctx, struct virtio_vsock_devargs *da, const char *known,
+		char *err, size_t errlen);
+
+/* A guest CID value: 3..0xfffffffe. */
+int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
+		char *err, size_t errlen);
+
+/* The device: stop using the rings, take every buffer back, post anew. */
+void virtio_vsock_rings_reset(struct virtio_vsock_dev *dev);
 
 /* Burst functions (virtio_vsock_rxtx.c). */
 uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_eal.h"
+
+/* Room for what app_eal_split and app_eal_guard may add. */
+#define APP_EAL_EXTRA 4
+
+int
+app_eal_split(int argc, char **argv, struct app_args *a)
+{
+	int i, dd = -1;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			dd = i;
+			break;
+		}
+	a->eal = calloc((size_t)argc + APP_EAL_EXTRA + 1, sizeof(char *));
+	if (a->eal == NULL)
+		return -1;
+	a->eal[0] = argv[0];
+	if (dd < 0) {
+		a->eal[1] = (char *)(uintptr_t)"--in-memory";
+		a->eal_argc = 2;
+		a->app_idx = 1;
+		return 0;
+	}
+	for (i = 1; i < dd; i++)
+		a->eal[i] = argv[i];
+	a->eal_argc = dd;
+	a->app_idx = dd + 1;
+	return 0;
+}
+
+static bool
+app_eal_has(const struct app_args *a, const char *const *opts)
+{
+	int i, k;
+
+	for (i = 1; i < a->eal_argc; i++)
+		for (k = 0; opts[k] != NULL; k++)
+			if (strncmp(a->eal[i], opts[k], strlen(opts[k])) == 0)
+				return true;
+	return false;
+}
+
+void
+app_eal_guard(struct app_args *a, const char *pci_addr)
+{
+	static const char *const no_pci[] = { "--no-pci", NULL };
+	static const char *const chosen[] = { "-a", "-b", "--allow",
+		"--block", "--no-pci", NULL };
+
+	if (pci_addr == NULL) {
+		if (!app_eal_has(a, no_pci))
+			a->eal[a->eal_argc++] = (char *)(uintptr_t)"--no-pci";
+		return;
+	}
+	if (!app_eal_has(a, chosen)) {
+		a->eal[a->eal_argc++] = (char *)(uintptr_t)"-a";
+		a->eal[a->eal_argc++] = (char *)(uintptr_t)pci_addr;
+	}
+}
+
+void
+app_eal_free(struct app_args *a)
+{
+	free(a->eal);
+	a->eal = NULL;
+}
