@@ -389,11 +389,13 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		PRIu64 ", \"drop_credit\": %" PRIu64 ", \"drop_nomem\": %"
 		PRIu64 ", \"conns_open\": %" PRIu64 ", \"local_pkts\": %"
 		PRIu64 ", \"coalesced\": %" PRIu64 ", \"pkt_stalls\": %"
-		PRIu64 ", \"credit_requests_tx\": %" PRIu64 "}", ss.rx_pkts,
+		PRIu64 ", \"credit_requests_tx\": %" PRIu64
+		", \"transport_resets\": %" PRIu64 "}", ss.rx_pkts,
 		ss.tx_pkts, ss.rst_tx, ss.rst_rx, ss.credit_updates_tx,
 		ss.credit_stalls, ss.drop_bad_hdr, ss.drop_no_conn,
 		ss.drop_credit, ss.drop_nomem, ss.conns_open, ss.local_pkts,
-		ss.coalesced, ss.pkt_stalls, ss.credit_requests_tx);
+		ss.coalesced, ss.pkt_stalls, ss.credit_requests_tx,
+		ss.transport_resets);
 	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64

@@ -161,3 +161,46 @@ def test_bad_vhost_specs(spec, bad):
     r = run_testpmd(["--dev", spec, "--mode", "echo"])
     assert r.rc == 2
     assert bad in r.stderr
+
+
+def test_server_mode_takes_a_restarted_back_end_back(tmp_path):
+    """The back-end dies after set-up; a new one gets the whole set-up."""
+    sock = str(tmp_path / "vu.sock")
+    build = os.environ.get("VSOCK_BUILD", os.path.join(ROOT, "build"))
+    proc = subprocess.Popen(
+        [os.path.join(build, "apps", "vsock-testpmd")] + EAL_SFS +
+        ["--", "--dev", f"vhost-user:path={sock},server=1", "--mode",
+         "echo", "--duration", "3", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fakes = []
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        first = subprocess.Popen([sys.executable, FAKE, sock, "--client",
+                                  "--linger", "0.3"],
+                                 stdout=subprocess.PIPE, text=True)
+        fakes.append(first)
+        log1 = fake_log(first)
+        time.sleep(0.3)
+        second = subprocess.Popen([sys.executable, FAKE, sock, "--client",
+                                   "--cid", "9"],
+                                  stdout=subprocess.PIPE, text=True)
+        fakes.append(second)
+        out, err = proc.communicate(timeout=60)
+        log2 = fake_log(second)
+    finally:
+        for p in [proc] + fakes:
+            if p.poll() is None:
+                p.kill()
+    assert proc.returncode == 0, err
+    assert "back-end gone" in err and "back-end back, cid 9" in err
+    for log in (log1, log2):
+        reqs = [m["req"] for m in log]
+        assert reqs[:2] == ["GET_FEATURES", "SET_OWNER"]
+        assert reqs.count("SET_VRING_ENABLE") == 2
+        assert "SET_MEM_TABLE" in reqs
+    d = [l for l in out.splitlines() if l.startswith("{")]
+    # Lost, then back: the stack heard of both.
+    assert json.loads(d[0])["stack"]["transport_resets"] == 2

@@ -8,6 +8,8 @@ lines on stdout, and can misbehave on purpose:
   --garbage REQ   answer request number REQ with random bytes
   --silent REQ    never answer request REQ
   --close REQ     close the connection on request REQ
+  --linger S      once both rings are enabled, stay S seconds, then go
+                  (a back-end that crashes)
 """
 import argparse
 import json
@@ -15,6 +17,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 HDR = struct.Struct("<III")
 REPLY = 0x4
@@ -61,6 +64,7 @@ def main():
     ap.add_argument("--garbage", type=int, default=-1)
     ap.add_argument("--silent", type=int, default=-1)
     ap.add_argument("--close", type=int, default=-1)
+    ap.add_argument("--linger", type=float, default=-1)
     a = ap.parse_args()
 
     if a.client:
@@ -82,6 +86,10 @@ def main():
         print(json.dumps({"req": NAMES.get(req, req), "size": len(body),
                           "fds": nfds, "body": body.hex()}), flush=True)
         if req == a.close:
+            break
+        if a.linger >= 0 and NAMES.get(req) == "SET_VRING_ENABLE" and \
+                body[:4] == struct.pack("<I", 1):
+            time.sleep(a.linger)
             break
         if req == a.silent:
             continue
