@@ -14,6 +14,7 @@ PACKAGES=(
 	build-essential pkg-config meson ninja-build python3
 	libdpdk-dev libnuma-dev libcmocka-dev
 	python3-pytest
+	socat ncat
 )
 
 missing=()

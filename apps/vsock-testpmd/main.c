@@ -396,6 +396,9 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		ss.drop_credit, ss.drop_nomem, ss.conns_open, ss.local_pkts,
 		ss.coalesced, ss.pkt_stalls, ss.credit_requests_tx,
 		ss.transport_resets);
+	printf(", \"pool\": {\"baseline\": %u, \"in_use\": %u, "
+		"\"ctl_in_use\": %" PRIu64 "}", t->pool_baseline,
+		rte_mempool_in_use_count(t->pool), ss.ctl_mbufs_in_use);
 	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64
@@ -503,22 +506,15 @@ main(int argc, char **argv)
 			"mbufs: %s\n", t.o.nb_mbufs, rte_strerror(rte_errno));
 		return 1;
 	}
-	dconf.rx_pool = t.pool;
-	dconf.socket_id = (int)rte_socket_id();
-	dev = NULL;
-	if (strcmp(t.o.dev, "none") != 0) {
-		dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
-		if (dev == NULL) {
-			fprintf(stderr, "vsock-testpmd: %s\n", err);
-			return rte_errno == EINVAL ? 2 : 1;
-		}
-	}
+	/*
+	 * Every allocation before the device: a vhost back-end sees only the
+	 * memory that exists when the device starts.
+	 */
 	sconf.pool = t.pool;
 	sconf.socket_id = (int)rte_socket_id();
 	sconf.max_conns = RTE_MAX(4096u, 2 * t.o.conns + 16);
 	t.stack = vsock_stack_create("testpmd", &sconf);
-	if (t.stack == NULL || (dev != NULL &&
-			vsock_stack_attach(t.stack, virtio_vsock_port(dev)) < 0)) {
+	if (t.stack == NULL) {
 		fprintf(stderr, "vsock-testpmd: stack: %s\n",
 			rte_strerror(rte_errno));
 		return 1;
@@ -532,6 +528,23 @@ main(int argc, char **argv)
 	t.st.rtt_cap = t.o.mode == TP_PINGPONG ? TP_RTT_SAMPLES : 0;
 	t.st.rtt_cycles = t.st.rtt_cap ? rte_malloc("tp_rtt",
 			sizeof(uint64_t) * t.st.rtt_cap, 0) : NULL;
+	dconf.rx_pool = t.pool;
+	dconf.socket_id = (int)rte_socket_id();
+	dev = NULL;
+	if (strcmp(t.o.dev, "none") != 0) {
+		dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
+		if (dev == NULL) {
+			fprintf(stderr, "vsock-testpmd: %s\n", err);
+			return rte_errno == EINVAL ? 2 : 1;
+		}
+		ret = vsock_stack_attach(t.stack, virtio_vsock_port(dev));
+		if (ret < 0) {
+			fprintf(stderr, "vsock-testpmd: attach: %s\n",
+				strerror(-ret));
+			return 1;
+		}
+	}
+	t.pool_baseline = rte_mempool_in_use_count(t.pool);
 	/* Verify keeps a quarter of the pool's bytes in flight at most. */
 	t.window = (uint32_t)RTE_MIN(256u * 1024, RTE_MAX(16u * 1024,
 			(uint64_t)t.o.nb_mbufs * TP_MBUF_ROOM / 4 /

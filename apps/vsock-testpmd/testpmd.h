@@ -91,6 +91,7 @@ struct tp_ctx {
 	bool stopping;		/* duration over: clients wind down */
 	bool has_server;
 	bool has_client;
+	unsigned int pool_baseline;	/* mbufs in use once the device is up */
 };
 
 /* modes.c */

@@ -353,4 +353,5 @@ vsock_stack_stats_get(const struct vsock_stack *s,
 		struct vsock_stack_stats *stats)
 {
 	*stats = s->stats;
+	stats->ctl_mbufs_in_use = rte_mempool_in_use_count(s->ctl_pool);
 }

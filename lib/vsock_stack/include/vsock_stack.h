@@ -166,6 +166,7 @@ struct vsock_stack_stats {
 	uint64_t drop_credit;	/**< peer overran our buffer (conn reset) */
 	uint64_t drop_nomem;	/**< no mbuf for a control packet */
 	uint64_t conns_open;	/**< connections currently allocated */
+	uint64_t ctl_mbufs_in_use;	/**< of the stack's own pool (leak check) */
 	uint64_t conns_refused;	/**< REQUESTs refused (no listener, full) */
 };
 
