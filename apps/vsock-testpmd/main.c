@@ -382,6 +382,15 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		", \"verify_fail\": %" PRIu64 ", \"resets\": %" PRIu64
 		", \"send_fail\": %" PRIu64 "}", t->st.connect_fail,
 		t->st.verify_fail, t->st.resets, t->st.send_fail);
+	printf(", \"resets\": {\"peer\": %" PRIu64 ", \"refused\": %" PRIu64
+		", \"timeout\": %" PRIu64 ", \"protocol\": %" PRIu64
+		", \"credit\": %" PRIu64 ", \"transport\": %" PRIu64 "}",
+		t->st.resets_by[VSOCK_RESET_PEER],
+		t->st.resets_by[VSOCK_RESET_REFUSED],
+		t->st.resets_by[VSOCK_RESET_TIMEOUT],
+		t->st.resets_by[VSOCK_RESET_PROTOCOL],
+		t->st.resets_by[VSOCK_RESET_CREDIT],
+		t->st.resets_by[VSOCK_RESET_TRANSPORT]);
 	printf(", \"stack\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rst_tx\": %" PRIu64 ", \"rst_rx\": %" PRIu64
 		", \"credit_updates_tx\": %" PRIu64 ", \"credit_stalls\": %"

@@ -468,10 +468,17 @@ cb_reset(struct vsock_conn *c, enum vsock_reset_reason why, void *ctx)
 	char msg[64];
 
 	RTE_SET_USED(c);
-	snprintf(msg, sizeof(msg), "reset (reason %d)", (int)why);
 	tp_release(tc);
 	tc->closed = true;
 	g->st.conns_open--;
+	g->st.resets_by[RTE_MIN((unsigned int)why, TP_RESET_REASONS - 1)]++;
+	/*
+	 * A server outlives its clients: a client that aborts, or a device
+	 * that restarts, is reported, not an error. Clients must finish.
+	 */
+	if (!tc->client && !g->has_client)
+		return;
+	snprintf(msg, sizeof(msg), "reset (reason %d)", (int)why);
 	tp_error(tc, &g->st.resets, msg);
 }
 

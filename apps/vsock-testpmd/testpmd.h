@@ -34,6 +34,9 @@ struct tp_opts {
 	uint64_t bytes;		/* per client connection; 0 = no limit */
 };
 
+/* enum vsock_reset_reason runs from 1 to 6. */
+#define TP_RESET_REASONS 8
+
 /* Counters of one side (client or server) of this process. */
 struct tp_side {
 	uint64_t bytes_tx;
@@ -50,7 +53,8 @@ struct tp_stats {
 	uint64_t conns_open;
 	uint64_t connect_fail;
 	uint64_t verify_fail;
-	uint64_t resets;
+	uint64_t resets;	/* unexpected ones: errors */
+	uint64_t resets_by[TP_RESET_REASONS];	/* every one, by reason */
 	uint64_t send_fail;
 	uint64_t *rtt_cycles;	/* pingpong samples */
 	uint64_t rtt_n;
