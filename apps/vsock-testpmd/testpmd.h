@@ -35,7 +35,7 @@ struct tp_opts {
 };
 
 /* enum vsock_reset_reason runs from 1 to 6. */
-#define TP_RESET_REASONS 8
+#define TP_RESET_REASONS 8u
 
 /* Counters of one side (client or server) of this process. */
 struct tp_side {
