@@ -43,3 +43,63 @@ def run_testpmd(app_args, eal=None, timeout=120):
 def built():
     assert os.access(TESTPMD, os.X_OK), \
         f"{TESTPMD} is missing: run 'make build' first"
+
+
+BRIDGE = os.path.join(BUILD, "apps", "vsock-bridge")
+
+
+class Background:
+    """A process the test started: tracked by pid, stopped by the test."""
+
+    def __init__(self, cmd, name):
+        self.name = name
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.out = self.err = ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=None, timeout=60):
+        """Signal it (SIGINT by default) and collect its output."""
+        import signal
+        if self.alive():
+            self.proc.send_signal(sig or signal.SIGINT)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        self.out += out or ""
+        self.err += err or ""
+        return self.proc.returncode
+
+    def json(self):
+        lines = [l for l in self.out.splitlines() if l.startswith("{")]
+        assert len(lines) == 1, f"{self.name}: no JSON:\n{self.out}\n{self.err}"
+        return json.loads(lines[0])
+
+
+def wait_for_path(path, proc=None, timeout=30):
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            return
+        if proc is not None and not proc.alive():
+            proc.stop()
+            pytest.fail(f"{proc.name} exited early:\n{proc.out}\n{proc.err}")
+        time.sleep(0.05)
+    pytest.fail(f"{path} did not appear within {timeout}s")
+
+
+@pytest.fixture
+def procs():
+    """Processes started by a test; whatever is left is killed after it."""
+    started = []
+    yield started
+    for p in started:
+        if p.alive():
+            p.proc.kill()
+            p.proc.communicate()

@@ -85,3 +85,29 @@ virtio_vsock_mem_regions(struct vv_mem_region *r, int max, bool need_fd,
 	}
 	return w.n;
 }
+
+/*
+ * A back-end maps our memory once, when the device starts: memory EAL
+ * allocates later is invisible to it, and packets there would be dropped
+ * by the device. Say so rather than leave it to be found.
+ */
+static void
+vv_mem_event(enum rte_mem_event type, const void *addr, size_t len, void *arg)
+{
+	const struct virtio_vsock_dev *dev = arg;
+
+	if (type == RTE_MEM_EVENT_ALLOC)
+		VV_LOG(WARNING, "%s: %zu bytes at %p allocated after the "
+			"device started are not shared with its back-end: "
+			"create pools before opening the device, or reserve "
+			"memory up front (EAL -m)", dev->name, len, addr);
+}
+
+void
+virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on)
+{
+	if (on)
+		rte_mem_event_callback_register(dev->name, vv_mem_event, dev);
+	else
+		rte_mem_event_callback_unregister(dev->name, dev);
+}

@@ -122,6 +122,9 @@ int virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
 		void *ctx, struct virtio_vsock_devargs *da, const char *known,
 		char *err, size_t errlen);
 
+/* Warn about memory allocated after a back-end mapped ours (on/off). */
+void virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on);
+
 /* A guest CID value: 3..0xfffffffe. */
 int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
 		char *err, size_t errlen);

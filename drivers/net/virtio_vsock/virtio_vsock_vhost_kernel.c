@@ -103,6 +103,7 @@ vk_release(struct virtio_vsock_dev *dev)
 
 	if (vk == NULL)
 		return;
+	virtio_vsock_mem_watch(dev, false);
 	for (q = 0; q < VK_NB_RINGS; q++) {
 		if (vk->kick[q] >= 0)
 			close(vk->kick[q]);
@@ -292,6 +293,7 @@ vk_start(struct virtio_vsock_dev *dev)
 			strerror(errno));
 		return r;
 	}
+	virtio_vsock_mem_watch(dev, true);
 	return 0;
 }
 

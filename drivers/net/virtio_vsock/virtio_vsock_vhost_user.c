@@ -535,6 +535,7 @@ vu_release(struct virtio_vsock_dev *dev)
 
 	if (vu == NULL)
 		return;
+	virtio_vsock_mem_watch(dev, false);
 	vu_drop(vu);
 	for (q = 0; q < VU_NB_RINGS; q++) {
 		if (vu->kick[q] >= 0)
@@ -647,6 +648,8 @@ vu_start(struct virtio_vsock_dev *dev)
 
 	if (r != 0)
 		VV_LOG(ERR, "%s", err);
+	else
+		virtio_vsock_mem_watch(dev, true);
 	return r;
 }
 
