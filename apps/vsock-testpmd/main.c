@@ -405,9 +405,11 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		ss.drop_credit, ss.drop_nomem, ss.conns_open, ss.local_pkts,
 		ss.coalesced, ss.pkt_stalls, ss.credit_requests_tx,
 		ss.transport_resets);
+	/* At the end, every mbuf in use should be an rx buffer posted. */
 	printf(", \"pool\": {\"baseline\": %u, \"in_use\": %u, "
-		"\"ctl_in_use\": %" PRIu64 "}", t->pool_baseline,
-		rte_mempool_in_use_count(t->pool), ss.ctl_mbufs_in_use);
+		"\"rx_posted\": %" PRIu64 ", \"ctl_in_use\": %" PRIu64 "}",
+		t->pool_baseline, rte_mempool_in_use_count(t->pool),
+		ds.rx_posted, ss.ctl_mbufs_in_use);
 	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64

@@ -272,6 +272,8 @@ tp_client_data(struct tp_conn *tc, struct rte_mbuf *m)
 
 /* ---- servers ---- */
 
+static void tp_server_close(struct tp_conn *tc);
+
 static void
 tp_echo_flush(struct tp_conn *tc)
 {
@@ -295,17 +297,21 @@ tp_echo_flush(struct tp_conn *tc)
 		g->st.server.bytes_tx += len;
 		g->st.server.msgs_tx++;
 	}
+	tc->pend_tail = NULL;
+	/* Everything echoed to a peer that is done sending: finish. */
+	if (tc->peer_done)
+		tp_server_close(tc);
 }
 
 static void
 tp_echo_queue(struct tp_conn *tc, struct rte_mbuf *m)
 {
-	struct rte_mbuf **tail = &tc->pend;
-
-	while (*tail != NULL)
-		tail = tp_next(*tail);
 	*tp_next(m) = NULL;
-	*tail = m;
+	if (tc->pend_tail != NULL)
+		*tp_next(tc->pend_tail) = m;
+	else
+		tc->pend = m;
+	tc->pend_tail = m;
 	tp_echo_flush(tc);
 }
 
@@ -353,6 +359,17 @@ tp_server_data(struct tp_conn *tc, struct rte_mbuf *m)
 }
 
 static void
+tp_server_close(struct tp_conn *tc)
+{
+	if (tc->closed)
+		return;
+	vsock_close(tc->c);
+	tc->closed = true;
+	g->st.server.conns_done++;
+	g->st.conns_open--;
+}
+
+static void
 tp_release(struct tp_conn *tc)
 {
 	struct rte_mbuf *m = tc->pend;
@@ -364,6 +381,7 @@ tp_release(struct tp_conn *tc)
 		m = next;
 	}
 	tc->pend = NULL;
+	tc->pend_tail = NULL;
 	rte_pktmbuf_free(tc->msg);
 	tc->msg = NULL;
 }
@@ -447,18 +465,22 @@ cb_shutdown(struct vsock_conn *c, unsigned int how, void *ctx)
 	RTE_SET_USED(c);
 	if (!(how & VSOCK_SHUTDOWN_SEND) || tc->closed)
 		return;
-	/* The peer sends no more: what it expected back is sent, so close. */
-	if (tc->pend != NULL || tc->msg != NULL)
-		tp_error(tc, &g->st.send_fail, "peer closed with echo pending");
-	tp_release(tc);
 	if (tc->client) {
+		if (tc->rx_off != tc->tx_off)
+			tp_error(tc, &g->st.verify_fail,
+				"peer closed before echoing everything");
 		tp_client_close(tc);
 		return;
 	}
-	vsock_close(tc->c);
-	tc->closed = true;
-	g->st.server.conns_done++;
-	g->st.conns_open--;
+	if (tc->msg != NULL) {
+		tp_error(tc, &g->st.send_fail, "peer closed mid-message");
+		rte_pktmbuf_free(tc->msg);
+		tc->msg = NULL;
+	}
+	/* The peer sends no more: close once everything is echoed. */
+	tc->peer_done = true;
+	if (tc->pend == NULL)
+		tp_server_close(tc);
 }
 
 static void

@@ -78,6 +78,8 @@ struct tp_conn {
 	uint32_t cur_msg_want;	/* its expected size (verify/pingpong) */
 	uint64_t t_sent;	/* pingpong: tsc of the last send */
 	struct rte_mbuf *pend;	/* echo: data waiting for room */
+	struct rte_mbuf *pend_tail;
+	bool peer_done;		/* echo: the peer sends no more */
 	struct rte_mbuf *msg;	/* echo, seqpacket: message being gathered */
 };
 

@@ -493,6 +493,15 @@ vsock_close(struct vsock_conn *c)
 	vs_conn_timer_start(c, c->s->close_ticks);
 }
 
+void
+vsock_abort(struct vsock_conn *c)
+{
+	if (c->state == VS_DEAD)
+		return;
+	c->app_closed = true;
+	vs_conn_reset(c, VSOCK_RESET_PEER, VSOCK_RST_CLOSE);
+}
+
 void *
 vsock_conn_ctx(const struct vsock_conn *c)
 {

@@ -80,15 +80,16 @@ rx_listen_request(const struct vs_pkt *p)
 	struct vsock_listener *l = vs_listener_for(s, h->dst_port);
 	struct vsock_conn *c;
 
+	/* Type first: the veto hook may act (connect somewhere) on a yes. */
+	if (l->type != h->type) {
+		s->stats.conns_refused++;
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BAD_TYPE);
+		return false;
+	}
 	if (l->ops->on_request != NULL && l->ops->on_request(h->dst_port,
 			h->src_cid, h->src_port, l->ctx) != 0) {
 		s->stats.conns_refused++;
 		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_NO_LISTENER);
-		return false;
-	}
-	if (l->type != h->type) {
-		s->stats.conns_refused++;
-		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BAD_TYPE);
 		return false;
 	}
 	if (l->nb_conns >= l->backlog ||

@@ -313,7 +313,10 @@ vs_transport_reset(struct vsock_stack *s, uint8_t p)
 	struct vs_port *vp = &s->ports[p];
 	struct vs_reset_arg a = { .port_idx = p };
 
+	/* A new device (or the same one reset) may say otherwise now. */
 	vp->cid = vp->port->ops->local_cid(vp->port->priv);
+	if (vp->port->ops->features != NULL)
+		vp->features = vp->port->ops->features(vp->port->priv);
 	s->stats.transport_resets++;
 	vs_for_each_conn(s, vs_reset_port_conn, &a);
 	VS_LOG(NOTICE, "%s: transport reset on port %u, cid now %" PRIu64,

@@ -830,6 +830,29 @@ test_all_ports_listener_with_request_hook(void **state)
 	env_close(&e);
 }
 
+static void
+test_abort_sends_rst_and_drops_queue(void **state)
+{
+	struct vsock_stack_stats st;
+	struct vsock_conn *c;
+	struct vsock_hdr h;
+	struct env e;
+
+	(void)state;
+	env_open(&e, NULL, 0);
+	c = accept_one(&e, VSOCK_TYPE_STREAM, 4, &rec_ops);
+	assert_int_equal(vsock_send_buf(c, "0123456789", 10), 0);
+	vsock_abort(c);
+	h_poll(e.s, 2);
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), 0);
+	assert_int_equal(h.op, VSOCK_OP_RST);	/* no data, no SHUTDOWN */
+	assert_int_equal(fport_take(e.fp, &h, NULL, 0), -1);
+	vsock_stack_stats_get(e.s, &st);
+	assert_int_equal(st.conns_open, 0);
+	assert_int_equal(e.r.resets, 0);
+	env_close(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -855,6 +878,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_round_robin_serves_small_behind_bulk),
 		cmocka_unit_test(test_port_byte_bound_holds_data_not_control),
 		cmocka_unit_test(test_all_ports_listener_with_request_hook),
+		cmocka_unit_test(test_abort_sends_rst_and_drops_queue),
 	};
 
 	(void)argc;

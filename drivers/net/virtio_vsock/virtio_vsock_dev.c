@@ -474,6 +474,7 @@ virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 	int q;
 
 	*stats = dev->stats;
+	stats->rx_posted = virtqueue_in_flight(dev->vq[VIRTIO_VSOCK_VQ_RX]);
 	stats->bad_used_id = 0;
 	stats->bad_used_idx = 0;
 	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {

@@ -44,6 +44,7 @@ struct virtio_vsock_stats {
 	uint64_t tx_full;	/**< tx burst stopped on a full ring */
 	uint64_t kicks;		/**< notifications sent to the device */
 	uint64_t events;	/**< event-queue entries received */
+	uint64_t rx_posted;	/**< rx buffers posted to the device now */
 };
 
 /**

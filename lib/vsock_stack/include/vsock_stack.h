@@ -377,6 +377,12 @@ int vsock_shutdown(struct vsock_conn *c, unsigned int how);
  */
 void vsock_close(struct vsock_conn *c);
 
+/**
+ * Abort @p c: drop what is queued both ways and send RST now (what a
+ * socket with SO_LINGER 0 does on close). No callback follows.
+ */
+void vsock_abort(struct vsock_conn *c);
+
 /** Application context of a connection (from listen/connect, or set). */
 void *vsock_conn_ctx(const struct vsock_conn *c);
 

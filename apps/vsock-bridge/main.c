@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vsock-bridge: options, EAL, the poll loop and reports. One stack per
+ * guest, each with its vhost-user device as port and CID 2 as its own;
+ * the main lcore polls the stacks and the Unix sockets in turn.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "../common/app_eal.h"
+#include "bridge.h"
+
+RTE_LOG_REGISTER(br_logtype, vsock.bridge, INFO);
+
+#define BR_MBUF_ROOM 16384
+#define BR_DEFAULT_MBUFS 8191
+#define BR_POOL_CACHE 256
+/* With no device running and nothing to do, the loop may doze this long. */
+#define BR_IDLE_MS 1
+
+struct br_opts {
+	const char *sock[BR_MAX_GUESTS];
+	const char *uds[BR_MAX_GUESTS];
+	uint64_t cid[BR_MAX_GUESTS];
+	unsigned int nb_sock;
+	unsigned int nb_uds;
+	unsigned int nb_cid;
+	bool client;
+	bool stats;
+	bool echo;
+	uint32_t echo_port;
+	uint32_t nb_mbufs;
+};
+
+static volatile sig_atomic_t br_quit;
+
+static void
+br_on_signal(int sig)
+{
+	RTE_SET_USED(sig);
+	br_quit = 1;
+}
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+"Usage: %s [EAL options] -- --socket PATH --uds PATH --guest-cid CID\n"
+"           [--socket ... --uds ... --guest-cid ...] [options]\n"
+"\n"
+"The host side of virtio-vsock: a vhost-user-vsock device back-end for\n"
+"each guest (QEMU's vhost-user-vsock-pci, or any vhost-user front-end),\n"
+"whose connections are terminated by the bridge's vsock stack as CID 2\n"
+"and bridged to Unix sockets as Firecracker's hybrid vsock does.\n"
+"Without \"--\", every option is the program's and EAL runs with\n"
+"--in-memory --no-pci.\n"
+"\n"
+"Per guest (up to %u; the n-th of each option make guest n):\n"
+"  --socket PATH     vhost-user socket of the guest's device\n"
+"  --uds PATH        Unix socket side of the guest (see below)\n"
+"  --guest-cid CID   the guest's CID, reported in its config space\n"
+"                    (3..4294967294)\n"
+"Options:\n"
+"  --client          connect to each --socket as a vhost-user client,\n"
+"                    retrying until a front-end listens (default: create\n"
+"                    and listen on it, replacing a stale socket file)\n"
+"  --echo-port P     echo service on CID 2 in each guest's reach: port P\n"
+"                    echoes STREAM bytes, port P+1 echoes SEQPACKET\n"
+"                    messages (0..4294967293)\n"
+"  --nb-mbufs N      mbufs of %u bytes in the pool (default %u;\n"
+"                    1024..1048576); data in flight lives there\n"
+"  --stats           print counters once a second\n"
+"  -h, --help        this text\n"
+"\n"
+"Unix socket protocol (Firecracker's hybrid vsock):\n"
+"  host -> guest  connect to the --uds socket and write\n"
+"                 \"CONNECT <port>\\n\" (decimal port, whole line at most\n"
+"                 32 bytes). The bridge connects to <guest CID, port> and\n"
+"                 answers \"OK <host port>\\n\" (the connection's local vsock\n"
+"                 port); from then on bytes flow both ways, including any\n"
+"                 written right after the line. A malformed line, or a\n"
+"                 connection the guest refuses, closes the socket.\n"
+"  guest -> host  a guest connecting to CID 2 port P is bridged to a\n"
+"                 program listening on \"<--uds path>_P\" (e.g. /tmp/v.sock\n"
+"                 and port 1234: /tmp/v.sock_1234); with nobody there the\n"
+"                 guest's connect fails with ECONNRESET.\n"
+"  Either side's EOF becomes a shutdown of the other, after the bytes\n"
+"  before it; a reset closes the Unix socket once its bytes are written.\n"
+"\n"
+"Exit status: 0 after SIGINT or SIGTERM, 1 on a run-time error, 2 on a\n"
+"bad option.\n"
+"Example:\n"
+"  %s --socket /tmp/vhost-vsock.sock --uds /tmp/v.sock --guest-cid 3\n",
+		prog, BR_MAX_GUESTS, BR_MBUF_ROOM, BR_DEFAULT_MBUFS, prog);
+}
+
+static int
+bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "vsock-bridge: bad %s '%s': %s (see --help)\n", opt,
+		val, why);
+	return -EINVAL;
+}
+
+static int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int
+add_path(const char *opt, const char *val, const char **list,
+		unsigned int *nb, size_t max_len)
+{
+	char why[96];
+	unsigned int i;
+
+	if (*nb == BR_MAX_GUESTS) {
+		snprintf(why, sizeof(why), "at most %u guests", BR_MAX_GUESTS);
+		return bad(opt, val, why);
+	}
+	if (val[0] == '\0')
+		return bad(opt, val, "empty path");
+	if (strlen(val) > max_len) {
+		snprintf(why, sizeof(why), "longer than %zu bytes", max_len);
+		return bad(opt, val, why);
+	}
+	for (i = 0; i < *nb; i++)
+		if (strcmp(list[i], val) == 0)
+			return bad(opt, val, "given twice");
+	list[(*nb)++] = val;
+	return 0;
+}
+
+static int
+check_guests(const struct br_opts *o)
+{
+	unsigned int i, j;
+
+	if (o->nb_sock == 0)
+		return bad("--socket", "", "at least one guest is needed");
+	if (o->nb_uds != o->nb_sock || o->nb_cid != o->nb_sock) {
+		fprintf(stderr, "vsock-bridge: %u --socket, %u --uds and %u "
+			"--guest-cid: give one of each per guest (see "
+			"--help)\n",
+			o->nb_sock, o->nb_uds, o->nb_cid);
+		return -EINVAL;
+	}
+	for (i = 0; i < o->nb_sock; i++)
+		for (j = 0; j < o->nb_uds; j++)
+			if (strcmp(o->sock[i], o->uds[j]) == 0)
+				return bad("--uds", o->uds[j], "same path as "
+					"a --socket");
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv, struct br_opts *o)
+{
+	enum { O_SOCKET = 256, O_UDS, O_CID, O_CLIENT, O_ECHO, O_MBUFS,
+		O_STATS };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "uds", required_argument, NULL, O_UDS },
+		{ "guest-cid", required_argument, NULL, O_CID },
+		{ "client", no_argument, NULL, O_CLIENT },
+		{ "echo-port", required_argument, NULL, O_ECHO },
+		{ "nb-mbufs", required_argument, NULL, O_MBUFS },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	unsigned int i;
+	int opt, r;
+
+	*o = (struct br_opts){ .nb_mbufs = BR_DEFAULT_MBUFS };
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		const char *a = optarg;
+
+		switch (opt) {
+		case O_SOCKET:
+			r = add_path("--socket", a, o->sock, &o->nb_sock,
+					BR_PATH_MAX - 1);
+			if (r != 0)
+				return r;
+			break;
+		case O_UDS:
+			/* Room for "_<port>" behind it. */
+			r = add_path("--uds", a, o->uds, &o->nb_uds,
+					BR_PATH_MAX - 1 - BR_PORT_SUFFIX_MAX);
+			if (r != 0)
+				return r;
+			break;
+		case O_CID:
+			if (parse_u64(a, VSOCK_CID_HOST + 1,
+					VMADDR_CID_ANY_U32 - 1, &v) != 0)
+				return bad("--guest-cid", a,
+					"must be 3..4294967294");
+			if (o->nb_cid == BR_MAX_GUESTS)
+				return bad("--guest-cid", a,
+					"at most 4 guests");
+			for (i = 0; i < o->nb_cid; i++)
+				if (o->cid[i] == v)
+					return bad("--guest-cid", a,
+						"given twice");
+			o->cid[o->nb_cid++] = v;
+			break;
+		case O_CLIENT:
+			o->client = true;
+			break;
+		case O_ECHO:
+			if (parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
+				return bad("--echo-port", a,
+					"must be 0..4294967293 (P+1 is used "
+					"too)");
+			o->echo = true;
+			o->echo_port = (uint32_t)v;
+			break;
+		case O_MBUFS:
+			if (parse_u64(a, 1024, 1u << 20, &v) != 0)
+				return bad("--nb-mbufs", a,
+					"must be 1024..1048576");
+			o->nb_mbufs = (uint32_t)v;
+			break;
+		case O_STATS:
+			o->stats = true;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			return bad("option", argv[optind - 1],
+				"needs a value");
+		default:
+			return bad("option", argv[optind - 1], "unknown");
+		}
+	}
+	if (optind < argc)
+		return bad("argument", argv[optind], "unexpected");
+	return check_guests(o);
+}
+
+static void
+print_stats(const struct br_guest *g, double t, bool final)
+{
+	const struct br_dev_stats *d = br_port_stats(g->port);
+	const struct br_uds_stats *u = br_uds_stats(g);
+	const struct br_echo_stats *e = br_echo_stats(g);
+	struct vsock_stack_stats s;
+
+	vsock_stack_stats_get(g->stack, &s);
+	printf("[%6.1fs] cid %" PRIu64 ": dev %s, conns %" PRIu64
+		" (unix %" PRIu64 "), guest->host %" PRIu64 " pkts %" PRIu64
+		" B, host->guest %" PRIu64 " pkts %" PRIu64 " B, unix in %"
+		PRIu64 " B out %" PRIu64 " B\n", t, g->cid,
+		br_port_running(g->port) ? "up" : "down", s.conns_open,
+		u->open, d->rx_pkts, d->rx_bytes, d->tx_pkts, d->tx_bytes,
+		u->bytes_h2g, u->bytes_g2h);
+	if (!final)
+		return;
+	printf("  device: pieces %" PRIu64 " partial %" PRIu64 " calls %"
+		PRIu64 " call_retries %" PRIu64 " resets %" PRIu64
+		" rx_nombuf %" PRIu64 "\n", d->tx_pieces, d->tx_partial,
+		d->calls, d->call_retries, d->resets, d->rx_nombuf);
+	printf("  device drops: bad_chain %" PRIu64 " bad_dir %" PRIu64
+		" bad_size %" PRIu64 " bad_len %" PRIu64 " bad_src_cid %"
+		PRIu64 " bad_rx_buf %" PRIu64 " bad_avail %" PRIu64
+		" tx_bad_pkt %" PRIu64 " tx_lost %" PRIu64 "\n", d->bad_chain,
+		d->bad_dir, d->bad_size, d->bad_len, d->bad_src_cid,
+		d->bad_rx_buf, d->bad_avail, d->tx_bad_pkt, d->tx_lost);
+	printf("  unix: h2g accepted %" PRIu64 " connected %" PRIu64
+		" bad_line %" PRIu64 " refused %" PRIu64 "; g2h accepted %"
+		PRIu64 " refused %" PRIu64 " backlog %" PRIu64 " unclaimed %"
+		PRIu64 "; conn_limit %" PRIu64 " nombuf %" PRIu64
+		" send_stalls %" PRIu64 " lost_bytes %" PRIu64 " sock_errors %"
+		PRIu64 " resets %" PRIu64 "\n", u->h2g_accepted,
+		u->h2g_connected, u->h2g_bad_line, u->h2g_refused,
+		u->g2h_accepted, u->g2h_refused, u->g2h_backlog,
+		u->g2h_unclaimed, u->conn_limit, u->nombuf, u->send_stalls,
+		u->lost_bytes, u->sock_errors, u->resets);
+	printf("  stack: rx_pkts %" PRIu64 " tx_pkts %" PRIu64 " rst_tx %"
+		PRIu64 " rst_rx %" PRIu64 " drop_bad_hdr %" PRIu64
+		" drop_wrong_cid %" PRIu64 " drop_no_conn %" PRIu64
+		" drop_credit %" PRIu64 " drop_nomem %" PRIu64
+		" transport_resets %" PRIu64 "\n", s.rx_pkts, s.tx_pkts,
+		s.rst_tx, s.rst_rx, s.drop_bad_hdr, s.drop_wrong_cid,
+		s.drop_no_conn, s.drop_credit, s.drop_nomem,
+		s.transport_resets);
+	if (e != NULL)
+		printf("  echo: conns %" PRIu64 " bytes %" PRIu64 " msgs %"
+			PRIu64 " errors %" PRIu64 "\n", e->conns, e->bytes,
+			e->msgs, e->errors);
+}
+
+int
+br_sockaddr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int
+br_unlink_stale(const char *path)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		BR_LOG(ERR, "%s exists and is not a socket: not replacing it",
+			path);
+		return -EEXIST;
+	}
+	if (br_sockaddr(&sa, path) != 0)
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		BR_LOG(ERR, "%s is in use by another process", path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static double
+br_now(void)
+{
+	return (double)rte_get_timer_cycles() / (double)rte_get_timer_hz();
+}
+
+/* The poll loop, until a signal; returns the seconds it ran. */
+static double
+run(struct br_guest *guests, unsigned int nb, bool stats)
+{
+	double start = br_now(), next_tick = start + 1;
+	unsigned int i;
+
+	while (!br_quit) {
+		unsigned int work = 0;
+		bool running = false;
+
+		for (i = 0; i < nb; i++) {
+			work += vsock_stack_poll(guests[i].stack);
+			br_uds_after_poll(&guests[i]);
+			running |= br_port_running(guests[i].port);
+		}
+		/* Poll mode while a guest is up; doze when nothing is. */
+		work += br_uds_poll(work == 0 && !running ? BR_IDLE_MS : 0);
+		if (stats && br_now() >= next_tick) {
+			for (i = 0; i < nb; i++)
+				print_stats(&guests[i], next_tick - start,
+					false);
+			fflush(stdout);
+			next_tick += 1;
+		}
+	}
+	return br_now() - start;
+}
+
+/* One stack per guest: its own connections and ports, its own CID 2. */
+static int
+guest_setup(struct br_guest *g, const struct br_opts *o,
+		struct rte_mempool *pool)
+{
+	struct vsock_stack_conf sconf = {
+		.pool = pool,
+		.socket_id = (int)rte_socket_id(),
+	};
+	char name[16];
+	int r;
+
+	snprintf(name, sizeof(name), "br%u", g->idx);
+	g->stack = vsock_stack_create(name, &sconf);
+	g->port = br_port_create(g, pool);
+	if (g->stack == NULL || g->port == NULL) {
+		fprintf(stderr, "vsock-bridge: guest %" PRIu64 ": cannot "
+			"create its stack: %s\n", g->cid,
+			rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	r = vsock_stack_attach(g->stack, br_port_vsock(g->port));
+	if (r < 0)
+		return r;
+	r = br_uds_open(g);
+	if (r != 0) {
+		fprintf(stderr, "vsock-bridge: --uds %s: %s\n", g->uds_path,
+			strerror(-r));
+		return r;
+	}
+	if (o->echo) {
+		r = br_echo_start(g, o->echo_port);
+		if (r != 0) {
+			fprintf(stderr, "vsock-bridge: --echo-port %u: %s\n",
+				o->echo_port, strerror(-r));
+			return r;
+		}
+	}
+	r = br_vhost_start(g, o->client);
+	if (r != 0) {
+		fprintf(stderr, "vsock-bridge: --socket %s: %s\n",
+			g->sock_path, strerror(-r));
+		return r;
+	}
+	printf("vsock-bridge: guest cid %" PRIu64 ": vhost-user %s (%s), "
+		"unix %s%s\n", g->cid, g->sock_path,
+		o->client ? "client" : "server", g->uds_path,
+		o->echo ? ", echo on CID 2" : "");
+	return 0;
+}
+
+/* Rings first (rte_vhost may wait for them), then sockets, then stacks. */
+static void
+teardown(struct br_guest *guests, unsigned int nb)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb; i++)
+		if (guests[i].port != NULL)
+			br_port_retire(guests[i].port);
+	for (i = 0; i < nb; i++) {
+		struct br_guest *g = &guests[i];
+
+		br_vhost_stop(g);
+		br_uds_close(g);
+		br_echo_stop(g);
+		/* The port may hold a packet with a header from its pool. */
+		br_port_free(g->port);
+		vsock_stack_destroy(g->stack);
+	}
+	br_uds_fini();
+}
+
+/* Each bridged connection is a file descriptor: allow as many as we may. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct br_guest guests[BR_MAX_GUESTS];
+	struct rte_mempool *pool;
+	struct app_args ea;
+	struct br_opts o;
+	char **app_argv;
+	int ret, app_argc;
+	unsigned int i, nb;
+	double seconds = 0;
+
+	if (app_eal_split(argc, argv, &ea) != 0)
+		return 1;
+	/* Our options are checked before EAL takes hugepages or cores. */
+	app_argc = argc - ea.app_idx + 1;
+	app_argv = calloc((size_t)app_argc + 1, sizeof(char *));
+	if (app_argv == NULL) {
+		app_eal_free(&ea);
+		return 1;
+	}
+	app_argv[0] = argv[0];
+	memcpy(app_argv + 1, argv + ea.app_idx,
+		(size_t)(argc - ea.app_idx) * sizeof(char *));
+	ret = parse_opts(app_argc, app_argv, &o);
+	free(app_argv);
+	if (ret != 0) {
+		app_eal_free(&ea);
+		if (ret == 1)
+			usage(stdout, argv[0]);
+		return ret == 1 ? 0 : 2;
+	}
+	app_eal_guard(&ea, NULL);
+	ret = rte_eal_init(ea.eal_argc, ea.eal);
+	app_eal_free(&ea);
+	if (ret < 0) {
+		fprintf(stderr, "vsock-bridge: EAL init failed: %s (are "
+			"hugepages reserved? scripts/setup.sh does it)\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	signal(SIGINT, br_on_signal);
+	signal(SIGTERM, br_on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	pool = rte_pktmbuf_pool_create("br_pool", o.nb_mbufs, BR_POOL_CACHE,
+			0, BR_MBUF_ROOM + RTE_PKTMBUF_HEADROOM,
+			rte_socket_id());
+	if (pool == NULL) {
+		fprintf(stderr, "vsock-bridge: cannot create a pool of %u "
+			"mbufs: %s\n", o.nb_mbufs, rte_strerror(rte_errno));
+		rte_eal_cleanup();
+		return 1;
+	}
+	ret = br_uds_init(pool);
+	nb = o.nb_sock;
+	memset(guests, 0, sizeof(guests));
+	for (i = 0; i < nb && ret == 0; i++) {
+		struct br_guest *g = &guests[i];
+
+		g->idx = i;
+		g->sock_path = o.sock[i];
+		g->uds_path = o.uds[i];
+		g->cid = o.cid[i];
+		ret = guest_setup(g, &o, pool);
+	}
+	fflush(stdout);
+	if (ret == 0)
+		seconds = run(guests, nb, o.stats);
+	for (i = 0; i < nb && ret == 0; i++)
+		print_stats(&guests[i], seconds, true);
+	teardown(guests, nb);
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	return ret == 0 ? 0 : 1;
+}
