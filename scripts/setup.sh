@@ -15,6 +15,7 @@ PACKAGES=(
 	libdpdk-dev libnuma-dev libcmocka-dev
 	python3-pytest
 	socat ncat
+	qemu-system-x86 busybox-static kmod
 )
 
 missing=()
