@@ -27,6 +27,7 @@ static const struct virtio_vsock_transport_ops *const transports[] = {
 	&virtio_vsock_loopback_ops,
 	&virtio_vsock_vhost_user_ops,
 	&virtio_vsock_vhost_kernel_ops,
+	&virtio_vsock_pci_ops,
 };
 
 /* Features this driver implements. */
@@ -254,6 +255,19 @@ vv_setup_queues(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 		uint16_t size = q == VIRTIO_VSOCK_VQ_EVENT ?
 			VV_EVENT_QUEUE_SIZE : dev->queue_size;
 
+		/* A device may take less: use what it can. */
+		if (dev->ops->queue_max != NULL) {
+			uint16_t max = dev->ops->queue_max(dev, (uint16_t)q);
+
+			if (max < 2) {
+				snprintf(err, errlen, "%s: device has no queue "
+					"%d", dev->name, q);
+				return -EIO;
+			}
+			while (size > max)
+				size >>= 1;
+		}
+
 		dev->vq_mem[q] = rte_zmalloc_socket("vsock_vring",
 				virtqueue_ring_mem_size(size), VRING_ALIGN,
 				dev->socket_id);
@@ -295,7 +309,8 @@ vv_negotiate(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 			dev->name);
 		return -ENOTSUP;
 	}
-	dev->features = offered & driver_features;
+	dev->features = offered & (driver_features |
+			dev->ops->extra_features);
 	if (dev->ops->set_features(dev, dev->features) != 0) {
 		snprintf(err, errlen, "%s: device refused features 0x%" PRIx64,
 			dev->name, dev->features);

@@ -7,6 +7,7 @@
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
+#include <rte_memory.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -174,7 +175,7 @@ virtio_vsock_event_refill(struct virtio_vsock_dev *dev)
 			(size_t)vq->free_head * VIRTIO_VSOCK_EVENT_LEN;
 		struct vq_buf b = {
 			.addr = dev->use_va ? (uint64_t)(uintptr_t)slot :
-				rte_malloc_virt2iova(slot),
+				rte_mem_virt2iova(slot),
 			.len = VIRTIO_VSOCK_EVENT_LEN,
 			.writable = true,
 		};

@@ -82,6 +82,13 @@ struct virtio_vsock_transport_ops {
 	 * was lost or came back (the stack hears TRANSPORT_RESET).
 	 */
 	int (*ctrl_poll)(struct virtio_vsock_dev *dev);
+	/* Optional: the largest queue the device takes (PCI devices say). */
+	uint16_t (*queue_max)(struct virtio_vsock_dev *dev, uint16_t queue_id);
+	/*
+	 * Transport feature bits this transport handles on top of the
+	 * driver's (PCI: VIRTIO_F_ACCESS_PLATFORM, honoured by VFIO).
+	 */
+	uint64_t extra_features;
 	/* Optional: make the device raise event @id (tests, fault drills). */
 	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
 			uint64_t new_cid);
@@ -90,6 +97,7 @@ struct virtio_vsock_transport_ops {
 extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;
 extern const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops;
 extern const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops;
+extern const struct virtio_vsock_transport_ops virtio_vsock_pci_ops;
 
 /* A piece of our memory as a vhost back-end maps it. */
 struct vv_mem_region {
