@@ -45,11 +45,12 @@ test-py: build
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-# Unit and in-process tests on the sanitizer build; any report fails them.
+# Unit, in-process and cross-process tests on the sanitizer build (the
+# guests run once, on the normal build); any report fails them.
 test-sanitize: build-sanitize
 	$(SAN_ENV) meson test -C $(BUILD_SAN) --print-errorlogs
 	$(SAN_ENV) VSOCK_BUILD=$(abspath $(BUILD_SAN)) $(PYTHON) -m pytest \
-		-q $(PYTEST_ARGS) tests/pytest
+		-q -m "not vm" $(PYTEST_ARGS) tests/pytest
 
 # Sanitizer run, unit tests, then pytest, whose summary line ends the output.
 test: build build-sanitize
