@@ -14,6 +14,7 @@ def script(tmp_path, body):
     The host's /tmp is the guest's /run/hosttmp; pytest's tmp_path is
     under /tmp.
     """
+    os.makedirs(str(tmp_path), exist_ok=True)
     path = os.path.join(str(tmp_path), "guest.sh")
     with open(path, "w") as f:
         f.write(body)

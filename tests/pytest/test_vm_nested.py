@@ -1,0 +1,67 @@
+"""The full deployment, the mission's exact path: a first guest (L1) runs
+Linux's vhost-vsock for a second guest (L2) it boots itself, with an
+emulated IOMMU and iommu_platform=on; in L2 our driver claims the
+vhost-vsock-pci device through VFIO and exchanges data with AF_VSOCK
+programs in L1. Software emulation twice over: minutes."""
+import json
+import os
+import re
+import textwrap
+
+import pytest
+
+from conftest import ROOT, TESTPMD
+from vmtools import guest, script
+
+pytestmark = [pytest.mark.vm, pytest.mark.slow]
+
+PEER = os.path.join(ROOT, "tests", "vm", "vsock_peer.py")
+NESTED = os.path.join(ROOT, "tests", "vm", "nested.py")
+ADDR = "0000:00:05.0"
+
+
+def test_our_driver_in_l2_against_linux_vhost_vsock_in_l1(tmp_path):
+    l2 = textwrap.dedent(f"""
+        set -u
+        D=/sys/bus/pci/devices/{ADDR}
+        echo "L2-DEVICE $(cat $D/vendor):$(cat $D/device)"
+        modprobe vfio_iommu_type1 && modprobe vfio-pci || exit 90
+        [ -e $D/driver ] && echo {ADDR} > $D/driver/unbind
+        echo vfio-pci > $D/driver_override
+        echo {ADDR} > /sys/bus/pci/drivers_probe
+        echo 64 > /proc/sys/vm/nr_hugepages
+        mount -t hugetlbfs nodev /dev/hugepages
+        {TESTPMD} -l 0 --in-memory --log-level=lib.eal:warning -a {ADDR} \\
+            -- --dev pci:{ADDR} --nb-mbufs 2048 --mode verify --peer 2 \\
+            --port 9999 --conns 2 --size 1-20000 --duration 5 --json
+    """)
+    l2_path = tmp_path / "l2.sh"
+    l2_path.write_text(l2)
+    # L1 sees the host's /tmp at /run/hosttmp; L2 sees L1's /tmp there.
+    l2_in_l1 = "/run/hosttmp/" + os.path.relpath(str(l2_path), "/tmp")
+    l1 = textwrap.dedent(f"""
+        set -u
+        modprobe vhost_vsock || exit 90
+        timeout 1500 python3 {PEER} serve --port 9999 --conns 2 \\
+            --timeout 1400 > /tmp/peer.out &
+        P=$!
+        cp {l2_in_l1} /tmp/l2.sh
+        L2_APPEND=intel_iommu=on python3 {NESTED} "bash /run/hosttmp/l2.sh" \\
+            -device intel-iommu,intremap=on \\
+            -device vhost-vsock-pci,guest-cid=3,disable-legacy=on,iommu_platform=on,addr=05.0
+        echo "NESTED-RC $?"
+        wait $P
+        cat /tmp/peer.out
+    """)
+    r = guest.run(script(tmp_path / "l1", l1), timeout=1800, mem="3G")
+    print(r.console[-8000:])
+    assert r.rc == 0, r.console[-6000:]
+    assert "L2-DEVICE 0x1af4:0x1053" in r.console
+    assert "NESTED-RC 0" in r.console
+    res = [json.loads(m) for m in re.findall(r"L2\|.*?(\{\"mode\".*\})",
+                                             r.console)]
+    assert res and res[0]["errors"] == 0
+    assert res[0]["client"]["bytes_rx"] == res[0]["client"]["bytes_tx"] > 0
+    peer = [json.loads(m) for m in re.findall(r"PEER-RESULT (\{.*\})",
+                                              r.console)]
+    assert peer and peer[0]["ok"] and peer[0]["conns"] == 2
