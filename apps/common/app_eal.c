@@ -20,19 +20,26 @@ app_eal_split(int argc, char **argv, struct app_args *a)
 			break;
 		}
 	a->eal = calloc((size_t)argc + APP_EAL_EXTRA + 1, sizeof(char *));
-	if (a->eal == NULL)
+	a->app = calloc((size_t)argc + 1, sizeof(char *));
+	if (a->eal == NULL || a->app == NULL) {
+		app_eal_free(a);
 		return -1;
+	}
 	a->eal[0] = argv[0];
 	if (dd < 0) {
 		a->eal[1] = (char *)(uintptr_t)"--in-memory";
 		a->eal_argc = 2;
 		a->app_idx = 1;
-		return 0;
+	} else {
+		for (i = 1; i < dd; i++)
+			a->eal[i] = argv[i];
+		a->eal_argc = dd;
+		a->app_idx = dd + 1;
 	}
-	for (i = 1; i < dd; i++)
-		a->eal[i] = argv[i];
-	a->eal_argc = dd;
-	a->app_idx = dd + 1;
+	a->app[0] = argv[0];
+	for (i = a->app_idx; i < argc; i++)
+		a->app[i - a->app_idx + 1] = argv[i];
+	a->app_argc = argc - a->app_idx + 1;
 	return 0;
 }
 
@@ -70,5 +77,7 @@ void
 app_eal_free(struct app_args *a)
 {
 	free(a->eal);
+	free(a->app);
 	a->eal = NULL;
+	a->app = NULL;
 }

@@ -8,12 +8,14 @@ struct app_args {
 	char **eal;
 	int eal_argc;
 	int app_idx;	/* argv index of the first app option */
+	char **app;	/* argv[0] and the app's options, for getopt */
+	int app_argc;
 };
 
 /*
- * Split @argv at "--". Without "--", everything is the app's and EAL runs
- * with --in-memory. Call app_eal_guard() once the device is known.
- * Returns 0, or -1 when out of memory.
+ * Split @argv at "--" into a->eal and a->app. Without "--", everything is
+ * the app's and EAL runs with --in-memory. Call app_eal_guard() once the
+ * device is known. Returns 0, or -1 when out of memory.
  */
 int app_eal_split(int argc, char **argv, struct app_args *a);
 

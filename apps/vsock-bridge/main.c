@@ -24,6 +24,7 @@
 #include <rte_mbuf.h>
 
 #include "../common/app_eal.h"
+#include "../common/app_opts.h"
 #include "bridge.h"
 
 RTE_LOG_REGISTER(br_logtype, vsock.bridge, INFO);
@@ -111,30 +112,6 @@ usage(FILE *f, const char *prog)
 }
 
 static int
-bad(const char *opt, const char *val, const char *why)
-{
-	fprintf(stderr, "vsock-bridge: bad %s '%s': %s (see --help)\n", opt,
-		val, why);
-	return -EINVAL;
-}
-
-static int
-parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int
 add_path(const char *opt, const char *val, const char **list,
 		unsigned int *nb, size_t max_len)
 {
@@ -143,17 +120,17 @@ add_path(const char *opt, const char *val, const char **list,
 
 	if (*nb == BR_MAX_GUESTS) {
 		snprintf(why, sizeof(why), "at most %u guests", BR_MAX_GUESTS);
-		return bad(opt, val, why);
+		return app_bad(opt, val, why);
 	}
 	if (val[0] == '\0')
-		return bad(opt, val, "empty path");
+		return app_bad(opt, val, "empty path");
 	if (strlen(val) > max_len) {
 		snprintf(why, sizeof(why), "longer than %zu bytes", max_len);
-		return bad(opt, val, why);
+		return app_bad(opt, val, why);
 	}
 	for (i = 0; i < *nb; i++)
 		if (strcmp(list[i], val) == 0)
-			return bad(opt, val, "given twice");
+			return app_bad(opt, val, "given twice");
 	list[(*nb)++] = val;
 	return 0;
 }
@@ -164,7 +141,7 @@ check_guests(const struct br_opts *o)
 	unsigned int i, j;
 
 	if (o->nb_sock == 0)
-		return bad("--socket", "", "at least one guest is needed");
+		return app_bad("--socket", "", "at least one guest is needed");
 	if (o->nb_uds != o->nb_sock || o->nb_cid != o->nb_sock) {
 		fprintf(stderr, "vsock-bridge: %u --socket, %u --uds and %u "
 			"--guest-cid: give one of each per guest (see "
@@ -175,7 +152,7 @@ check_guests(const struct br_opts *o)
 	for (i = 0; i < o->nb_sock; i++)
 		for (j = 0; j < o->nb_uds; j++)
 			if (strcmp(o->sock[i], o->uds[j]) == 0)
-				return bad("--uds", o->uds[j], "same path as "
+				return app_bad("--uds", o->uds[j], "same path as "
 					"a --socket");
 	return 0;
 }
@@ -221,16 +198,16 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 				return r;
 			break;
 		case O_CID:
-			if (parse_u64(a, VSOCK_CID_HOST + 1,
+			if (app_parse_u64(a, VSOCK_CID_HOST + 1,
 					VMADDR_CID_ANY_U32 - 1, &v) != 0)
-				return bad("--guest-cid", a,
+				return app_bad("--guest-cid", a,
 					"must be 3..4294967294");
 			if (o->nb_cid == BR_MAX_GUESTS)
-				return bad("--guest-cid", a,
+				return app_bad("--guest-cid", a,
 					"at most 4 guests");
 			for (i = 0; i < o->nb_cid; i++)
 				if (o->cid[i] == v)
-					return bad("--guest-cid", a,
+					return app_bad("--guest-cid", a,
 						"given twice");
 			o->cid[o->nb_cid++] = v;
 			break;
@@ -238,16 +215,16 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 			o->client = true;
 			break;
 		case O_ECHO:
-			if (parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
-				return bad("--echo-port", a,
+			if (app_parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
+				return app_bad("--echo-port", a,
 					"must be 0..4294967293 (P+1 is used "
 					"too)");
 			o->echo = true;
 			o->echo_port = (uint32_t)v;
 			break;
 		case O_MBUFS:
-			if (parse_u64(a, 1024, 1u << 20, &v) != 0)
-				return bad("--nb-mbufs", a,
+			if (app_parse_u64(a, 1024, 1u << 20, &v) != 0)
+				return app_bad("--nb-mbufs", a,
 					"must be 1024..1048576");
 			o->nb_mbufs = (uint32_t)v;
 			break;
@@ -257,14 +234,14 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 		case 'h':
 			return 1;
 		case ':':
-			return bad("option", argv[optind - 1],
+			return app_bad("option", argv[optind - 1],
 				"needs a value");
 		default:
-			return bad("option", argv[optind - 1], "unknown");
+			return app_bad("option", argv[optind - 1], "unknown");
 		}
 	}
 	if (optind < argc)
-		return bad("argument", argv[optind], "unexpected");
+		return app_bad("argument", argv[optind], "unexpected");
 	return check_guests(o);
 }
 
@@ -488,25 +465,15 @@ main(int argc, char **argv)
 	struct rte_mempool *pool;
 	struct app_args ea;
 	struct br_opts o;
-	char **app_argv;
-	int ret, app_argc;
+	int ret;
 	unsigned int i, nb;
 	double seconds = 0;
 
+	app_opts_init("vsock-bridge");
 	if (app_eal_split(argc, argv, &ea) != 0)
 		return 1;
 	/* Our options are checked before EAL takes hugepages or cores. */
-	app_argc = argc - ea.app_idx + 1;
-	app_argv = calloc((size_t)app_argc + 1, sizeof(char *));
-	if (app_argv == NULL) {
-		app_eal_free(&ea);
-		return 1;
-	}
-	app_argv[0] = argv[0];
-	memcpy(app_argv + 1, argv + ea.app_idx,
-		(size_t)(argc - ea.app_idx) * sizeof(char *));
-	ret = parse_opts(app_argc, app_argv, &o);
-	free(app_argv);
+	ret = parse_opts(ea.app_argc, ea.app, &o);
 	if (ret != 0) {
 		app_eal_free(&ea);
 		if (ret == 1)

@@ -21,6 +21,7 @@
 #include <virtio_vsock_dev.h>
 
 #include "../common/app_eal.h"
+#include "../common/app_opts.h"
 #include "testpmd.h"
 
 #define TP_MBUF_ROOM 16384
@@ -92,30 +93,6 @@ usage(FILE *f, const char *prog)
 }
 
 static int
-bad(const char *opt, const char *val, const char *why)
-{
-	fprintf(stderr, "vsock-testpmd: bad %s '%s': %s (see --help)\n", opt,
-		val, why);
-	return -EINVAL;
-}
-
-static int
-parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s[0] == '\0' || s[0] == '-' || s[0] == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int
 parse_size(const char *s, struct tp_opts *o)
 {
 	char buf[64];
@@ -128,10 +105,10 @@ parse_size(const char *s, struct tp_opts *o)
 	dash = strchr(buf, '-');
 	if (dash != NULL)
 		*dash = '\0';
-	if (parse_u64(buf, 1, TP_MAX_MSG, &a) != 0)
+	if (app_parse_u64(buf, 1, TP_MAX_MSG, &a) != 0)
 		return -EINVAL;
 	b = a;
-	if (dash != NULL && parse_u64(dash + 1, a, TP_MAX_MSG, &b) != 0)
+	if (dash != NULL && app_parse_u64(dash + 1, a, TP_MAX_MSG, &b) != 0)
 		return -EINVAL;
 	o->size_min = (uint32_t)a;
 	o->size_max = (uint32_t)b;
@@ -177,7 +154,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			if (strcmp(a, "none") != 0 &&
 					virtio_vsock_spec_check(a, err,
 					sizeof(err)) != 0)
-				return bad("--dev", a, err);
+				return app_bad("--dev", a, err);
 			o->dev = a;
 			break;
 		case O_MODE:
@@ -185,7 +162,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 				if (strcmp(a, mode_names[i]) == 0)
 					break;
 			if (i == RTE_DIM(mode_names))
-				return bad("--mode", a, "expected echo, sink, "
+				return app_bad("--mode", a, "expected echo, sink, "
 					"source, pingpong or verify");
 			o->mode = (enum tp_mode)i;
 			mode_set = 1;
@@ -196,20 +173,20 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			else if (strcmp(a, "seqpacket") == 0)
 				o->type = VSOCK_TYPE_SEQPACKET;
 			else if (strcmp(a, "dgram") == 0)
-				return bad("--type", a, "SOCK_DGRAM is not part "
+				return app_bad("--type", a, "SOCK_DGRAM is not part "
 					"of virtio-vsock");
 			else
-				return bad("--type", a, "expected stream or "
+				return app_bad("--type", a, "expected stream or "
 					"seqpacket");
 			break;
 		case O_CONNS:
-			if (parse_u64(a, 1, 1000000, &v) != 0)
-				return bad("--conns", a, "expected 1..1000000");
+			if (app_parse_u64(a, 1, 1000000, &v) != 0)
+				return app_bad("--conns", a, "expected 1..1000000");
 			o->conns = (uint32_t)v;
 			break;
 		case O_SIZE:
 			if (parse_size(a, o) != 0)
-				return bad("--size", a, "expected N or MIN-MAX "
+				return app_bad("--size", a, "expected N or MIN-MAX "
 					"with 1 <= MIN <= MAX <= 983040");
 			break;
 		case O_DURATION: {
@@ -220,18 +197,18 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			if (errno != 0 || *end != '\0' || a[0] == '\0' ||
 					!(o->duration >= 0 &&
 					o->duration <= 86400 * 365))
-				return bad("--duration", a, "expected seconds "
+				return app_bad("--duration", a, "expected seconds "
 					">= 0");
 			break;
 		}
 		case O_PORT:
-			if (parse_u64(a, 0, 0xfffffffeULL, &v) != 0)
-				return bad("--port", a, "expected 0..4294967294");
+			if (app_parse_u64(a, 0, 0xfffffffeULL, &v) != 0)
+				return app_bad("--port", a, "expected 0..4294967294");
 			o->port = (uint32_t)v;
 			break;
 		case O_PEER:
-			if (parse_u64(a, 1, 0xfffffffeULL, &v) != 0)
-				return bad("--peer", a, "expected a CID, "
+			if (app_parse_u64(a, 1, 0xfffffffeULL, &v) != 0)
+				return app_bad("--peer", a, "expected a CID, "
 					"1..4294967294");
 			o->peer = v;
 			break;
@@ -239,39 +216,39 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			o->json = true;
 			break;
 		case O_NB_MBUFS:
-			if (parse_u64(a, 1024, 1u << 22, &v) != 0)
-				return bad("--nb-mbufs", a,
+			if (app_parse_u64(a, 1024, 1u << 22, &v) != 0)
+				return app_bad("--nb-mbufs", a,
 					"expected 1024..4194304");
 			o->nb_mbufs = (uint32_t)v;
 			break;
 		case O_SEED:
-			if (parse_u64(a, 0, UINT64_MAX, &v) != 0)
-				return bad("--seed", a, "expected an integer");
+			if (app_parse_u64(a, 0, UINT64_MAX, &v) != 0)
+				return app_bad("--seed", a, "expected an integer");
 			o->seed = v;
 			break;
 		case O_BYTES:
-			if (parse_u64(a, 1, UINT64_MAX / 2, &v) != 0)
-				return bad("--bytes", a, "expected a byte count"
+			if (app_parse_u64(a, 1, UINT64_MAX / 2, &v) != 0)
+				return app_bad("--bytes", a, "expected a byte count"
 					" >= 1");
 			o->bytes = v;
 			break;
 		case 'h':
 			return 1;
 		case ':':
-			return bad("option", argv[optind - 1],
+			return app_bad("option", argv[optind - 1],
 				"needs a value");
 		default:
-			return bad("option", argv[optind - 1], "unknown");
+			return app_bad("option", argv[optind - 1], "unknown");
 		}
 	}
 	if (optind < argc)
-		return bad("argument", argv[optind], "unexpected");
+		return app_bad("argument", argv[optind], "unexpected");
 	if (o->dev == NULL)
-		return bad("--dev", "", "a device is required");
+		return app_bad("--dev", "", "a device is required");
 	if (!mode_set)
-		return bad("--mode", "", "a mode is required");
+		return app_bad("--mode", "", "a mode is required");
 	if (o->duration == 0 && o->mode != TP_ECHO && o->mode != TP_SINK)
-		return bad("--duration", "0", "only server modes run forever");
+		return app_bad("--duration", "0", "only server modes run forever");
 	return 0;
 }
 
@@ -474,24 +451,15 @@ main(int argc, char **argv)
 	struct vsock_stack_conf sconf = { 0 };
 	struct virtio_vsock_dev *dev;
 	struct app_args ea;
-	char **app_argv;
-	int ret, app_argc;
+	int ret;
 	char err[512];
 	double seconds;
 
+	app_opts_init("vsock-testpmd");
 	if (app_eal_split(argc, argv, &ea) != 0)
 		return 1;
 	/* Our options are checked before EAL takes hugepages or cores. */
-	app_argc = argc - ea.app_idx + 1;
-	app_argv = calloc((size_t)app_argc + 1, sizeof(char *));
-	if (app_argv == NULL)
-		return 1;
-	app_argv[0] = argv[0];
-	memcpy(app_argv + 1, argv + ea.app_idx,
-		(size_t)(argc - ea.app_idx) * sizeof(char *));
-	ret = parse_opts(app_argc, app_argv, &t.o);
-	/* t.o points into argv, not app_argv: it can go now. */
-	free(app_argv);
+	ret = parse_opts(ea.app_argc, ea.app, &t.o);
 	if (ret != 0) {
 		app_eal_free(&ea);
 		if (ret == 1)

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "app_opts.h"
+
+static const char *app_name = "vsock";
+
+void
+app_opts_init(const char *name)
+{
+	app_name = name;
+}
+
+int
+app_bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "%s: bad %s '%s': %s (see --help)\n", app_name, opt,
+		val, why);
+	return -EINVAL;
+}
+
+int
+app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
