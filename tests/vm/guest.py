@@ -41,12 +41,17 @@ def _sh(cmd, cwd=None):
 
 def kernel_package():
     """The image package linux-image-amd64 depends on, e.g. ...-6.1.0-56-amd64."""
-    out = _sh(["apt-cache", "depends", "linux-image-amd64"])
-    m = re.search(r"Depends:\s*(linux-image-[0-9][^\s]*)", out)
-    if not m:
-        raise GuestError("cannot resolve linux-image-amd64's kernel "
-                         "(run apt-get update)")
-    return m.group(1)
+    for attempt in range(2):
+        r = subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
+                           capture_output=True, text=True)
+        m = re.search(r"Depends:\s*(linux-image-[0-9][^\s]*)", r.stdout)
+        if m:
+            return m.group(1)
+        if attempt == 0:
+            # A machine whose package lists were never fetched.
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+    raise GuestError("cannot resolve linux-image-amd64's kernel package "
+                     "(apt-get update failed?)")
 
 
 def _modules_dep(kdir, kver):
