@@ -37,16 +37,13 @@ def test_our_driver_in_l2_against_linux_vhost_vsock_in_l1(tmp_path):
     """)
     l2_path = tmp_path / "l2.sh"
     l2_path.write_text(l2)
-    # L1 sees the host's /tmp at /run/hosttmp; L2 sees L1's /tmp there.
-    l2_in_l1 = "/run/hosttmp/" + os.path.relpath(str(l2_path), "/tmp")
     l1 = textwrap.dedent(f"""
         set -u
         modprobe vhost_vsock || exit 90
         timeout 1500 python3 {PEER} serve --port 9999 --conns 2 \\
             --timeout 1400 > /tmp/peer.out &
         P=$!
-        cp {l2_in_l1} /tmp/l2.sh
-        L2_APPEND=intel_iommu=on python3 {NESTED} "bash /run/hosttmp/l2.sh" \\
+        L2_APPEND=intel_iommu=on python3 {NESTED} "bash {l2_path}" \\
             -device intel-iommu,intremap=on \\
             -device vhost-vsock-pci,guest-cid=3,disable-legacy=on,iommu_platform=on,addr=05.0
         echo "NESTED-RC $?"

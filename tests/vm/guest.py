@@ -160,7 +160,7 @@ def qemu_cmd(command, mem="2G", smp=2, memfd=False, machine="q35",
     if len(line) > 3500:
         raise GuestError("command too long for the kernel command line: "
                          "put it in a script under /tmp (the guest sees "
-                         "the host's /tmp at /run/hosttmp)")
+                         "the host's /tmp at the same path)")
     m = machine + (",memory-backend=mem" if memfd else "")
     cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi",
            "-machine", m, "-cpu", "max", "-smp", str(smp), "-m", mem,

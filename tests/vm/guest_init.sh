@@ -26,8 +26,12 @@ mount -t devtmpfs dev $R/dev
 mount -t proc proc $R/proc
 mount -t sysfs sys $R/sys
 mount -t tmpfs -o mode=755 run $R/run
-mkdir -p $R/run/hosttmp && mount --bind $R/tmp $R/run/hosttmp
-mount -t tmpfs -o mode=1777 tmp $R/tmp
+# /tmp: the host's, writable through an overlay, so that a tree or a file
+# under the host's /tmp has the same path in here (and in a nested guest).
+mkdir -p /tmpup && mount -t tmpfs -o mode=755 tmpup /tmpup
+mkdir -p /tmpup/up /tmpup/work && chmod 1777 /tmpup/up
+mount -t overlay -o lowerdir=$R/tmp,upperdir=/tmpup/up,workdir=/tmpup/work \
+	overlay $R/tmp || mount -t tmpfs -o mode=1777 tmp $R/tmp
 mkdir -p $R/dev/pts $R/dev/shm $R/dev/hugepages
 mount -t devpts -o newinstance,ptmxmode=666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 shm $R/dev/shm
