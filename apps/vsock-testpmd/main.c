@@ -436,9 +436,16 @@ run(struct tp_ctx *t)
 		}
 	}
 	tp_modes_close_all(t);
-	/* Let closes and the last echoes leave; bounded. */
-	for (double end = tp_now() + 0.2; tp_now() < end;)
+	/* Let closes and the last echoes leave, and their answers come. */
+	for (double end = tp_now() + 2, quiet = tp_now() + 0.2;
+			tp_now() < end;) {
+		struct vsock_stack_stats ss;
+
 		vsock_stack_poll(t->stack);
+		vsock_stack_stats_get(t->stack, &ss);
+		if (ss.conns_open == 0 && tp_now() >= quiet)
+			break;
+	}
 	return t->o.mode == TP_VERIFY || server_only ? tp_now() - start :
 		stop_at;
 }
