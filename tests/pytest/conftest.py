@@ -103,3 +103,55 @@ def procs():
         if p.alive():
             p.proc.kill()
             p.proc.communicate()
+
+
+def uds_connect(uds, port, timeout=30):
+    """Open a host->guest connection through a bridge's Unix socket with
+    the CONNECT protocol, retrying while the guest is not up yet; returns
+    the socket and the vsock port the bridge answered with."""
+    import socket
+    import time
+    end = time.monotonic() + timeout
+    line = b""
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(min(timeout, 60))
+        try:
+            s.connect(uds)
+            s.sendall(b"CONNECT %d\n" % port)
+            line = b""
+            while not line.endswith(b"\n"):
+                c = s.recv(1)
+                if not c:
+                    break
+                line += c
+            if line.startswith(b"OK "):
+                return s, int(line.split()[1])
+        except OSError:
+            pass
+        s.close()
+        if time.monotonic() > end:
+            pytest.fail(f"CONNECT {port} refused: {line!r}")
+        time.sleep(0.2)
+
+
+def echo_roundtrip(uds, data, port, timeout=30):
+    """Send data over a CONNECT to an echo server, reading the echo
+    concurrently; returns what came back."""
+    import threading
+    s, _ = uds_connect(uds, port, timeout)
+    got = bytearray()
+
+    def reader():
+        while len(got) < len(data):
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            got.extend(b)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    s.sendall(data)
+    t.join(120)
+    s.close()
+    return bytes(got)

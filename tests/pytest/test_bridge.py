@@ -2,16 +2,15 @@
 with real host clients (socat, ncat) on the bridge's Unix sockets."""
 import hashlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import (BRIDGE, EAL, TESTPMD, Background, wait_for_path)
+from conftest import (BRIDGE, EAL, TESTPMD, Background, echo_roundtrip,
+                      uds_connect, wait_for_path)
 
 EAL_VU = EAL + ["--single-file-segments"]
 GUEST_CID = 3
@@ -42,49 +41,6 @@ def start_bridge(procs, vsock, uds, extra=()):
     return br
 
 
-def uds_connect(uds, port, timeout=30):
-    """Open a host->guest connection with the CONNECT protocol."""
-    end = time.monotonic() + timeout
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(uds)
-        s.sendall(b"CONNECT %d\n" % port)
-        line = b""
-        while not line.endswith(b"\n"):
-            c = s.recv(1)
-            if not c:
-                break
-            line += c
-        if line.startswith(b"OK "):
-            return s, int(line.split()[1])
-        s.close()
-        # The guest may not be up yet right after start: retry briefly.
-        if time.monotonic() > end:
-            pytest.fail(f"CONNECT {port} refused: {line!r}")
-        time.sleep(0.2)
-
-
-def echo_roundtrip(uds, data, port=ECHO_PORT):
-    """Send data, read the echo concurrently; returns what came back."""
-    s, _ = uds_connect(uds, port)
-    got = bytearray()
-
-    def reader():
-        while len(got) < len(data):
-            b = s.recv(1 << 20)
-            if not b:
-                break
-            got.extend(b)
-
-    t = threading.Thread(target=reader)
-    t.start()
-    s.sendall(data)
-    t.join(120)
-    s.close()
-    return bytes(got)
-
-
 def test_socat_and_ncat_echo_through_the_bridge(procs, tmp_path):
     tp, br, _, uds = start_pair(procs, tmp_path, ["--mode", "echo"])
     uds_connect(uds, ECHO_PORT)[0].close()    # the guest is up
@@ -109,7 +65,7 @@ def test_100_concurrent_clients(procs, tmp_path):
     results = {}
 
     def client(i):
-        results[i] = echo_roundtrip(uds, payload(i)) == payload(i)
+        results[i] = echo_roundtrip(uds, payload(i), ECHO_PORT) == payload(i)
 
     def payload(i):
         return hashlib.sha256(b"%d" % i).digest() * (2048 + 97 * i)
@@ -246,7 +202,7 @@ def test_bridge_killed_and_restarted(procs, tmp_path):
     os.unlink(uds)
     br2 = start_bridge(procs, vsock, uds)
     data = os.urandom(3 << 20)
-    assert echo_roundtrip(uds, data) == data
+    assert echo_roundtrip(uds, data, ECHO_PORT) == data
     assert br2.alive()
     time.sleep(1)   # the close of that last connection crosses the bridge
     assert tp.stop() == 0, tp.err

@@ -5,7 +5,6 @@ descriptors and packets, interrupts, and a guest that goes away."""
 import mmap
 import os
 import re
-import select
 import signal
 import socket
 import struct

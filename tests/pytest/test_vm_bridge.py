@@ -1,46 +1,19 @@
 """Linux as the guest: QEMU's vhost-user-vsock-pci served by our
 vsock-bridge, the guest kernel's virtio-vsock driver on the other side."""
-import hashlib
 import os
-import socket
-import subprocess
 import textwrap
 import threading
-import time
 
 import pytest
 
-from conftest import BRIDGE, EAL, ROOT, Background, wait_for_path
+from conftest import (BRIDGE, EAL, ROOT, Background, echo_roundtrip,
+                      uds_connect, wait_for_path)
 from vmtools import guest, script
 
 pytestmark = pytest.mark.vm
 
 GUEST_CID = 3
 PEER = os.path.join(ROOT, "tests", "vm", "vsock_peer.py")
-
-
-def host_connect(uds, port, deadline):
-    """CONNECT through the bridge, retrying while the guest boots."""
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        try:
-            s.connect(uds)
-            s.sendall(b"CONNECT %d\n" % port)
-            line = b""
-            while not line.endswith(b"\n"):
-                c = s.recv(1)
-                if not c:
-                    break
-                line += c
-            if line.startswith(b"OK "):
-                return s
-        except OSError:
-            pass
-        s.close()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"CONNECT {port}: nobody in the guest")
-        time.sleep(0.5)
 
 
 def test_linux_guest_through_our_bridge(procs, tmp_path):
@@ -85,25 +58,11 @@ def test_linux_guest_through_our_bridge(procs, tmp_path):
 
     t = threading.Thread(target=boot)
     t.start()
-    s = host_connect(uds, 5000, time.monotonic() + 300)
+    s, _ = uds_connect(uds, 5000, timeout=300)   # the guest boots first
     s.sendall(b"hello-from-host\n")
     s.close()
-    s = host_connect(uds, 5001, time.monotonic() + 60)
     data = os.urandom(int(os.environ.get("VMB_BYTES", 8 << 20)))
-    got = bytearray()
-
-    def reader():
-        while len(got) < len(data):
-            b = s.recv(1 << 16)
-            if not b:
-                break
-            got.extend(b)
-
-    rt = threading.Thread(target=reader)
-    rt.start()
-    s.sendall(data)
-    rt.join(120)
-    s.close()
+    got = echo_roundtrip(uds, data, 5001, timeout=60)
     t.join(420)
     r = res["r"]
     print(r.console[-5000:])
@@ -111,7 +70,7 @@ def test_linux_guest_through_our_bridge(procs, tmp_path):
     br.stop()
     assert r.rc == 0, r.console[-4000:]
     assert "NCAT-GOT hello-from-host" in r.console   # host -> guest ncat
-    assert bytes(got) == data       # host -> guest Python echo -> host
+    assert got == data       # host -> guest Python echo -> host
     assert "NCAT-OUT hello-from-guest" in r.console    # guest -> host socat
     blob = [l.split()[-1] for l in r.console.splitlines()
             if "BLOB-SHA" in l or "BACK-SHA" in l]
