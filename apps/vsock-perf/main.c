@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vsock-perf: an iperf3-like client and server on dpdk-vsock's stack,
+ * over any virtio-vsock device the driver claims.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <virtio_vsock_dev.h>
+#include <vsock_stack.h>
+
+#include "app_eal.h"
+#include "app_opts.h"
+#include "perf.h"
+#include "perf_proto.h"
+#include "perf_server.h"
+#include "report.h"
+
+#define VP_MBUF_ROOM 16384
+#define VP_DRAIN_SECONDS 3.0
+#define VP_IDLE_SECONDS 60.0
+
+static volatile sig_atomic_t vp_quit;
+
+static void
+vp_on_signal(int sig)
+{
+	RTE_SET_USED(sig);
+	vp_quit = 1;
+}
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+"Usage: %s [EAL options] -- [--dev SPEC] -s | -c CID [options]\n"
+"\n"
+"An iperf3-like benchmark on dpdk-vsock's stack: a server (-s) and a\n"
+"client (-c) of STREAM or SEQPACKET connections over a virtio-vsock\n"
+"device. On the loopback device with no -c (or -c the device's own CID)\n"
+"the process serves itself. vsock-bridge --perf-port serves it too.\n"
+"Without \"--\", every option is the program's and EAL runs with\n"
+"--in-memory. EAL always gets --no-pci (or -a ADDR for --dev pci:ADDR).\n"
+"\n"
+"  --dev SPEC        the device (default loopback); one of:\n"
+"  %s\n"
+"  -s, --server      serve on -p PORT (STREAM) and PORT+1 (SEQPACKET)\n"
+"                    until SIGINT (or -t seconds)\n"
+"  -c, --client CID  test against the server at CID\n"
+"  -p, --port P      server port (default 5201)\n"
+"  -l, --len N       message size in bytes (default 65536; 1..%u)\n"
+"  -t, --time S      seconds of traffic (default 10)\n"
+"  -P, --parallel N  streams at once (default 1; 1..65536)\n"
+"  -R, --reverse     the server sends, the client receives (zero copy)\n"
+"      --seqpacket   SEQPACKET connections (each message whole)\n"
+"      --latency     ping-pong: one message out, its echo back; round\n"
+"                    trip p50/p99/p99.9 from a histogram\n"
+"      --conn-rate   connect and close as fast as possible, -P at once\n"
+"      --idle N      open N idle connections first and keep them open\n"
+"                    through the test (memory per connection reported)\n"
+"  -i, --interval S  seconds between reports (default 1; 0: none)\n"
+"  -J, --json        one JSON object at the end, like iperf3 -J\n"
+"                    (interval lines go to stderr)\n"
+"      --nb-mbufs N  mbufs of %u bytes in the pool (default 16384)\n"
+"      --max-conns N connections the stack may hold (default: enough\n"
+"                    for -P and --idle)\n"
+"  -h, --help        this text\n"
+"\n"
+"Exit status: 0 when errors is 0, 1 on errors, 2 on a bad option.\n"
+"Examples:\n"
+"  %s -l 0-1 --in-memory --no-pci -- --dev loopback -l 4096 -t 3\n"
+"  %s -l 1 --in-memory --single-file-segments --no-pci -- \\\n"
+"      --dev vhost-user:path=/tmp/vhost-vsock.sock -c 2 -p 5201 -R -J\n",
+		prog, virtio_vsock_spec_usage(), VPERF_MAX_MSG, VP_MBUF_ROOM,
+		prog, prog);
+}
+
+static int
+parse_seconds(const char *opt, const char *a, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(a, &end);
+	if (errno != 0 || *end != '\0' || a[0] == '\0' ||
+			!(*out >= 0 && *out <= 86400.0 * 365))
+		return app_bad(opt, a, "expected seconds >= 0");
+	return 0;
+}
+
+static int
+parse_opts(int argc, char **argv, struct vp_opts *o)
+{
+	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_IDLE,
+		O_NB_MBUFS, O_MAX_CONNS };
+	static const struct option longopts[] = {
+		{ "dev", required_argument, NULL, O_DEV },
+		{ "server", no_argument, NULL, 's' },
+		{ "client", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "len", required_argument, NULL, 'l' },
+		{ "time", required_argument, NULL, 't' },
+		{ "parallel", required_argument, NULL, 'P' },
+		{ "reverse", no_argument, NULL, 'R' },
+		{ "seqpacket", no_argument, NULL, O_SEQPACKET },
+		{ "latency", no_argument, NULL, O_LATENCY },
+		{ "conn-rate", no_argument, NULL, O_CONN_RATE },
+		{ "idle", required_argument, NULL, O_IDLE },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
+		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[512];
+	uint64_t v;
+	int opt, tests = 0;
+
+	*o = (struct vp_opts){ .dev = "loopback", .port = 5201,
+		.size = 65536, .duration = 10, .interval = 1, .streams = 1,
+		.type = VSOCK_TYPE_STREAM, .test = VP_SEND,
+		.nb_mbufs = 16384 };
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":sc:p:l:t:P:Ri:Jh", longopts,
+			NULL)) != -1) {
+		const char *a = optarg;
+
+		switch (opt) {
+		case O_DEV:
+			if (virtio_vsock_spec_check(a, err, sizeof(err)) != 0)
+				return app_bad("--dev", a, err);
+			o->dev = a;
+			break;
+		case 's':
+			o->server = true;
+			break;
+		case 'c':
+			if (app_parse_u64(a, 1, 0xfffffffeULL, &v) != 0)
+				return app_bad("-c", a, "expected a CID, "
+					"1..4294967294");
+			o->client = true;
+			o->cid = v;
+			break;
+		case 'p':
+			if (app_parse_u64(a, 0, 0xfffffffdULL, &v) != 0)
+				return app_bad("-p", a, "expected 0..4294967293");
+			o->port = (uint32_t)v;
+			break;
+		case 'l':
+			if (app_parse_u64(a, 1, VPERF_MAX_MSG, &v) != 0)
+				return app_bad("-l", a, "expected 1..1048576");
+			o->size = (uint32_t)v;
+			break;
+		case 't':
+			if (parse_seconds("-t", a, &o->duration) != 0)
+				return -EINVAL;
+			break;
+		case 'P':
+			if (app_parse_u64(a, 1, 65536, &v) != 0)
+				return app_bad("-P", a, "expected 1..65536");
+			o->streams = (uint32_t)v;
+			break;
+		case 'R':
+			o->test = VP_RECV;
+			tests++;
+			break;
+		case O_SEQPACKET:
+			o->type = VSOCK_TYPE_SEQPACKET;
+			break;
+		case O_LATENCY:
+			o->test = VP_LATENCY;
+			tests++;
+			break;
+		case O_CONN_RATE:
+			o->test = VP_CONN_RATE;
+			tests++;
+			break;
+		case O_IDLE:
+			if (app_parse_u64(a, 0, 4000000, &v) != 0)
+				return app_bad("--idle", a, "expected 0..4000000");
+			o->idle = (uint32_t)v;
+			break;
+		case 'i':
+			if (parse_seconds("-i", a, &o->interval) != 0)
+				return -EINVAL;
+			break;
+		case 'J':
+			o->json = true;
+			break;
+		case O_NB_MBUFS:
+			if (app_parse_u64(a, 1024, 1u << 22, &v) != 0)
+				return app_bad("--nb-mbufs", a,
+					"expected 1024..4194304");
+			o->nb_mbufs = (uint32_t)v;
+			break;
+		case O_MAX_CONNS:
+			if (app_parse_u64(a, 16, 1u << 24, &v) != 0)
+				return app_bad("--max-conns", a,
+					"expected 16..16777216");
+			o->max_conns = (uint32_t)v;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			return app_bad("option", argv[optind - 1],
+				"needs a value");
+		default:
+			return app_bad("option", argv[optind - 1], "unknown");
+		}
+	}
+	if (optind < argc)
+		return app_bad("argument", argv[optind], "unexpected");
+	if (tests > 1)
+		return app_bad("-R/--latency/--conn-rate", "",
+			"choose one test");
+	if (o->server && o->client)
+		return app_bad("-s", "-c", "a server or a client, not both");
+	if (!o->server && !o->client && strncmp(o->dev, "loopback", 8) != 0)
+		return app_bad("-c", "", "a client needs the server's CID "
+			"(only the loopback device serves itself)");
+	if (!o->server && o->duration == 0)
+		return app_bad("-t", "0", "only a server runs until SIGINT");
+	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > 64 * VP_MBUF_ROOM / 2)
+		return app_bad("-l", "", "SEQPACKET messages are at most "
+			"524288 bytes");
+	return 0;
+}
+
+static double
+vp_now(void)
+{
+	return (double)rte_get_timer_cycles() / (double)rte_get_timer_hz();
+}
+
+/* Bytes of memory in use: the DPDK heap and the C heap. */
+static uint64_t
+vp_mem_in_use(void)
+{
+	struct rte_malloc_socket_stats ms;
+	struct mallinfo2 mi = mallinfo2();
+	uint64_t total = mi.uordblks + mi.hblkhd;
+
+	if (rte_malloc_get_socket_stats((int)rte_socket_id(), &ms) == 0)
+		total += ms.heap_allocsz_bytes;
+	return total;
+}
+
+/* Open the --idle connections; false when they could not all be. */
+static bool
+vp_open_idle(struct vp_ctx *t, struct vperf_server *sv,
+		struct vp_report *rep)
+{
+	double start = vp_now(), next = start + 1;
+	uint64_t before = vp_mem_in_use();
+
+	if (vp_idle_start(t) != 0)
+		return false;
+	while (!vp_quit && !vp_idle_ready(t) &&
+			vp_now() - start < VP_IDLE_SECONDS) {
+		vsock_stack_poll(t->stack);
+		vp_client_poll(t);
+		if (sv != NULL)
+			vperf_server_poll(sv);
+		if (vp_now() >= next) {
+			fprintf(t->o.json ? stderr : stdout, "idle: %u of %u "
+				"connections up\n", t->idle_up, t->o.idle);
+			next += 1;
+		}
+	}
+	rep->idle_up = t->idle_up;
+	rep->idle_seconds = vp_now() - start;
+	rep->idle_bytes = vp_mem_in_use() - before;
+	return t->idle_up == t->o.idle;
+}
+
+/* The test itself, until -t is over and the streams have finished. */
+static void
+vp_run(struct vp_ctx *t, struct vperf_server *sv, struct vp_report *rep)
+{
+	double start = vp_now(), next = start + t->o.interval, stop_at = 0;
+	double duration = t->o.duration;
+
+	vp_report_begin(rep, t, start);
+	while (!vp_quit || t->o.client) {
+		double now = vp_now();
+
+		vsock_stack_poll(t->stack);
+		if (t->o.client)
+			vp_client_poll(t);
+		if (sv != NULL)
+			vperf_server_poll(sv);
+		if (t->o.interval > 0 && now >= next) {
+			vp_report_interval(rep, t, sv, now);
+			next += t->o.interval;
+		}
+		if (!t->stopping && (vp_quit || (duration > 0 &&
+				now - start >= duration))) {
+			vp_report_end_of_traffic(rep, t, now);
+			if (!t->o.client)
+				break;
+			vp_client_stop(t);
+			stop_at = now;
+		}
+		if (t->stopping && (vp_client_done(t) ||
+				now - stop_at > VP_DRAIN_SECONDS))
+			break;
+	}
+}
+
+/* Let closes leave and their answers come back. */
+static void
+vp_settle(struct vp_ctx *t, struct vperf_server *sv)
+{
+	double end = vp_now() + 2;
+
+	while (vp_now() < end) {
+		struct vsock_stack_stats ss;
+
+		vsock_stack_poll(t->stack);
+		vsock_stack_stats_get(t->stack, &ss);
+		if (sv != NULL)
+			vperf_server_poll(sv);
+		if (ss.conns_open == 0)
+			break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct vp_ctx t = { 0 };
+	struct vp_report rep = { 0 };
+	struct virtio_vsock_conf dconf = { 0 };
+	struct vsock_stack_conf sconf = { 0 };
+	struct virtio_vsock_dev *dev = NULL;
+	struct vperf_server *sv = NULL;
+	struct app_args ea;
+	uint64_t mem0;
+	char err[512];
+	int ret;
+
+	app_opts_init("vsock-perf");
+	if (app_eal_split(argc, argv, &ea) != 0)
+		return 1;
+	ret = parse_opts(ea.app_argc, ea.app, &t.o);
+	if (ret != 0) {
+		app_eal_free(&ea);
+		if (ret == 1)
+			usage(stdout, argv[0]);
+		return ret == 1 ? 0 : 2;
+	}
+	app_eal_guard(&ea, strncmp(t.o.dev, "pci:", 4) == 0 ?
+			t.o.dev + 4 : NULL);
+	ret = rte_eal_init(ea.eal_argc, ea.eal);
+	app_eal_free(&ea);
+	if (ret < 0) {
+		fprintf(stderr, "vsock-perf: EAL init failed: %s (are "
+			"hugepages reserved? scripts/setup.sh does it)\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	signal(SIGINT, vp_on_signal);
+	signal(SIGTERM, vp_on_signal);
+	t.tsc_hz = rte_get_tsc_hz();
+	t.pool = rte_pktmbuf_pool_create("vp_pool", t.o.nb_mbufs, 256, 0,
+			VP_MBUF_ROOM + RTE_PKTMBUF_HEADROOM, rte_socket_id());
+	t.pay = t.pool != NULL ? vperf_payload_create((int)rte_socket_id()) :
+		NULL;
+	t.hist = rte_zmalloc("vp_hist", sizeof(*t.hist), 0);
+	if (t.pool == NULL || t.pay == NULL || t.hist == NULL) {
+		fprintf(stderr, "vsock-perf: cannot allocate %u mbufs: %s\n",
+			t.o.nb_mbufs, rte_strerror(rte_errno));
+		return 1;
+	}
+	/*
+	 * Every allocation before the device: a vhost back-end sees only the
+	 * memory that exists when the device starts.
+	 */
+	sconf.pool = t.pool;
+	sconf.socket_id = (int)rte_socket_id();
+	sconf.max_conns = t.o.max_conns != 0 ? t.o.max_conns :
+		RTE_MAX(4096u, 2 * (t.o.streams + t.o.idle) + 64);
+	mem0 = vp_mem_in_use();
+	t.stack = vsock_stack_create("vsock-perf", &sconf);
+	if (t.stack == NULL) {
+		fprintf(stderr, "vsock-perf: stack of %u connections: %s\n",
+			sconf.max_conns, rte_strerror(rte_errno));
+		return 1;
+	}
+	rep.stack_bytes_per_conn = (double)(vp_mem_in_use() - mem0) /
+		sconf.max_conns;
+	dconf.rx_pool = t.pool;
+	dconf.socket_id = (int)rte_socket_id();
+	dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
+	if (dev == NULL) {
+		fprintf(stderr, "vsock-perf: %s\n", err);
+		return rte_errno == EINVAL ? 2 : 1;
+	}
+	ret = vsock_stack_attach(t.stack, virtio_vsock_port(dev));
+	if (ret < 0) {
+		fprintf(stderr, "vsock-perf: attach: %s\n", strerror(-ret));
+		return 1;
+	}
+	t.peer_cid = t.o.cid != 0 ? t.o.cid : vsock_stack_local_cid(t.stack);
+	if (!t.o.server && !t.o.client)
+		t.o.client = true;	/* loopback: serve ourselves */
+	if (t.o.server || t.peer_cid == vsock_stack_local_cid(t.stack)) {
+		sv = vperf_server_start(t.stack, t.pool, t.o.port);
+		if (sv == NULL) {
+			fprintf(stderr, "vsock-perf: listen on ports %u and "
+				"%u: %s\n", t.o.port, t.o.port + 1,
+				rte_strerror(rte_errno));
+			return 1;
+		}
+	}
+	vp_report_start(&rep, &t, dev);
+	if (t.o.client && t.o.idle > 0 && !vp_open_idle(&t, sv, &rep))
+		fprintf(stderr, "vsock-perf: only %u of %u idle connections "
+			"came up\n", t.idle_up, t.o.idle);
+	if (t.o.client && !vp_quit) {
+		ret = vp_client_start(&t);
+		if (ret != 0) {
+			fprintf(stderr, "vsock-perf: connect to %" PRIu64
+				":%u: %s\n", t.peer_cid, t.o.port,
+				strerror(-ret));
+			t.errors++;
+		}
+	}
+	if (!vp_quit && (ret == 0 || !t.o.client))
+		vp_run(&t, sv, &rep);
+	vp_client_free(&t);
+	if (sv != NULL)
+		vperf_server_stop(sv);
+	vp_settle(&t, sv);
+	vp_report_finish(&rep, &t, sv, dev);
+	ret = t.errors == 0 ? 0 : 1;
+	/* Packets still in the device's rings come from the stack's pools. */
+	virtio_vsock_close(dev);
+	vsock_stack_destroy(t.stack);
+	vperf_server_free(sv);
+	vperf_payload_free(t.pay);
+	rte_free(t.hist);
+	rte_mempool_free(t.pool);
+	rte_eal_cleanup();
+	return ret;
+}

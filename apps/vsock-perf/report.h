@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vsock-perf's reports: interval lines, the summary, iperf3-like JSON. */
+#ifndef VSOCK_PERF_REPORT_H
+#define VSOCK_PERF_REPORT_H
+
+#include <stdint.h>
+
+struct vp_ctx;
+struct vperf_server;
+struct virtio_vsock_dev;
+
+struct vp_interval {
+	double start;
+	double end;
+	uint64_t bytes;
+	uint64_t msgs;		/* messages, or connections (--conn-rate) */
+};
+
+struct vp_report {
+	double t0;		/* traffic started */
+	double t_end;		/* traffic stopped (-t over) */
+	double last;		/* end of the last interval */
+	uint64_t last_bytes;
+	uint64_t last_msgs;
+	struct vp_interval *iv;
+	unsigned int nb_iv;
+	unsigned int cap_iv;
+	/* --idle */
+	uint32_t idle_up;
+	double idle_seconds;
+	uint64_t idle_bytes;	/* memory the idle connections took */
+	double stack_bytes_per_conn;	/* the stack's reservation per slot */
+};
+
+void vp_report_start(struct vp_report *r, const struct vp_ctx *t,
+		struct virtio_vsock_dev *dev);
+void vp_report_begin(struct vp_report *r, const struct vp_ctx *t, double now);
+void vp_report_interval(struct vp_report *r, const struct vp_ctx *t,
+		const struct vperf_server *sv, double now);
+void vp_report_end_of_traffic(struct vp_report *r, const struct vp_ctx *t,
+		double now);
+void vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
+		const struct vperf_server *sv, struct virtio_vsock_dev *dev);
+
+#endif /* VSOCK_PERF_REPORT_H */
