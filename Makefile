@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-sanitize run test test-unit test-py \
-	test-sanitize clean
+	test-sanitize clean bench bench-quick
 
 all: build
 
@@ -57,6 +57,13 @@ test: build build-sanitize
 	$(MAKE) --no-print-directory test-sanitize
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-py
+
+# The benchmark suite against its peers (perf/bench.py): perf/results/.
+bench: build
+	$(PYTHON) perf/bench.py --build $(abspath $(BUILD))
+
+bench-quick: build
+	$(PYTHON) perf/bench.py --quick --build $(abspath $(BUILD))
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

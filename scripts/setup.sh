@@ -16,6 +16,7 @@ PACKAGES=(
 	python3-pytest
 	socat ncat
 	qemu-system-x86 busybox-static kmod
+	dpdk-dev python3-matplotlib linux-perf
 )
 
 missing=()
