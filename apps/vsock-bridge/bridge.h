@@ -59,6 +59,7 @@ struct br_handover {
 	uint16_t last_avail[BR_NB_VQ];
 	uint16_t last_used[BR_NB_VQ];
 	uint32_t port_features;	/* VSOCK_PORT_F_* negotiated */
+	uint64_t features;	/* virtio features negotiated: ring layout */
 	uint32_t want;		/* written by the control thread only */
 	uint32_t have;		/* written by the data path only */
 	/* Device session (one per new_device), 0 while there is none. */
@@ -120,6 +121,7 @@ struct br_echo_stats {
 struct br_port;
 struct br_uds;
 struct br_echo;
+struct vperf_server;
 
 /* One guest: its vhost-user socket, CID, Unix socket and stack. */
 struct br_guest {
@@ -143,6 +145,7 @@ struct br_guest {
 	struct br_port *port;
 	struct br_uds *uds;
 	struct br_echo *echo;
+	struct vperf_server *perf;	/* --perf-port */
 };
 
 /* vhost_dev.c: rte_vhost glue, on the control thread. */

@@ -25,6 +25,7 @@
 
 #include "../common/app_eal.h"
 #include "../common/app_opts.h"
+#include "../common/perf_server.h"
 #include "bridge.h"
 
 RTE_LOG_REGISTER(br_logtype, vsock.bridge, INFO);
@@ -46,7 +47,10 @@ struct br_opts {
 	bool stats;
 	bool echo;
 	uint32_t echo_port;
+	bool perf;
+	uint32_t perf_port;
 	uint32_t nb_mbufs;
+	uint32_t max_conns;	/* per guest's stack; 0: the stack's default */
 };
 
 static volatile sig_atomic_t br_quit;
@@ -84,6 +88,11 @@ usage(FILE *f, const char *prog)
 "  --echo-port P     echo service on CID 2 in each guest's reach: port P\n"
 "                    echoes STREAM bytes, port P+1 echoes SEQPACKET\n"
 "                    messages (0..4294967293)\n"
+"  --perf-port P     vsock-perf server on CID 2: port P (STREAM) and P+1\n"
+"                    (SEQPACKET) sink, source, echo and count connections\n"
+"                    for vsock-perf -c 2 -p P in the guest\n"
+"  --max-conns N     connections each guest's stack may hold (default\n"
+"                    4096; 16..16777216)\n"
 "  --nb-mbufs N      mbufs of %u bytes in the pool (default %u;\n"
 "                    1024..1048576); data in flight lives there\n"
 "  --stats           print counters once a second\n"
@@ -160,14 +169,16 @@ check_guests(const struct br_opts *o)
 static int
 parse_opts(int argc, char **argv, struct br_opts *o)
 {
-	enum { O_SOCKET = 256, O_UDS, O_CID, O_CLIENT, O_ECHO, O_MBUFS,
-		O_STATS };
+	enum { O_SOCKET = 256, O_UDS, O_CID, O_CLIENT, O_ECHO, O_PERF,
+		O_MBUFS, O_MAX_CONNS, O_STATS };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "uds", required_argument, NULL, O_UDS },
 		{ "guest-cid", required_argument, NULL, O_CID },
 		{ "client", no_argument, NULL, O_CLIENT },
 		{ "echo-port", required_argument, NULL, O_ECHO },
+		{ "perf-port", required_argument, NULL, O_PERF },
+		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
 		{ "nb-mbufs", required_argument, NULL, O_MBUFS },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "help", no_argument, NULL, 'h' },
@@ -222,6 +233,20 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 			o->echo = true;
 			o->echo_port = (uint32_t)v;
 			break;
+		case O_PERF:
+			if (app_parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
+				return app_bad("--perf-port", a,
+					"must be 0..4294967293 (P+1 is used "
+					"too)");
+			o->perf = true;
+			o->perf_port = (uint32_t)v;
+			break;
+		case O_MAX_CONNS:
+			if (app_parse_u64(a, 16, 1u << 24, &v) != 0)
+				return app_bad("--max-conns", a,
+					"must be 16..16777216");
+			o->max_conns = (uint32_t)v;
+			break;
 		case O_MBUFS:
 			if (app_parse_u64(a, 1024, 1u << 20, &v) != 0)
 				return app_bad("--nb-mbufs", a,
@@ -242,6 +267,10 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 	}
 	if (optind < argc)
 		return app_bad("argument", argv[optind], "unexpected");
+	if (o->echo && o->perf && (o->echo_port == o->perf_port ||
+			o->echo_port == o->perf_port + 1 ||
+			o->perf_port == o->echo_port + 1))
+		return app_bad("--perf-port", "", "overlaps --echo-port");
 	return check_guests(o);
 }
 
@@ -358,6 +387,8 @@ run(struct br_guest *guests, unsigned int nb, bool stats)
 		for (i = 0; i < nb; i++) {
 			work += vsock_stack_poll(guests[i].stack);
 			br_uds_after_poll(&guests[i]);
+			if (guests[i].perf != NULL)
+				vperf_server_poll(guests[i].perf);
 			running |= br_port_running(guests[i].port);
 		}
 		/* Poll mode while a guest is up; doze when nothing is. */
@@ -381,6 +412,7 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 	struct vsock_stack_conf sconf = {
 		.pool = pool,
 		.socket_id = (int)rte_socket_id(),
+		.max_conns = o->max_conns,
 	};
 	char name[16];
 	int r;
@@ -411,6 +443,14 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 			return r;
 		}
 	}
+	if (o->perf) {
+		g->perf = vperf_server_start(g->stack, pool, o->perf_port);
+		if (g->perf == NULL) {
+			fprintf(stderr, "vsock-bridge: --perf-port %u: %s\n",
+				o->perf_port, rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+	}
 	r = br_vhost_start(g, o->client);
 	if (r != 0) {
 		fprintf(stderr, "vsock-bridge: --socket %s: %s\n",
@@ -418,9 +458,10 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 		return r;
 	}
 	printf("vsock-bridge: guest cid %" PRIu64 ": vhost-user %s (%s), "
-		"unix %s%s\n", g->cid, g->sock_path,
+		"unix %s%s%s\n", g->cid, g->sock_path,
 		o->client ? "client" : "server", g->uds_path,
-		o->echo ? ", echo on CID 2" : "");
+		o->echo ? ", echo on CID 2" : "",
+		o->perf ? ", vsock-perf server on CID 2" : "");
 	return 0;
 }
 
@@ -439,9 +480,12 @@ teardown(struct br_guest *guests, unsigned int nb)
 		br_vhost_stop(g);
 		br_uds_close(g);
 		br_echo_stop(g);
+		vperf_server_stop(g->perf);
 		/* The port may hold a packet with a header from its pool. */
 		br_port_free(g->port);
 		vsock_stack_destroy(g->stack);
+		/* Its payload may be in packets the stack held until now. */
+		vperf_server_free(g->perf);
 	}
 	br_uds_fini();
 }
