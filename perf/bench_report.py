@@ -143,7 +143,7 @@ def _fmt(x):
         return f"{x:.0f}"
     if abs(x) >= 10:
         return f"{x:.1f}"
-    return f"{x:.3g}"
+    return f"{x:#.3g}"
 
 
 def _cell(value, spread):
