@@ -80,6 +80,7 @@ struct br_vu_msg {
 #define BR_VSOCK_F_SEQPACKET 1
 #define BR_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | \
 	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
+	(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VIRTIO_RING_F_EVENT_IDX) | \
 	(1ULL << BR_VSOCK_F_STREAM) | (1ULL << BR_VSOCK_F_SEQPACKET))
 #define BR_PROTOCOL_FEATURES (1ULL << VHOST_USER_PROTOCOL_F_CONFIG)
 
@@ -118,9 +119,19 @@ br_vhost_xlate(void *mem, uint64_t addr, uint32_t len)
 	return va != 0 && got == len ? (void *)(uintptr_t)va : NULL;
 }
 
+/*
+ * rte_vhost decides with its own ring indexes whether the guest wants the
+ * interrupt (EVENT_IDX, packed event suppression); the data path keeps
+ * them in the hand-over, so give them to rte_vhost first.
+ */
 int
 br_vhost_call(int vid, uint16_t queue)
 {
+	struct br_guest *g = br_guest_by_vid(vid);
+
+	if (g != NULL)
+		rte_vhost_set_vring_base(vid, queue, g->ho.last_avail[queue],
+				g->ho.last_used[queue]);
 	return rte_vhost_vring_call_nonblock(vid, queue);
 }
 
@@ -193,6 +204,7 @@ br_dev_publish(struct br_guest *g)
 	}
 	ho->vid = g->vid;
 	ho->mem = mem;
+	ho->features = features;
 	ho->port_features = VSOCK_PORT_F_STREAM |
 		((features >> BR_VSOCK_F_SEQPACKET) & 1 ?
 		VSOCK_PORT_F_SEQPACKET : 0);

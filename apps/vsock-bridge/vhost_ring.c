@@ -3,6 +3,8 @@
  * vsock-bridge: the device side of a guest's two rings, and the vsock_port
  * its stack runs over. Runs on the main lcore only.
  *
+ * Split or packed rings, as the guest negotiated; EVENT_IDX too.
+ *
  * Guest tx (ring 1): each available chain is one packet, header and
  * payload laid out in any number of device-readable buffers; it is copied
  * into an mbuf chain from the bridge's pool and handed to the stack.
@@ -81,8 +83,8 @@ br_port_let_go(struct br_port *p)
 	for (q = 0; q < BR_NB_VQ; q++) {
 		/* Whoever has the rings next may want kicks. */
 		vq_dev_set_no_notify(&p->vq[q], false);
-		ho->last_avail[q] = p->vq[q].last_avail_idx;
-		ho->last_used[q] = p->vq[q].used_idx;
+		vq_dev_get_base(&p->vq[q], &ho->last_avail[q],
+				&ho->last_used[q]);
 	}
 	p->running = false;
 	p->have = 0;
@@ -93,6 +95,11 @@ static void
 br_port_take(struct br_port *p, uint32_t want)
 {
 	struct br_handover *ho = p->ho;
+	unsigned int vq_flags =
+		(ho->features & (1ULL << VIRTIO_F_RING_PACKED) ?
+			VQ_F_PACKED : 0) |
+		(ho->features & (1ULL << VIRTIO_F_RING_EVENT_IDX) ?
+			VQ_F_EVENT_IDX : 0);
 	int q;
 
 	/*
@@ -106,9 +113,9 @@ br_port_take(struct br_port *p, uint32_t want)
 	}
 	for (q = 0; q < BR_NB_VQ; q++) {
 		vq_dev_init(&p->vq[q], ho->desc[q], ho->avail[q], ho->used[q],
-				ho->size[q]);
-		p->vq[q].last_avail_idx = ho->last_avail[q];
-		p->vq[q].used_idx = ho->last_used[q];
+				ho->size[q], vq_flags);
+		vq_dev_set_base(&p->vq[q], ho->last_avail[q],
+				ho->last_used[q]);
 		/* We poll both rings: the guest need not kick. */
 		vq_dev_set_no_notify(&p->vq[q], true);
 	}
@@ -138,7 +145,11 @@ br_port_sync(struct br_port *p)
 static void
 br_call(struct br_port *p, int q)
 {
-	int r = br_vhost_call(p->vid, (uint16_t)q);
+	int r;
+
+	/* rte_vhost decides with these whether the guest wants it. */
+	vq_dev_get_base(&p->vq[q], &p->ho->last_avail[q], &p->ho->last_used[q]);
+	r = br_vhost_call(p->vid, (uint16_t)q);
 
 	p->call_pending[q] = r == -EAGAIN;
 	if (r == -EAGAIN)
@@ -147,20 +158,17 @@ br_call(struct br_port *p, int q)
 		p->st.calls++;
 }
 
-/* Tell the guest about new used entries, unless it polls. */
+/* Tell the guest about used entries put since @old, unless it polls. */
 static void
-br_notify(struct br_port *p, int q)
+br_notify(struct br_port *p, int q, uint16_t old)
 {
-	/* The used index must be visible before we read the guest's flag. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&p->vq[q].avail->flags, __ATOMIC_RELAXED) &
-			VRING_AVAIL_F_NO_INTERRUPT)
-		return;
-	br_call(p, q);
+	if (vq_dev_need_interrupt(&p->vq[q], old))
+		br_call(p, q);
 }
 
 /*
- * Chains the guest made available. More than the ring holds is a bogus
+ * Chains the guest made available (for a packed ring: 1 when there is
+ * one, it does not count them). More than the ring holds is a bogus
  * index (a driver writing it in pieces, say): nothing is taken then, for
  * walking stale entries would put us out of step with the ring for good.
  */
@@ -312,13 +320,14 @@ br_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	struct vq_dev *vq = &p->vq[BR_VQ_TX];
 	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
 	uint16_t got = 0, done = 0, avail;
+	uint16_t old = vq->used_idx;
 
 	if (unlikely(!p->running))
 		return 0;
 	avail = br_avail(p, vq);
-	while (got < n && done < avail) {
-		uint16_t head = vq_dev_peek_head(vq);
-		int nseg = vq_dev_walk(vq, head, segs, br_vhost_xlate, p->mem);
+	while (got < n && avail > 0) {
+		struct vq_dev_chain c;
+		int nseg = vq_dev_peek(vq, segs, br_vhost_xlate, p->mem, &c);
 		int64_t total = nseg < 0 ? -1 :
 			br_chain_bytes(segs, nseg, false);
 		struct rte_mbuf *m = NULL;
@@ -342,9 +351,11 @@ br_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 				m = NULL;
 			}
 		}
-		vq_dev_consume(vq);
-		vq_dev_push_used(vq, head, 0);
+		vq_dev_take(vq, &c);
+		vq_dev_put(vq, &c, 0);
 		done++;
+		if (--avail == 0)
+			avail = br_avail(p, vq);
 		if (m != NULL) {
 			pkts[got++] = m;
 			p->st.rx_pkts++;
@@ -353,7 +364,7 @@ br_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	}
 	if (done > 0) {
 		vq_dev_publish(vq);
-		br_notify(p, BR_VQ_TX);
+		br_notify(p, BR_VQ_TX, old);
 	}
 	return got;
 }
@@ -373,18 +384,17 @@ br_deliver(struct br_port *p, uint16_t *pushed)
 
 	/* A packet without payload still takes one buffer. */
 	for (;;) {
+		struct vq_dev_chain chain;
 		struct br_cursor c;
 		struct vsock_hdr h;
 		uint32_t piece;
-		uint16_t head;
 		int64_t cap;
 		int nseg;
 
 		if (br_avail(p, vq) == 0)
 			return false;
-		head = vq_dev_peek_head(vq);
-		vq_dev_consume(vq);
-		nseg = vq_dev_walk(vq, head, segs, br_vhost_xlate, p->mem);
+		nseg = vq_dev_peek(vq, segs, br_vhost_xlate, p->mem, &chain);
+		vq_dev_take(vq, &chain);
 		cap = nseg < 0 ? -1 : br_chain_bytes(segs, nseg, true);
 		if (cap <= VSOCK_HDR_LEN) {
 			if (nseg < 0)
@@ -393,7 +403,7 @@ br_deliver(struct br_port *p, uint16_t *pushed)
 				p->st.bad_dir++;
 			else
 				p->st.bad_rx_buf++;
-			vq_dev_push_used(vq, head, 0);
+			vq_dev_put(vq, &chain, 0);
 			(*pushed)++;
 			continue;
 		}
@@ -410,7 +420,7 @@ br_deliver(struct br_port *p, uint16_t *pushed)
 		br_mbuf_to_guest(&c, p->cur, VSOCK_HDR_LEN + p->cur_off,
 				piece);
 		p->cur_off += piece;
-		vq_dev_push_used(vq, head, VSOCK_HDR_LEN + piece);
+		vq_dev_put(vq, &chain, VSOCK_HDR_LEN + piece);
 		(*pushed)++;
 		p->st.tx_pieces++;
 		if (p->cur_off >= p->cur_len)
@@ -448,6 +458,7 @@ br_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct br_port *p = priv;
 	uint16_t i = 0, pushed = 0;
+	uint16_t old = p->vq[BR_VQ_RX].used_idx;
 
 	if (unlikely(!p->running))
 		return 0;
@@ -467,7 +478,7 @@ br_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	}
 	if (pushed > 0) {
 		vq_dev_publish(&p->vq[BR_VQ_RX]);
-		br_notify(p, BR_VQ_RX);
+		br_notify(p, BR_VQ_RX, old);
 	}
 	return i;
 }

@@ -47,11 +47,12 @@ fx_open(struct fixture *f, uint16_t size)
 	f->priv = malloc(priv_len + GUARD_LEN);
 	assert_non_null(f->priv);
 	memset(f->priv, GUARD_BYTE, priv_len + GUARD_LEN);
-	f->vq = virtqueue_init(f->priv, f->ring, size, 7);
+	f->vq = virtqueue_init(f->priv, f->ring, size, 7, 0);
 	assert_non_null(f->vq);
 	for (i = 0; i < GUARD_LEN; i++)
 		assert_int_equal(f->priv[priv_len + i], GUARD_BYTE);
-	vq_dev_init(&f->dev, f->vq->desc, f->vq->avail, f->vq->used, size);
+	vq_dev_init(&f->dev, f->vq->desc, f->vq->avail, f->vq->used, size,
+			0);
 }
 
 static void
@@ -116,7 +117,7 @@ test_init_and_layout(void **state)
 				virtqueue_ring_mem_size(bad[i]));
 
 		assert_true(priv != NULL && ring != NULL);
-		assert_null(virtqueue_init(priv, ring, bad[i], 0));
+		assert_null(virtqueue_init(priv, ring, bad[i], 0, 0));
 		free(priv);
 		free(ring);
 	}

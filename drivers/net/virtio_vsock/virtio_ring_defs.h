@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Split virtqueue layout and the feature bits this driver knows, from the
- * virtio 1.x specification. Fields are little-endian on the wire; the
+ * Split and packed virtqueue layouts and the feature bits this driver
+ * knows, from the virtio 1.x specification. Fields are little-endian on the wire; the
  * driver is built for little-endian hosts only (checked below), which keeps
  * the hot paths free of byte swaps.
  */
@@ -47,6 +47,45 @@ struct vring_used {
 	uint16_t idx;
 	struct vring_used_elem ring[];	/* then uint16_t avail_event */
 };
+
+/* Packed ring (virtio 1.1+, section 2.8): one descriptor ring. */
+#define VRING_PACKED_DESC_F_AVAIL	(1 << 7)
+#define VRING_PACKED_DESC_F_USED	(1 << 15)
+#define VRING_PACKED_DESC_F_AVAIL_USED \
+	(VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED)
+
+struct vring_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;		/* buffer id, on the last descriptor of a chain */
+	uint16_t flags;
+};
+
+/* Event suppression structure: the driver's and the device's. */
+#define VRING_PACKED_EVENT_FLAG_ENABLE	0
+#define VRING_PACKED_EVENT_FLAG_DISABLE	1
+#define VRING_PACKED_EVENT_FLAG_DESC	2	/* only with EVENT_IDX */
+#define VRING_PACKED_EVENT_WRAP_SHIFT	15
+
+struct vring_packed_desc_event {
+	uint16_t off_wrap;	/* descriptor offset, wrap counter in bit 15 */
+	uint16_t flags;
+};
+
+/*
+ * EVENT_IDX (section 2.7.10): notify when the index moved from @old to
+ * @new_idx past @event. All three are free-running 16-bit counters, so
+ * the comparison is modular.
+ */
+static inline int
+vring_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+/* Ring layout and notification features of one queue, both sides. */
+#define VQ_F_PACKED	(1u << 0)
+#define VQ_F_EVENT_IDX	(1u << 1)
 
 /* Transport feature bits (virtio 1.x, section 6). */
 #define VIRTIO_F_RING_INDIRECT_DESC	28

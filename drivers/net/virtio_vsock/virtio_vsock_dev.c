@@ -33,6 +33,8 @@ static const struct virtio_vsock_transport_ops *const transports[] = {
 /* Features this driver implements. */
 static const uint64_t driver_features =
 	(1ULL << VIRTIO_F_VERSION_1) |
+	(1ULL << VIRTIO_F_RING_PACKED) |
+	(1ULL << VIRTIO_F_RING_EVENT_IDX) |
 	(1ULL << VIRTIO_VSOCK_F_STREAM) |
 	(1ULL << VIRTIO_VSOCK_F_SEQPACKET) |
 	(1ULL << VIRTIO_VSOCK_F_NO_IMPLIED_STREAM);
@@ -51,7 +53,8 @@ find_transport(const char *spec, const char **args)
 			*args = "";
 			return transports[i];
 		}
-		if (spec[len] == ':') {
+		/* "loopback,packed=0" reads as well as "loopback:packed=0". */
+		if (spec[len] == ':' || spec[len] == ',') {
 			*args = spec + len + 1;
 			return transports[i];
 		}
@@ -62,7 +65,7 @@ find_transport(const char *spec, const char **args)
 const char *
 virtio_vsock_spec_usage(void)
 {
-	static char buf[1024];
+	static char buf[2048];
 	size_t i, off = 0;
 
 	if (buf[0] != '\0')
@@ -115,6 +118,23 @@ vv_common_arg(const char *key, const char *val,
 		da->rx_buf = (uint32_t)v;
 		return 1;
 	}
+	if (strcmp(key, "packed") == 0 || strcmp(key, "event_idx") == 0) {
+		uint64_t bit = key[0] == 'p' ? 1ULL << VIRTIO_F_RING_PACKED :
+			1ULL << VIRTIO_F_RING_EVENT_IDX;
+
+		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
+			snprintf(err, errlen, "%s=%s: must be 0 (refuse) or 1 "
+				"(require)", key, val);
+			return -EINVAL;
+		}
+		da->want &= ~bit;
+		da->refuse &= ~bit;
+		if (val[0] == '1')
+			da->want |= bit;
+		else
+			da->refuse |= bit;
+		return 1;
+	}
 	return 0;
 }
 
@@ -154,7 +174,8 @@ virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
 			return r;
 		if (r == 1) {
 			snprintf(err, errlen, "%s: unknown option '%s' (known: "
-				"%s, queue_size, rx_buf)", tname, tok, known);
+				"%s, queue_size, rx_buf, packed, event_idx)",
+				tname, tok, known);
 			return -EINVAL;
 		}
 	}
@@ -239,7 +260,7 @@ virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
 				vv_free_mbuf, NULL);
 		memset(dev->vq_mem[q], 0, virtqueue_ring_mem_size(vq->size));
 		dev->vq[q] = virtqueue_init(dev->vq_priv[q], dev->vq_mem[q],
-				vq->size, (uint16_t)q);
+				vq->size, (uint16_t)q, dev->vq_flags);
 	}
 	dev->tx_inflight = 0;
 	virtio_vsock_event_refill(dev);
@@ -281,7 +302,7 @@ vv_setup_queues(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 			return -ENOMEM;
 		}
 		dev->vq[q] = virtqueue_init(dev->vq_priv[q], dev->vq_mem[q],
-				size, (uint16_t)q);
+				size, (uint16_t)q, dev->vq_flags);
 		if (dev->ops->setup_queue(dev, dev->vq[q]) != 0) {
 			snprintf(err, errlen, "%s: device refused queue %d",
 				dev->name, q);
@@ -310,7 +331,20 @@ vv_negotiate(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 		return -ENOTSUP;
 	}
 	dev->features = offered & (driver_features |
-			dev->ops->extra_features);
+			dev->ops->extra_features) &
+		~(dev->ops->no_features | dev->refuse);
+	if ((dev->want & ~dev->features) != 0) {
+		snprintf(err, errlen, "%s: the device does not offer %s",
+			dev->name, dev->want & ~dev->features &
+			(1ULL << VIRTIO_F_RING_PACKED) ? "packed rings" :
+			"EVENT_IDX");
+		return -ENOTSUP;
+	}
+	dev->vq_flags =
+		(dev->features & (1ULL << VIRTIO_F_RING_PACKED) ?
+			VQ_F_PACKED : 0) |
+		(dev->features & (1ULL << VIRTIO_F_RING_EVENT_IDX) ?
+			VQ_F_EVENT_IDX : 0);
 	if (dev->ops->set_features(dev, dev->features) != 0) {
 		snprintf(err, errlen, "%s: device refused features 0x%" PRIx64,
 			dev->name, dev->features);
@@ -434,6 +468,8 @@ virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
 	if (ret == 0) {
 		if (da.queue_size != 0)
 			dev->queue_size = da.queue_size;
+		dev->want = da.want;
+		dev->refuse = da.refuse;
 		if (da.rx_buf > room) {
 			snprintf(err, errlen, "%s: rx_buf=%u is larger than "
 				"the pool's mbuf data room (%u)", spec,
@@ -459,8 +495,9 @@ virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
 	dev->port.priv = dev;
 	dev->port.name = dev->name;
 	VV_LOG(INFO, "%s: up, cid %" PRIu64 ", features 0x%" PRIx64
-		", %u entries, rx buffers of %u bytes", dev->name, dev->cid,
-		dev->features, dev->queue_size, dev->rx_buf_len);
+		", %s rings of %u entries, rx buffers of %u bytes", dev->name,
+		dev->cid, dev->features, dev->vq_flags & VQ_F_PACKED ?
+		"packed" : "split", dev->queue_size, dev->rx_buf_len);
 	return dev;
 }
 
@@ -480,6 +517,18 @@ uint64_t
 virtio_vsock_features(const struct virtio_vsock_dev *dev)
 {
 	return dev->features;
+}
+
+bool
+virtio_vsock_packed(const struct virtio_vsock_dev *dev)
+{
+	return (dev->vq_flags & VQ_F_PACKED) != 0;
+}
+
+bool
+virtio_vsock_event_idx(const struct virtio_vsock_dev *dev)
+{
+	return (dev->vq_flags & VQ_F_EVENT_IDX) != 0;
 }
 
 void

@@ -7,10 +7,14 @@
  * Device specs (the @c --dev option of the apps):
  *   - @c loopback[:cid=N][,queue_size=Q][,rx_buf=B][,lcore=auto|inline|L]
  *     the in-process device model.
+ *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
+ *     refuses the feature, 1 requires it; by default the driver takes
+ *     what the device offers (for A/B measurements).
  */
 #ifndef VIRTIO_VSOCK_DEV_H
 #define VIRTIO_VSOCK_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +87,12 @@ uint64_t virtio_vsock_cid(const struct virtio_vsock_dev *dev);
 
 /** Negotiated feature bits. */
 uint64_t virtio_vsock_features(const struct virtio_vsock_dev *dev);
+
+/** Does the device run packed virtqueues (VIRTIO_F_RING_PACKED)? */
+bool virtio_vsock_packed(const struct virtio_vsock_dev *dev);
+
+/** Was VIRTIO_RING_F_EVENT_IDX negotiated? */
+bool virtio_vsock_event_idx(const struct virtio_vsock_dev *dev);
 
 /** Copy the driver counters. */
 void virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,

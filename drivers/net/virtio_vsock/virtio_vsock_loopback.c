@@ -10,6 +10,7 @@
  *
  * It runs on a worker lcore of its own when one is free (polling, so it
  * asks the driver not to kick it), or inline: then every kick runs it.
+ * It offers packed rings and EVENT_IDX; the driver picks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,7 +51,8 @@ struct lb_dev {
 	uint32_t pending_event;	/* event id + 1, set by inject_event */
 	/* The tx packet being delivered (may span rx buffers and calls). */
 	bool have_cur;
-	uint16_t cur_head;
+	bool cur_put;		/* cur_chain is to be given back */
+	struct vq_dev_chain cur_chain;
 	int cur_nsegs;
 	uint32_t cur_off;	/* payload bytes delivered */
 	struct vsock_hdr cur;
@@ -125,17 +127,16 @@ lb_take_tx(struct lb_dev *lb)
 	struct vq_dev *tx = &lb->q[VIRTIO_VSOCK_VQ_TX];
 	uint8_t raw[VSOCK_HDR_LEN];
 	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
+	struct vq_dev_chain *c = &lb->cur_chain;
 	struct lb_cursor dst, src;
 	uint32_t total;
-	uint16_t head;
 
 	while (vq_dev_avail(tx) > 0) {
-		head = vq_dev_peek_head(tx);
-		vq_dev_consume(tx);
-		lb->cur_nsegs = vq_dev_walk_va(tx, head, lb->cur_segs);
+		lb->cur_nsegs = vq_dev_peek_va(tx, lb->cur_segs, c);
+		vq_dev_take(tx, c);
 		if (lb->cur_nsegs < 0) {
 			lb->bad_chains++;
-			vq_dev_push_used(tx, head, 0);
+			vq_dev_put(tx, c, 0);
 			continue;
 		}
 		total = lb_seg_total(lb->cur_segs, lb->cur_nsegs, false);
@@ -145,16 +146,16 @@ lb_take_tx(struct lb_dev *lb)
 				lb_copy(&dst, &src, VSOCK_HDR_LEN) !=
 				VSOCK_HDR_LEN) {
 			lb->bad_pkts++;
-			vq_dev_push_used(tx, head, 0);
+			vq_dev_put(tx, c, 0);
 			continue;
 		}
 		vsock_hdr_decode(&lb->cur, raw);
 		if (lb->cur.len != total - VSOCK_HDR_LEN) {
 			lb->bad_pkts++;
-			vq_dev_push_used(tx, head, 0);
+			vq_dev_put(tx, c, 0);
 			continue;
 		}
-		lb->cur_head = head;
+		lb->cur_put = true;
 		lb->cur_off = 0;
 		lb->have_cur = true;
 		if (lb->cur.dst_cid !=
@@ -162,7 +163,7 @@ lb_take_tx(struct lb_dev *lb)
 			/* An empty host: nobody listens anywhere. */
 			struct vsock_hdr req = lb->cur;
 
-			vq_dev_push_used(tx, head, 0);
+			vq_dev_put(tx, c, 0);
 			lb->have_cur = false;
 			if (req.op == VSOCK_OP_RST)
 				continue;
@@ -174,7 +175,7 @@ lb_take_tx(struct lb_dev *lb)
 			lb->cur.type = req.type;
 			lb->cur.op = VSOCK_OP_RST;
 			lb->cur_nsegs = 0;
-			lb->cur_head = UINT16_MAX;	/* nothing to return */
+			lb->cur_put = false;	/* nothing to return */
 			lb->have_cur = true;
 		}
 		return true;
@@ -198,20 +199,19 @@ lb_deliver(struct lb_dev *lb)
 
 	/* A zero-length packet still takes one buffer. */
 	while (first || lb->cur_off < lb->cur.len) {
+		struct vq_dev_chain c;
 		uint32_t cap, piece;
 		struct vsock_hdr h;
-		uint16_t head;
 		int n;
 
 		if (vq_dev_avail(rx) == 0)
 			return false;
-		head = vq_dev_peek_head(rx);
-		vq_dev_consume(rx);
-		n = vq_dev_walk_va(rx, head, segs);
+		n = vq_dev_peek_va(rx, segs, &c);
+		vq_dev_take(rx, &c);
 		cap = n < 0 ? 0 : lb_seg_total(segs, n, true);
 		if (cap <= VSOCK_HDR_LEN) {
 			lb->bad_chains++;
-			vq_dev_push_used(rx, head, 0);
+			vq_dev_put(rx, &c, 0);
 			continue;
 		}
 		piece = RTE_MIN(lb->cur.len - lb->cur_off, cap - VSOCK_HDR_LEN);
@@ -228,7 +228,7 @@ lb_deliver(struct lb_dev *lb)
 				VSOCK_HDR_LEN + lb->cur_off);
 		lb_copy(&dst, &src, piece);
 		lb->cur_off += piece;
-		vq_dev_push_used(rx, head, VSOCK_HDR_LEN + piece);
+		vq_dev_put(rx, &c, VSOCK_HDR_LEN + piece);
 		first = false;
 	}
 	return true;
@@ -241,21 +241,20 @@ lb_event(struct lb_dev *lb)
 	struct vq_dev *ev = &lb->q[VIRTIO_VSOCK_VQ_EVENT];
 	uint32_t id = __atomic_load_n(&lb->pending_event, __ATOMIC_ACQUIRE);
 	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
-	uint16_t head;
+	struct vq_dev_chain c;
 	int n;
 
 	if (id == 0 || vq_dev_avail(ev) == 0)
 		return;
-	head = vq_dev_peek_head(ev);
-	vq_dev_consume(ev);
-	n = vq_dev_walk_va(ev, head, segs);
+	n = vq_dev_peek_va(ev, segs, &c);
+	vq_dev_take(ev, &c);
 	if (n < 1 || !segs[0].writable ||
 			segs[0].len < VIRTIO_VSOCK_EVENT_LEN) {
 		lb->bad_chains++;
-		vq_dev_push_used(ev, head, 0);
+		vq_dev_put(ev, &c, 0);
 	} else {
 		vsock_le32_put(segs[0].ptr, id - 1);
-		vq_dev_push_used(ev, head, VIRTIO_VSOCK_EVENT_LEN);
+		vq_dev_put(ev, &c, VIRTIO_VSOCK_EVENT_LEN);
 	}
 	vq_dev_publish(ev);
 	__atomic_store_n(&lb->pending_event, 0, __ATOMIC_RELEASE);
@@ -275,9 +274,9 @@ lb_process(struct lb_dev *lb)
 			break;
 		if (!lb_deliver(lb))
 			break;
-		if (lb->cur_head != UINT16_MAX)
-			vq_dev_push_used(&lb->q[VIRTIO_VSOCK_VQ_TX],
-					lb->cur_head, 0);
+		if (lb->cur_put)
+			vq_dev_put(&lb->q[VIRTIO_VSOCK_VQ_TX], &lb->cur_chain,
+					0);
 		lb->have_cur = false;
 		done++;
 	}
@@ -358,6 +357,8 @@ lb_open(struct virtio_vsock_dev *dev, const char *args,
 	}
 	*lb = tmp;
 	lb->features = (1ULL << VIRTIO_F_VERSION_1) |
+		(1ULL << VIRTIO_F_RING_PACKED) |
+		(1ULL << VIRTIO_F_RING_EVENT_IDX) |
 		(1ULL << VIRTIO_VSOCK_F_STREAM) |
 		(1ULL << VIRTIO_VSOCK_F_SEQPACKET);
 	/* The device reads our virtual addresses directly. */
@@ -396,7 +397,7 @@ lb_setup_queue(struct virtio_vsock_dev *dev, struct virtqueue *vq)
 	struct lb_dev *lb = dev->tpriv;
 
 	vq_dev_init(&lb->q[vq->queue_id], vq->desc, vq->avail, vq->used,
-			vq->size);
+			vq->size, dev->vq_flags);
 	return 0;
 }
 
@@ -492,7 +493,8 @@ lb_inject_event(struct virtio_vsock_dev *dev, uint32_t id, uint64_t new_cid)
 const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
 	.name = "loopback",
 	.usage = "loopback[:cid=N][,queue_size=Q][,rx_buf=B]"
-		"[,lcore=auto|inline|L]  in-process device (default cid 3)",
+		"[,lcore=auto|inline|L][,packed=0|1][,event_idx=0|1]  "
+		"in-process device (default cid 3)",
 	.open = lb_open,
 	.get_features = lb_get_features,
 	.set_features = lb_set_features,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Rx and tx bursts over split virtqueues. Zero copy both ways: rx hands up
+ * Rx and tx bursts over the virtqueues, split or packed: one path, the
+ * layout is the queue's business. Zero copy both ways: rx hands up
  * the mbufs the device wrote; tx posts the caller's segments as they are
  * and frees them when the device has used them.
  */

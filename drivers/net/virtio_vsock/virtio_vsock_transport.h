@@ -36,6 +36,9 @@ struct virtio_vsock_dev {
 	const struct virtio_vsock_transport_ops *ops;
 	void *tpriv;		/* transport's private data */
 	uint64_t features;	/* negotiated */
+	uint64_t want;		/* features the spec requires */
+	uint64_t refuse;	/* features the spec refuses */
+	unsigned int vq_flags;	/* VQ_F_* of the negotiated features */
 	uint64_t cid;
 	uint32_t tx_inflight;	/* bytes posted on tx, not yet used */
 	uint64_t next_ctrl_poll;	/* tsc of the next ctrl_poll */
@@ -53,6 +56,8 @@ struct virtio_vsock_dev {
 struct virtio_vsock_devargs {
 	uint16_t queue_size;
 	uint32_t rx_buf;
+	uint64_t want;		/* ring features asked for with key=1 */
+	uint64_t refuse;	/* ring features refused with key=0 */
 };
 
 struct virtio_vsock_transport_ops {
@@ -89,6 +94,8 @@ struct virtio_vsock_transport_ops {
 	 * driver's (PCI: VIRTIO_F_ACCESS_PLATFORM, honoured by VFIO).
 	 */
 	uint64_t extra_features;
+	/* Driver features it cannot carry (vhost-kernel: packed rings). */
+	uint64_t no_features;
 	/* Optional: make the device raise event @id (tests, fault drills). */
 	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
 			uint64_t new_cid);
@@ -123,7 +130,7 @@ typedef int (*vv_kv_fn)(const char *key, const char *val, void *ctx,
 
 /*
  * Parse @args, "k=v[,k=v...]", for transport @tname: the common keys
- * (queue_size, rx_buf) into @da, the rest through @fn. @known lists the
+ * (queue_size, rx_buf, packed, event_idx) into @da, the rest through @fn. @known lists the
  * keys for the error message.
  */
 int virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,

@@ -327,6 +327,8 @@ const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops = {
 	.set_features = vk_set_features,
 	.get_cid = vk_get_cid,
 	.setup_queue = vk_setup_queue,
+	/* Linux's vhost has no packed rings, whatever it may report. */
+	.no_features = 1ULL << VIRTIO_F_RING_PACKED,
 	.start = vk_start,
 	.notify = vk_notify,
 	.stop = vk_stop,

@@ -372,7 +372,9 @@ vu_start_rings(struct vu_dev *vu, char *err, size_t errlen)
 	for (q = 0; q < VU_NB_RINGS && r == 0; q++) {
 		struct virtqueue *vq = vu->vq[q];
 		struct vu_state num = { .index = q, .num = vq->size };
-		struct vu_state base = { .index = q, .num = 0 };
+		/* A packed ring starts at slot 0 with wrap counters set. */
+		struct vu_state base = { .index = q,
+			.num = vq->packed ? 1u << 15 : 0 };
 		struct vu_addr addr = {
 			.index = q,
 			.desc = (uint64_t)(uintptr_t)vq->desc,
@@ -768,8 +770,8 @@ vu_ctrl_poll(struct virtio_vsock_dev *dev)
 const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops = {
 	.name = "vhost-user",
 	.usage = "vhost-user:path=P[,cid=N][,server=1][,wait=S][,queue_size=Q]"
-		"[,rx_buf=B]  vhost-user front-end (EAL needs "
-		"--single-file-segments)",
+		"[,rx_buf=B][,packed=0|1][,event_idx=0|1]  vhost-user "
+		"front-end (EAL needs --single-file-segments)",
 	.open = vu_open,
 	.get_features = vu_get_features,
 	.set_features = vu_set_features_op,

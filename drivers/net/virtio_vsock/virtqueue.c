@@ -26,7 +26,7 @@ virtqueue_used_offset(uint16_t size)
 size_t
 virtqueue_ring_mem_size(uint16_t size)
 {
-	/* used: flags, idx, ring[size], avail_event */
+	/* used: flags, idx, ring[size], avail_event; a packed ring is less */
 	return align_up(virtqueue_used_offset(size) + sizeof(uint16_t) * 3 +
 			sizeof(struct vring_used_elem) * (size_t)size,
 			VRING_ALIGN);
@@ -40,8 +40,30 @@ virtqueue_priv_size(uint16_t size)
 		sizeof(struct vq_extra) * (size_t)size;
 }
 
+/* Packed: the event structures each on a cache line after the ring. */
+static void
+vq_packed_layout(struct virtqueue *vq, void *ring, uint16_t size)
+{
+	size_t off = align_up(sizeof(struct vring_packed_desc) * size, 64);
+	uint16_t i;
+
+	vq->pdesc = ring;
+	vq->driver_event = (struct vring_packed_desc_event *)
+		((uint8_t *)ring + off);
+	vq->device_event = (struct vring_packed_desc_event *)
+		((uint8_t *)ring + off + 64);
+	vq->packed = true;
+	vq->used_wrap = true;
+	vq->avail_flags = VRING_PACKED_DESC_F_AVAIL;
+	/* We poll: ask the device not to interrupt us. */
+	vq->driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	for (i = 0; i < size; i++)
+		vq->next[i] = (uint16_t)(i + 1);
+}
+
 struct virtqueue *
-virtqueue_init(void *priv, void *ring, uint16_t size, uint16_t queue_id)
+virtqueue_init(void *priv, void *ring, uint16_t size, uint16_t queue_id,
+		unsigned int flags)
 {
 	struct virtqueue *vq = priv;
 	uint8_t *p = priv;
@@ -53,19 +75,29 @@ virtqueue_init(void *priv, void *ring, uint16_t size, uint16_t queue_id)
 	vq->next = (uint16_t *)(p + align_up(sizeof(*vq), 16));
 	vq->extra = (struct vq_extra *)(p + align_up(sizeof(*vq), 16) +
 			align_up(sizeof(uint16_t) * (size_t)size, 16));
+	vq->size = size;
+	vq->mask = size - 1;
+	vq->num_free = size;
+	vq->queue_id = queue_id;
+	vq->event_idx = (flags & VQ_F_EVENT_IDX) != 0;
+	if (flags & VQ_F_PACKED) {
+		vq_packed_layout(vq, ring, size);
+		return vq;
+	}
 	vq->desc = ring;
 	vq->avail = (struct vring_avail *)((uint8_t *)ring +
 			virtqueue_avail_offset(size));
 	vq->used = (struct vring_used *)((uint8_t *)ring +
 			virtqueue_used_offset(size));
-	vq->size = size;
-	vq->mask = size - 1;
-	vq->num_free = size;
-	vq->queue_id = queue_id;
 	for (i = 0; i < size; i++)
 		vq->next[i] = (uint16_t)((i + 1) & vq->mask);
-	/* We poll: ask the device not to interrupt us. */
+	/*
+	 * We poll: ask the device not to interrupt us. With EVENT_IDX the
+	 * flag is ignored and used_event, kept behind the used index,
+	 * does it.
+	 */
 	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	*vq_split_used_event(vq) = (uint16_t)-1;
 	return vq;
 }
 
@@ -80,8 +112,18 @@ virtqueue_drain(struct virtqueue *vq, void (*fn)(void *cookie, void *arg),
 
 		if (cookie == NULL)
 			continue;
-		virtqueue_free_chain(vq, i);
+		if (vq->packed) {
+			vq->next[i] = vq->free_head;
+			vq->free_head = i;
+			vq->num_free += vq->extra[i].ndescs;
+			vq->extra[i].cookie = NULL;
+			vq->extra[i].ndescs = 0;
+		} else {
+			virtqueue_free_chain(vq, i);
+		}
 		fn(cookie, arg);
 	}
 	vq->last_used_idx = vq->avail_idx;
+	vq->next_used = vq->next_avail;
+	vq->used_wrap = (vq->avail_flags & VRING_PACKED_DESC_F_AVAIL) != 0;
 }

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Split virtqueue, driver side (virtio 1.x, section 2.7).
+ * Virtqueue, driver side: split (virtio 1.x, section 2.7) and packed
+ * (section 2.8) layouts behind one API. Each call branches once on
+ * vq->packed, which never changes while a queue lives: a branch the CPU
+ * predicts, and no function pointer per packet.
  *
  * The rings live in memory the device can reach; everything the driver
  * relies on to stay consistent (free list, chain lengths, cookies) lives in
- * private memory, so a device that scribbles over the descriptor table or
- * returns nonsense in the used ring cannot corrupt the driver. Used-ring
- * entries are validated and counted, never trusted.
+ * private memory, so a device that scribbles over the descriptors or
+ * returns nonsense as used cannot corrupt the driver. Used entries are
+ * validated and counted, never trusted.
+ *
+ * We poll, so device interrupts are suppressed for good at init; with
+ * EVENT_IDX the driver kicks only when the device's event index asks.
  *
  * No EAL dependency: unit tests drive it with ordinary memory.
  */
@@ -37,21 +43,42 @@ struct vq_stats {
 	uint64_t bad_used_idx;	/* device claimed more used entries than posted */
 };
 
+/*
+ * The three areas a transport hands to the device are desc, avail and
+ * used; in a packed queue they are the descriptor ring and the driver's
+ * and the device's event suppression structures.
+ */
 struct virtqueue {
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	union {
+		struct vring_desc *desc;
+		struct vring_packed_desc *pdesc;
+	};
+	union {
+		struct vring_avail *avail;
+		struct vring_packed_desc_event *driver_event;
+	};
+	union {
+		struct vring_used *used;
+		struct vring_packed_desc_event *device_event;
+	};
 	uint16_t size;		/* power of two */
 	uint16_t mask;
-	uint16_t free_head;
-	uint16_t num_free;
-	uint16_t avail_idx;	/* shadow of avail->idx */
-	uint16_t last_used_idx;
+	uint16_t free_head;	/* split: free descriptor; packed: free id */
+	uint16_t num_free;	/* descriptors */
+	uint16_t avail_idx;	/* chains posted (split: avail->idx) */
+	uint16_t last_used_idx;	/* chains taken back */
+	uint16_t num_added;	/* entries posted since the last kick check */
 	uint16_t queue_id;
 	bool broken;		/* device broke the ring protocol */
+	bool packed;		/* VIRTIO_F_RING_PACKED */
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX */
+	bool used_wrap;		/* packed: wrap counter of next_used */
+	uint16_t next_avail;	/* packed: slot of the next descriptor */
+	uint16_t next_used;	/* packed: slot of the next used one */
+	uint16_t avail_flags;	/* packed: AVAIL/USED bits of this lap */
 	struct vq_stats stats;
 	uint16_t *next;		/* private free list / chain links */
-	struct vq_extra *extra;	/* per head */
+	struct vq_extra *extra;	/* per head (split) or buffer id (packed) */
 };
 
 /* Bytes of device-visible memory the rings of a queue of @size take. */
@@ -63,11 +90,11 @@ size_t virtqueue_priv_size(uint16_t size);
 /*
  * Lay out a queue of @size entries. @priv is virtqueue_priv_size() bytes
  * and becomes the struct virtqueue; @ring is virtqueue_ring_mem_size()
- * bytes, 4 KiB aligned and zeroed. Returns NULL if @size is not a power of
- * two in [2, 32768].
+ * bytes, 4 KiB aligned and zeroed (enough for either layout). @flags are
+ * VQ_F_*. Returns NULL if @size is not a power of two in [2, 32768].
  */
 struct virtqueue *virtqueue_init(void *priv, void *ring, uint16_t size,
-		uint16_t queue_id);
+		uint16_t queue_id, unsigned int flags);
 
 /* Offsets of the rings inside the ring memory, for the transport. */
 size_t virtqueue_avail_offset(uint16_t size);
@@ -79,13 +106,21 @@ virtqueue_load_acquire16(const uint16_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Post a chain of @n buffers with @cookie. Not visible to the device until
- * virtqueue_publish(). Returns 0, or -ENOSPC when fewer than @n descriptors
- * are free (nothing is posted then).
- */
+/* EVENT_IDX words past the end of the split avail and used rings. */
+static inline uint16_t *
+vq_split_used_event(const struct virtqueue *vq)
+{
+	return &vq->avail->ring[vq->size];
+}
+
+static inline uint16_t *
+vq_split_avail_event(const struct virtqueue *vq)
+{
+	return (uint16_t *)&vq->used->ring[vq->size];
+}
+
 static inline int
-virtqueue_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
+vq_split_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
 		void *cookie)
 {
 	uint16_t head = vq->free_head;
@@ -113,28 +148,8 @@ virtqueue_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
 	vq->extra[head].ndescs = n;
 	vq->avail->ring[vq->avail_idx & vq->mask] = head;
 	vq->avail_idx++;
+	vq->num_added++;
 	return 0;
-}
-
-/* Make everything enqueued so far visible to the device. */
-static inline void
-virtqueue_publish(struct virtqueue *vq)
-{
-	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
-}
-
-/*
- * After a publish: does the device want a notification? A device that
- * polls sets VRING_USED_F_NO_NOTIFY. The fence orders our avail->idx store
- * before the flag load, or a device that clears the flag and then looks at
- * avail->idx could miss our entries.
- */
-static inline bool
-virtqueue_kick_prepare(const struct virtqueue *vq)
-{
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) &
-		VRING_USED_F_NO_NOTIFY);
 }
 
 /* Return a used chain starting at @head to the free list. */
@@ -153,28 +168,19 @@ virtqueue_free_chain(struct virtqueue *vq, uint16_t head)
 	vq->extra[head].ndescs = 0;
 }
 
-/* Number of entries posted and not yet returned by the device. */
+/* Number of chains posted and not yet returned by the device. */
 static inline uint16_t
 virtqueue_in_flight(const struct virtqueue *vq)
 {
 	return (uint16_t)(vq->avail_idx - vq->last_used_idx);
 }
 
-/*
- * Take up to @n used entries: their cookies and the lengths the device
- * reported (untrusted: the caller checks them against what it posted).
- * Entries with an id that is out of range or not posted are counted and
- * skipped; a used index running past what was posted marks the queue
- * broken, and a broken queue returns nothing more.
- */
 static inline uint16_t
-virtqueue_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
+vq_split_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
 		uint16_t n)
 {
 	uint16_t used_idx, avail, i, got = 0;
 
-	if (vq->broken)
-		return 0;
 	used_idx = virtqueue_load_acquire16(&vq->used->idx);
 	avail = (uint16_t)(used_idx - vq->last_used_idx);
 	if (avail > virtqueue_in_flight(vq)) {
@@ -200,7 +206,84 @@ virtqueue_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
 		got++;
 		virtqueue_free_chain(vq, (uint16_t)id);
 	}
+	/*
+	 * Keep used_event just behind what we took: the device's used index
+	 * is never behind it, so it never crosses it and never interrupts.
+	 */
+	if (vq->event_idx && n > 0)
+		__atomic_store_n(vq_split_used_event(vq),
+				(uint16_t)(vq->last_used_idx - 1),
+				__ATOMIC_RELAXED);
 	return got;
+}
+
+#include "virtqueue_packed.h"
+
+/*
+ * Post a chain of @n buffers with @cookie. A split queue shows it to the
+ * device at virtqueue_publish(), a packed one at once. Returns 0, or
+ * -ENOSPC when fewer than @n descriptors are free (nothing is posted).
+ */
+static inline int
+virtqueue_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
+		void *cookie)
+{
+	if (vq->packed)
+		return vq_packed_enqueue(vq, bufs, n, cookie);
+	return vq_split_enqueue(vq, bufs, n, cookie);
+}
+
+/* Make everything enqueued so far visible to the device. */
+static inline void
+virtqueue_publish(struct virtqueue *vq)
+{
+	/* Packed descriptors became visible one by one as they were posted. */
+	if (!vq->packed)
+		__atomic_store_n(&vq->avail->idx, vq->avail_idx,
+				__ATOMIC_RELEASE);
+}
+
+/*
+ * After a publish: does the device want a notification for what was
+ * posted since the last call? A polling device says no through
+ * VRING_USED_F_NO_NOTIFY, its event index or its event suppression
+ * structure. The fence orders our publish before that load, or a device
+ * that re-enables notifications and then looks at the ring could miss our
+ * entries.
+ */
+static inline bool
+virtqueue_kick_prepare(struct virtqueue *vq)
+{
+	uint16_t added = vq->num_added;
+
+	vq->num_added = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq->packed)
+		return vq_packed_kick_prepare(vq, added);
+	if (vq->event_idx)
+		return vring_need_event(__atomic_load_n(vq_split_avail_event(vq),
+				__ATOMIC_RELAXED), vq->avail_idx,
+				(uint16_t)(vq->avail_idx - added));
+	return !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) &
+		VRING_USED_F_NO_NOTIFY);
+}
+
+/*
+ * Take up to @n used entries: their cookies and the lengths the device
+ * reported (untrusted: the caller checks them against what it posted).
+ * Entries with an id that is out of range or not posted are counted and
+ * skipped; a device returning more than was posted marks the queue
+ * broken, and a broken queue returns nothing more.
+ */
+static inline uint16_t
+virtqueue_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
+		uint16_t n)
+{
+	if (vq->broken)
+		return 0;
+	if (vq->packed)
+		return vq_packed_dequeue(vq, cookies, lens, n);
+	return vq_split_dequeue(vq, cookies, lens, n);
 }
 
 /*

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Split virtqueue, device side: what a device model (the loopback device,
- * the bridge's back-end) does with a driver's rings. Descriptors come from
- * the driver and are checked before use: a bad index, a loop or an
- * over-long chain ends the walk with an error instead of running away.
+ * Virtqueue, device side: what a device model (the loopback device, the
+ * bridge's back-end) does with a driver's rings, split or packed.
+ * Descriptors come from the driver and are checked before use: a bad
+ * index, a loop or an over-long chain ends the walk with an error instead
+ * of running away.
+ *
+ * Devices use the calls that take either layout: vq_dev_avail(),
+ * vq_dev_peek(), vq_dev_take(), vq_dev_put(), vq_dev_publish(). Under
+ * them, vq_dev_peek_head(), vq_dev_walk(), vq_dev_consume() and
+ * vq_dev_push_used() are the split ring's steps, which tests drive one
+ * by one.
  */
 #ifndef VIRTIO_VSOCK_VIRTQUEUE_DEV_H
 #define VIRTIO_VSOCK_VIRTQUEUE_DEV_H
@@ -14,13 +21,34 @@
 #include "virtio_ring_defs.h"
 
 struct vq_dev {
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	union {
+		struct vring_desc *desc;
+		struct vring_packed_desc *pdesc;
+	};
+	union {
+		struct vring_avail *avail;
+		struct vring_packed_desc_event *driver_event;
+	};
+	union {
+		struct vring_used *used;
+		struct vring_packed_desc_event *device_event;
+	};
 	uint16_t size;
 	uint16_t mask;
-	uint16_t last_avail_idx;
-	uint16_t used_idx;	/* shadow of used->idx */
+	uint16_t last_avail_idx;	/* packed: a slot */
+	uint16_t used_idx;	/* split: shadow of used->idx; packed: a slot */
+	bool packed;
+	bool event_idx;
+	bool no_notify;		/* we poll: the driver need not kick */
+	bool avail_wrap;	/* packed: wrap counters */
+	bool used_wrap;
+	bool broken;		/* packed: a chain without end */
+};
+
+/* A chain taken from the ring, to give back with vq_dev_put(). */
+struct vq_dev_chain {
+	uint16_t id;		/* split: head index; packed: buffer id */
+	uint16_t ndescs;	/* packed: slots it took; 0: cannot be put */
 };
 
 /* One buffer of a chain, translated to a pointer. */
@@ -32,9 +60,14 @@ struct vq_dev_seg {
 
 #define VQ_DEV_MAX_SEGS 64
 
+/*
+ * @desc, @avail and @used are the three areas the driver gave (for a
+ * packed queue: the ring and the driver's and device's event structures).
+ * @flags are VQ_F_* of virtqueue.h.
+ */
 static inline void
 vq_dev_init(struct vq_dev *vd, void *desc, void *avail, void *used,
-		uint16_t size)
+		uint16_t size, unsigned int flags)
 {
 	/* Casts spelt out: C++ (the microbenchmarks) includes this too. */
 	vd->desc = (struct vring_desc *)desc;
@@ -44,12 +77,64 @@ vq_dev_init(struct vq_dev *vd, void *desc, void *avail, void *used,
 	vd->mask = size - 1;
 	vd->last_avail_idx = 0;
 	vd->used_idx = 0;
+	vd->packed = (flags & VQ_F_PACKED) != 0;
+	vd->event_idx = (flags & VQ_F_EVENT_IDX) != 0;
+	vd->no_notify = false;
+	vd->avail_wrap = true;
+	vd->used_wrap = true;
+	vd->broken = false;
 }
 
-/* Entries the driver has made available and we have not taken. */
+/*
+ * Where the device stands, as vhost-user's VRING_BASE carries it: for a
+ * packed ring the slot with the wrap counter in bit 15.
+ */
+static inline void
+vq_dev_get_base(const struct vq_dev *vd, uint16_t *avail, uint16_t *used)
+{
+	*avail = vd->last_avail_idx;
+	*used = vd->used_idx;
+	if (vd->packed) {
+		*avail |= (uint16_t)(vd->avail_wrap << 15);
+		*used |= (uint16_t)(vd->used_wrap << 15);
+	}
+}
+
+static inline void
+vq_dev_set_base(struct vq_dev *vd, uint16_t avail, uint16_t used)
+{
+	vd->last_avail_idx = avail;
+	vd->used_idx = used;
+	if (vd->packed) {
+		vd->last_avail_idx = avail & 0x7fff;
+		vd->used_idx = used & 0x7fff;
+		vd->avail_wrap = (avail >> 15) != 0;
+		vd->used_wrap = (used >> 15) != 0;
+	}
+}
+
+/* Is the packed descriptor at the next slot available to us? */
+static inline bool
+vq_dev_packed_avail(const struct vq_dev *vd)
+{
+	uint16_t f = __atomic_load_n(&vd->pdesc[vd->last_avail_idx].flags,
+			__ATOMIC_ACQUIRE);
+
+	return !vd->broken &&
+		((f & VRING_PACKED_DESC_F_AVAIL) != 0) == vd->avail_wrap &&
+		((f & VRING_PACKED_DESC_F_USED) != 0) != vd->avail_wrap;
+}
+
+/*
+ * Entries the driver has made available and we have not taken: the
+ * count for a split ring, 1 or 0 for a packed one (which does not count
+ * without walking).
+ */
 static inline uint16_t
 vq_dev_avail(const struct vq_dev *vd)
 {
+	if (vd->packed)
+		return vq_dev_packed_avail(vd);
 	return (uint16_t)(__atomic_load_n(&vd->avail->idx, __ATOMIC_ACQUIRE) -
 			vd->last_avail_idx);
 }
@@ -134,19 +219,174 @@ vq_dev_push_used(struct vq_dev *vd, uint16_t head, uint32_t len)
 	vd->used_idx++;
 }
 
-/* Make pushed entries visible to the driver. */
+/*
+ * Make pushed entries visible to the driver. With EVENT_IDX on a split
+ * ring, move avail_event along: just behind what we took while we poll
+ * (the driver's index never crosses it), at it when we want a kick.
+ */
 static inline void
 vq_dev_publish(struct vq_dev *vd)
 {
+	if (vd->packed)
+		return;
 	__atomic_store_n(&vd->used->idx, vd->used_idx, __ATOMIC_RELEASE);
+	if (vd->event_idx)
+		__atomic_store_n((uint16_t *)&vd->used->ring[vd->size],
+				(uint16_t)(vd->last_avail_idx - vd->no_notify),
+				__ATOMIC_RELAXED);
 }
 
-/* A polling device tells the driver not to kick it. */
+/*
+ * Walk the packed chain at our next slot (vq_dev_packed_avail() said
+ * there is one) without taking it. Returns the segments or -1; @c says
+ * how to give the chain back, even a bad one, unless it has no end
+ * (ndescs 0).
+ */
+static inline int
+vq_dev_packed_walk(const struct vq_dev *vd, struct vq_dev_seg *segs,
+		vq_dev_xlate_t xlate, void *ctx, struct vq_dev_chain *c)
+{
+	uint16_t pos = vd->last_avail_idx;
+	bool bad = false;
+	int n = 0;
+
+	c->id = 0;
+	c->ndescs = 0;
+	for (;;) {
+		const struct vring_packed_desc *d = &vd->pdesc[pos];
+		uint16_t flags = d->flags;
+
+		if (n == VQ_DEV_MAX_SEGS || n == vd->size)
+			return -1;
+		if (flags & VRING_DESC_F_INDIRECT)
+			bad = true;	/* not negotiated */
+		segs[n].len = d->len;
+		segs[n].writable = (flags & VRING_DESC_F_WRITE) != 0;
+		segs[n].ptr = d->len == 0 || bad ? NULL :
+			xlate(ctx, d->addr, d->len);
+		if (segs[n].ptr == NULL && d->len != 0)
+			bad = true;
+		n++;
+		if (!(flags & VRING_DESC_F_NEXT)) {
+			c->id = d->id;
+			c->ndescs = (uint16_t)n;
+			return bad ? -1 : n;
+		}
+		if (++pos == vd->size)
+			pos = 0;
+	}
+}
+
+/*
+ * Walk the next available chain (vq_dev_avail() said there is one)
+ * without taking it: the segments, or -1 for a bad chain, which is still
+ * to be taken and put back (with length 0).
+ */
+static inline int
+vq_dev_peek(const struct vq_dev *vd, struct vq_dev_seg *segs,
+		vq_dev_xlate_t xlate, void *ctx, struct vq_dev_chain *c)
+{
+	if (vd->packed)
+		return vq_dev_packed_walk(vd, segs, xlate, ctx, c);
+	c->id = vq_dev_peek_head(vd);
+	c->ndescs = 1;
+	return vq_dev_walk(vd, c->id, segs, xlate, ctx);
+}
+
+static inline int
+vq_dev_peek_va(const struct vq_dev *vd, struct vq_dev_seg *segs,
+		struct vq_dev_chain *c)
+{
+	return vq_dev_peek(vd, segs, vq_dev_xlate_va, NULL, c);
+}
+
+/*
+ * Take the chain vq_dev_peek() returned. A packed chain without end
+ * leaves no way to find the next one: the ring is broken for us then.
+ */
+static inline void
+vq_dev_take(struct vq_dev *vd, const struct vq_dev_chain *c)
+{
+	if (!vd->packed) {
+		vd->last_avail_idx++;
+		return;
+	}
+	if (c->ndescs == 0) {
+		vd->broken = true;
+		return;
+	}
+	vd->last_avail_idx = (uint16_t)(vd->last_avail_idx + c->ndescs);
+	if (vd->last_avail_idx >= vd->size) {
+		vd->last_avail_idx = (uint16_t)(vd->last_avail_idx - vd->size);
+		vd->avail_wrap = !vd->avail_wrap;
+	}
+}
+
+/*
+ * Give a taken chain back with @len bytes written. A packed used
+ * descriptor shows at once (its flags last); a split one at publish.
+ */
+static inline void
+vq_dev_put(struct vq_dev *vd, const struct vq_dev_chain *c, uint32_t len)
+{
+	struct vring_packed_desc *d;
+
+	if (!vd->packed) {
+		vq_dev_push_used(vd, c->id, len);
+		return;
+	}
+	if (c->ndescs == 0)
+		return;
+	d = &vd->pdesc[vd->used_idx];
+	d->id = c->id;
+	d->len = len;
+	__atomic_store_n(&d->flags, vd->used_wrap ?
+			VRING_PACKED_DESC_F_AVAIL_USED : 0, __ATOMIC_RELEASE);
+	vd->used_idx = (uint16_t)(vd->used_idx + c->ndescs);
+	if (vd->used_idx >= vd->size) {
+		vd->used_idx = (uint16_t)(vd->used_idx - vd->size);
+		vd->used_wrap = !vd->used_wrap;
+	}
+}
+
+/*
+ * A polling device tells the driver not to kick it. With EVENT_IDX on a
+ * split ring that is avail_event, which vq_dev_publish() keeps up.
+ */
 static inline void
 vq_dev_set_no_notify(struct vq_dev *vd, bool on)
 {
-	__atomic_store_n(&vd->used->flags, on ? VRING_USED_F_NO_NOTIFY : 0,
-			__ATOMIC_RELAXED);
+	vd->no_notify = on;
+	if (vd->packed)
+		__atomic_store_n(&vd->device_event->flags, on ?
+				VRING_PACKED_EVENT_FLAG_DISABLE :
+				VRING_PACKED_EVENT_FLAG_ENABLE,
+				__ATOMIC_RELAXED);
+	else if (vd->event_idx)
+		__atomic_store_n((uint16_t *)&vd->used->ring[vd->size],
+				(uint16_t)(vd->last_avail_idx - on),
+				__ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&vd->used->flags,
+				on ? VRING_USED_F_NO_NOTIFY : 0,
+				__ATOMIC_RELAXED);
+}
+
+/* Does the driver want an interrupt for what we put since @old? */
+static inline bool
+vq_dev_need_interrupt(const struct vq_dev *vd, uint16_t old)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vd->packed)
+		return __atomic_load_n(&vd->driver_event->flags,
+				__ATOMIC_RELAXED) !=
+			VRING_PACKED_EVENT_FLAG_DISABLE;
+	if (vd->event_idx)
+		return vring_need_event(__atomic_load_n(
+				&vd->avail->ring[vd->size], __ATOMIC_RELAXED),
+				vd->used_idx, old);
+	return !(__atomic_load_n(&vd->avail->flags, __ATOMIC_RELAXED) &
+		VRING_AVAIL_F_NO_INTERRUPT);
 }
 
 #endif /* VIRTIO_VSOCK_VIRTQUEUE_DEV_H */
