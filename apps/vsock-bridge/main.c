@@ -25,6 +25,7 @@
 
 #include "../common/app_eal.h"
 #include "../common/app_opts.h"
+#include "../common/perf_proto.h"
 #include "../common/perf_server.h"
 #include "bridge.h"
 
@@ -320,6 +321,19 @@ print_stats(const struct br_guest *g, double t, bool final)
 		s.rst_tx, s.rst_rx, s.drop_bad_hdr, s.drop_wrong_cid,
 		s.drop_no_conn, s.drop_credit, s.drop_nomem,
 		s.transport_resets);
+	if (g->perf != NULL) {
+		const struct vperf_server_stats *p =
+			vperf_server_stats(g->perf);
+
+		printf("  perf: conns %" PRIu64 " sink %" PRIu64 " source %"
+			PRIu64 " echo %" PRIu64 " idle %" PRIu64 " probes %"
+			PRIu64 " bad_hello %" PRIu64 " bytes_rx %" PRIu64
+			" bytes_tx %" PRIu64 " nombuf %" PRIu64 " errors %"
+			PRIu64 "\n", p->conns, p->tests[VPERF_SINK],
+			p->tests[VPERF_SOURCE], p->tests[VPERF_ECHO],
+			p->tests[VPERF_IDLE], p->probes, p->bad_hello,
+			p->bytes_rx, p->bytes_tx, p->nombuf, p->errors);
+	}
 	if (e != NULL)
 		printf("  echo: conns %" PRIu64 " bytes %" PRIu64 " msgs %"
 			PRIu64 " errors %" PRIu64 "\n", e->conns, e->bytes,

@@ -1,0 +1,186 @@
+"""vsock-perf end to end: every test kind on the loopback device (the
+process serves itself) and against vsock-bridge --perf-port over
+vhost-user; what the sinks count must equal what was sent."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import BRIDGE, BUILD, EAL, Background, wait_for_path
+
+PERF = os.path.join(BUILD, "apps", "vsock-perf")
+EAL_VU = ["--in-memory", "--single-file-segments", "--no-pci",
+          "--log-level=lib.eal:warning"]
+
+
+def run_perf(args, eal=None, timeout=120):
+    cmd = [PERF] + (EAL if eal is None else eal) + ["--"] + args
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=timeout)
+    return p
+
+
+def perf_json(args, eal=None):
+    p = run_perf(args + ["-J"], eal)
+    assert p.returncode == 0, (args, p.stdout, p.stderr)
+    d = json.loads(p.stdout)
+    assert d["end"]["errors"] == 0, d
+    return d
+
+
+def check_send(d, size):
+    e = d["end"]
+    sent, rcvd = e["sum_sent"], e["sum_received"]
+    assert sent["bytes"] > 0 and sent["bytes"] % size == 0
+    # The sinks' own counts, sent back at the end: nothing lost.
+    assert rcvd["bytes"] == sent["bytes"], e
+    assert sent["msgs"] == sent["bytes"] // size
+    assert e["sum_sent"]["bits_per_second"] > 0
+
+
+@pytest.mark.parametrize("size", [1, 64, 4096, 65536, 200000])
+def test_loopback_send_every_byte_counted(size):
+    d = perf_json(["--dev", "loopback", "-l", str(size), "-t", "1"])
+    assert d["start"]["test"] == "send"
+    check_send(d, size)
+    assert d["end"]["server"]["bytes_rx"] == d["end"]["sum_sent"]["bytes"]
+
+
+def test_loopback_parallel_seqpacket():
+    d = perf_json(["-l", "3000", "-t", "1", "-P", "4", "--seqpacket"])
+    assert d["start"]["type"] == "seqpacket"
+    assert d["end"]["server"]["conns"] == 4
+    check_send(d, 3000)
+
+
+def test_loopback_reverse_zero_copy_receive():
+    d = perf_json(["-l", "65536", "-t", "1", "-R"])
+    e = d["end"]
+    assert e["sum_received"]["bytes"] > 0
+    assert e["server"]["bytes_tx"] >= e["sum_received"]["bytes"]
+
+
+def test_loopback_latency_histogram():
+    d = perf_json(["-l", "64", "-t", "1", "--latency"])
+    lat = d["end"]["latency"]
+    assert lat["samples"] > 100
+    assert 0 < lat["min_us"] <= lat["p50_us"] <= lat["p99_us"] \
+        <= lat["p999_us"] <= lat["max_us"]
+    # Every ping came back whole.
+    assert d["end"]["sum_received"]["bytes"] >= 64 * lat["samples"]
+
+
+def test_loopback_conn_rate():
+    d = perf_json(["-t", "1", "--conn-rate", "-P", "8"])
+    c = d["end"]["connect"]
+    assert c["conns"] > 100 and c["per_second"] > 0
+    # Each was accepted by the server and closed before any hello.
+    assert d["end"]["server"]["probes"] >= c["conns"] - 8
+
+
+def test_loopback_idle_connections_and_intervals():
+    d = perf_json(["-l", "4096", "-t", "1.6", "-i", "0.5",
+                   "--idle", "2000"])
+    m = d["end"]["memory"]
+    assert m["idle_conns"] == 2000
+    assert m["per_idle_conn_bytes"] > m["stack_bytes_per_conn"] > 0
+    assert d["end"]["server"]["conns"] == 2001
+    assert len(d["intervals"]) >= 3
+    assert all(i["bytes"] > 0 for i in d["intervals"])
+    check_send(d, 4096)
+
+
+def test_text_output_has_intervals_and_summary():
+    p = run_perf(["-l", "1024", "-t", "1.2", "-i", "0.5"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("[SUM]") >= 4
+    assert "sender" in p.stdout and "receiver" in p.stdout
+
+
+@pytest.mark.parametrize("args,bad", [
+    (["-l", "0"], "'0'"),
+    (["-l", "2000000"], "'2000000'"),
+    (["-P", "0"], "'0'"),
+    (["-c", "abc"], "'abc'"),
+    (["-t", "-1"], "'-1'"),
+    (["--idle", "x"], "'x'"),
+    (["-s", "-c", "2"], "-s"),
+    (["-R", "--latency"], "choose one"),
+    (["--dev", "nonsense"], "'nonsense'"),
+    (["--dev", "vhost-user:path=/x"], "-c"),
+    (["--bogus"], "--bogus"),
+])
+def test_bad_options_exit_2_naming_the_value(args, bad):
+    p = run_perf(args)
+    assert p.returncode == 2, (args, p.stdout, p.stderr)
+    assert bad in p.stderr, p.stderr
+
+
+def test_help():
+    p = run_perf(["--help"])
+    assert p.returncode == 0
+    for opt in ("-s", "-c CID", "-R", "--latency", "--conn-rate",
+                "--idle", "-J"):
+        assert opt in p.stdout
+
+
+@pytest.fixture
+def bridge(procs, tmp_path):
+    sock = str(tmp_path / "vhost.sock")
+    uds = str(tmp_path / "v.sock")
+    br = Background([BRIDGE, "-l", "0"] + EAL_VU + [
+        "--", "--socket", sock, "--uds", uds, "--guest-cid", "3",
+        "--perf-port", "5201", "--max-conns", "8192"], "vsock-bridge")
+    procs.append(br)
+    wait_for_path(sock, br)
+    return br, sock
+
+
+def perf_vu(sock, args):
+    return perf_json(["--dev", f"vhost-user:path={sock}", "-c", "2",
+                      "-p", "5201"] + args, eal=["-l", "1"] + EAL_VU)
+
+
+def test_bridge_serves_every_test(bridge):
+    br, sock = bridge
+    check_send(perf_vu(sock, ["-l", "65536", "-t", "1"]), 65536)
+    check_send(perf_vu(sock, ["-l", "64", "-t", "1", "-P", "2"]), 64)
+    check_send(perf_vu(sock, ["-l", "5000", "-t", "1", "--seqpacket"]),
+               5000)
+    d = perf_vu(sock, ["-l", "65536", "-t", "1", "-R"])
+    assert d["end"]["sum_received"]["bytes"] > 0
+    d = perf_vu(sock, ["-l", "64", "-t", "1", "--latency"])
+    assert d["end"]["latency"]["samples"] > 100
+    d = perf_vu(sock, ["-t", "1", "--conn-rate", "-P", "4"])
+    assert d["end"]["connect"]["conns"] > 100
+    d = perf_vu(sock, ["-l", "1024", "-t", "1", "--idle", "1000"])
+    assert d["end"]["memory"]["idle_conns"] == 1000
+    assert br.stop() == 0, br.err
+    perf = [l for l in br.out.splitlines() if l.strip().startswith("perf:")]
+    assert perf, br.out
+    f = perf[0].split()
+    stat = dict(zip(f[1::2], map(int, f[2::2])))
+    assert stat["sink"] == 1 + 2 + 1 + 1 and stat["source"] == 1
+    assert stat["echo"] == 1 and stat["idle"] == 1000
+    assert stat["bad_hello"] == 0 and stat["errors"] == 0
+
+
+def test_bridge_resets_a_bad_hello(bridge, procs):
+    """A client that does not speak the protocol is reset and counted;
+    the server keeps serving."""
+    br, sock = bridge
+    testpmd = os.path.join(BUILD, "apps", "vsock-testpmd")
+    p = subprocess.run([testpmd, "-l", "1"] + EAL_VU + [
+        "--", "--dev", f"vhost-user:path={sock}", "--mode", "source",
+        "--peer", "2", "--port", "5201", "--size", "64", "--duration",
+        "1", "--json"], capture_output=True, text=True, timeout=60)
+    d = json.loads([l for l in p.stdout.splitlines()
+                    if l.startswith("{")][0])
+    assert sum(d["resets"].values()) > 0, d
+    check_send(perf_vu(sock, ["-l", "4096", "-t", "1"]), 4096)
+    assert br.stop() == 0, br.err
+    line = [l for l in br.out.splitlines() if l.strip().startswith("perf:")]
+    f = line[0].split()
+    stat = dict(zip(f[1::2], map(int, f[2::2])))
+    assert stat["bad_hello"] >= 1 and stat["sink"] == 1
