@@ -30,6 +30,10 @@
 #include "report.h"
 
 #define VP_MBUF_ROOM 16384
+/* An mbuf's buf_len is 16-bit: room for the headroom and this much. */
+#define VP_MBUF_ROOM_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM)
+/* The stack's 60-segment chains, of the default mbufs, half full. */
+#define VP_SEQ_MAX (60u * VP_MBUF_ROOM / 2 + 32768)
 #define VP_DRAIN_SECONDS 3.0
 #define VP_IDLE_SECONDS 60.0
 
@@ -74,7 +78,9 @@ usage(FILE *f, const char *prog)
 "  -i, --interval S  seconds between reports (default 1; 0: none)\n"
 "  -J, --json        one JSON object at the end, like iperf3 -J\n"
 "                    (interval lines go to stderr)\n"
-"      --nb-mbufs N  mbufs of %u bytes in the pool (default 16384)\n"
+"      --nb-mbufs N  mbufs in the pool (default 16384)\n"
+"      --mbuf-size N data bytes per mbuf (default %u; up to 65407): the\n"
+"                    largest rx buffer the device can be given (rx_buf=)\n"
 "      --max-conns N connections the stack may hold (default: enough\n"
 "                    for -P and --idle)\n"
 "  -h, --help        this text\n"
@@ -105,7 +111,7 @@ static int
 parse_opts(int argc, char **argv, struct vp_opts *o)
 {
 	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_IDLE,
-		O_NB_MBUFS, O_MAX_CONNS };
+		O_NB_MBUFS, O_MBUF_SIZE, O_MAX_CONNS };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "server", no_argument, NULL, 's' },
@@ -122,6 +128,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
+		{ "mbuf-size", required_argument, NULL, O_MBUF_SIZE },
 		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -133,7 +140,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 	*o = (struct vp_opts){ .dev = "loopback", .port = 5201,
 		.size = 65536, .duration = 10, .interval = 1, .streams = 1,
 		.type = VSOCK_TYPE_STREAM, .test = VP_SEND,
-		.nb_mbufs = 16384 };
+		.nb_mbufs = 16384, .mbuf_size = VP_MBUF_ROOM };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":sc:p:l:t:P:Ri:Jh", longopts,
@@ -208,6 +215,12 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 					"expected 1024..4194304");
 			o->nb_mbufs = (uint32_t)v;
 			break;
+		case O_MBUF_SIZE:
+			if (app_parse_u64(a, 2048, VP_MBUF_ROOM_MAX, &v) != 0)
+				return app_bad("--mbuf-size", a,
+					"expected 2048..65407");
+			o->mbuf_size = (uint32_t)v;
+			break;
 		case O_MAX_CONNS:
 			if (app_parse_u64(a, 16, 1u << 24, &v) != 0)
 				return app_bad("--max-conns", a,
@@ -235,7 +248,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			"(only the loopback device serves itself)");
 	if (!o->server && o->duration == 0)
 		return app_bad("-t", "0", "only a server runs until SIGINT");
-	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > 64 * VP_MBUF_ROOM / 2)
+	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > VP_SEQ_MAX)
 		return app_bad("-l", "", "SEQPACKET messages are at most "
 			"524288 bytes");
 	return 0;
@@ -378,7 +391,8 @@ main(int argc, char **argv)
 	signal(SIGTERM, vp_on_signal);
 	t.tsc_hz = rte_get_tsc_hz();
 	t.pool = rte_pktmbuf_pool_create("vp_pool", t.o.nb_mbufs, 256, 0,
-			VP_MBUF_ROOM + RTE_PKTMBUF_HEADROOM, rte_socket_id());
+			(uint16_t)(t.o.mbuf_size + RTE_PKTMBUF_HEADROOM),
+			rte_socket_id());
 	t.pay = t.pool != NULL ? vperf_payload_create((int)rte_socket_id()) :
 		NULL;
 	t.hist = rte_zmalloc("vp_hist", sizeof(*t.hist), 0);

@@ -33,6 +33,7 @@ struct vp_opts {
 	uint32_t idle;		/* --idle N */
 	bool json;
 	uint32_t nb_mbufs;
+	uint32_t mbuf_size;	/* data room of the pool's mbufs */
 	uint32_t max_conns;	/* 0: sized from -P and --idle */
 };
 
