@@ -196,6 +196,9 @@ struct vs_route {
 	uint8_t port_idx;
 };
 
+/* How often vsock_stack_poll() runs the stack's timers. */
+#define VS_TIMER_POLLS_PER_SEC 100000u
+
 struct vsock_stack {
 	struct vs_port ports[VSOCK_STACK_MAX_PORTS];
 	uint8_t nb_ports;
@@ -213,6 +216,8 @@ struct vsock_stack {
 	uint64_t connect_ticks;
 	uint64_t close_ticks;
 	uint64_t credit_ticks;
+	uint64_t timer_ticks;		/* between rte_timer_manage() calls */
+	uint64_t next_timer;		/* timer cycles of the next one */
 	uint64_t listener_gen;
 	uint32_t next_ephemeral;
 	unsigned int lcore;
