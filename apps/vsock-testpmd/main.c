@@ -390,9 +390,13 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64
-		", \"kicks\": %" PRIu64 "}}\n", ds.rx_pkts, ds.tx_pkts,
+		", \"kicks\": %" PRIu64 ", \"packed\": %s"
+		", \"event_idx\": %s}}\n", ds.rx_pkts, ds.tx_pkts,
 		ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf, ds.tx_full,
-		ds.kicks);
+		ds.kicks,
+		dev != NULL && virtio_vsock_packed(dev) ? "true" : "false",
+		dev != NULL && virtio_vsock_event_idx(dev) ?
+		"true" : "false");
 }
 
 /* The poll loop: traffic for the duration, then a bounded drain. */
