@@ -100,6 +100,9 @@ struct virtqueue *virtqueue_init(void *priv, void *ring, uint16_t size,
 size_t virtqueue_avail_offset(uint16_t size);
 size_t virtqueue_used_offset(uint16_t size);
 
+/* No rte_branch_prediction.h here: the unit tests build without DPDK. */
+#define unlikely_vq(x) __builtin_expect(!!(x), 0)
+
 static inline uint16_t
 virtqueue_load_acquire16(const uint16_t *p)
 {

@@ -96,46 +96,66 @@ vq_packed_kick_prepare(const struct virtqueue *vq, uint16_t added)
 			(uint16_t)(vq->next_avail - added));
 }
 
+/*
+ * The ring position lives in locals through the loop: each acquire load
+ * would otherwise make the compiler reload it from the queue.
+ */
 static inline uint16_t
 vq_packed_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
 		uint16_t n)
 {
+	uint16_t pos = vq->next_used;
+	bool wrap = vq->used_wrap;
+	uint16_t in_flight = virtqueue_in_flight(vq);
+	uint16_t free_head = vq->free_head;
+	uint16_t num_free = vq->num_free;
 	uint16_t got = 0, i;
 
 	for (i = 0; i < n; i++) {
-		const struct vring_packed_desc *d = &vq->pdesc[vq->next_used];
-		uint16_t want = vq->used_wrap ?
-			VRING_PACKED_DESC_F_AVAIL_USED : 0;
+		const struct vring_packed_desc *d = &vq->pdesc[pos];
+		uint16_t want = wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
 		uint16_t flags = virtqueue_load_acquire16(&d->flags);
-		uint16_t id, ndescs;
+		struct vq_extra *x;
+		uint16_t id;
 
 		if ((flags & VRING_PACKED_DESC_F_AVAIL_USED) != want)
 			break;
-		if (virtqueue_in_flight(vq) == 0) {
+		if (unlikely_vq(got == in_flight)) {
 			vq->stats.bad_used_idx++;
 			vq->broken = true;
 			break;
 		}
 		id = d->id;
-		if (id >= vq->size || vq->extra[id].cookie == NULL) {
+		x = &vq->extra[id < vq->size ? id : 0];
+		if (unlikely_vq(id >= vq->size || x->cookie == NULL)) {
 			vq->stats.bad_used_id++;
-			vq->next_used = vq_packed_advance(vq->next_used, 1,
-					vq->size, &vq->used_wrap);
+			pos = vq_packed_advance(pos, 1, vq->size, &wrap);
 			continue;
 		}
-		ndescs = vq->extra[id].ndescs;
-		cookies[got] = vq->extra[id].cookie;
+		cookies[got] = x->cookie;
 		lens[got] = d->len;
 		got++;
-		vq->next_used = vq_packed_advance(vq->next_used, ndescs,
-				vq->size, &vq->used_wrap);
-		vq->last_used_idx++;
-		vq->next[id] = vq->free_head;
-		vq->free_head = id;
-		vq->num_free += ndescs;
-		vq->extra[id].cookie = NULL;
-		vq->extra[id].ndescs = 0;
+		/*
+		 * The next slot hangs on this chain's length: a branch the
+		 * CPU predicts (single buffers) lets it run ahead, where
+		 * arithmetic would wait for the load.
+		 */
+		if (x->ndescs == 1)
+			pos = vq_packed_advance(pos, 1, vq->size, &wrap);
+		else
+			pos = vq_packed_advance(pos, x->ndescs, vq->size,
+					&wrap);
+		num_free += x->ndescs;
+		vq->next[id] = free_head;
+		free_head = id;
+		x->cookie = NULL;
+		x->ndescs = 0;
 	}
+	vq->next_used = pos;
+	vq->used_wrap = wrap;
+	vq->last_used_idx += got;
+	vq->free_head = free_head;
+	vq->num_free = num_free;
 	return got;
 }
 
