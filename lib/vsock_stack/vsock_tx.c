@@ -9,6 +9,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 
 #include "vsock_private.h"
 
@@ -94,6 +95,34 @@ vs_tx_activate(struct vsock_conn *c)
 	c->on_active = true;
 }
 
+/*
+ * A small stream send joins the unsent mbuf queued last when it fits in its
+ * tailroom: one copy now, the mbuf straight back to the (hot) pool cache,
+ * and one packet for many sends. Only a direct, unshared, single-segment
+ * tail qualifies: nothing else may see its bytes.
+ */
+static inline bool
+vs_append_tail(struct vsock_conn *c, struct rte_mbuf *m)
+{
+	struct rte_mbuf *t = c->txq.tail;
+	uint32_t len = m->pkt_len;
+
+	if (t == NULL || len > VS_COALESCE_MAX || m->nb_segs != 1 ||
+			t->nb_segs != 1 || !RTE_MBUF_DIRECT(t) ||
+			rte_mbuf_refcnt_read(t) != 1 ||
+			rte_pktmbuf_tailroom(t) < len)
+		return false;
+	rte_memcpy(rte_pktmbuf_mtod_offset(t, void *, t->data_len),
+		rte_pktmbuf_mtod(m, const void *), len);
+	t->data_len = (uint16_t)(t->data_len + len);
+	t->pkt_len += len;
+	c->txq.bytes += len;
+	c->s->stats.coalesced++;
+	rte_pktmbuf_free_seg(m);
+	vs_tx_activate(c);
+	return true;
+}
+
 int
 vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
 {
@@ -109,6 +138,8 @@ vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
 		c->want_writable = true;
 		return -ENOBUFS;
 	}
+	if (c->type == VSOCK_TYPE_STREAM && vs_append_tail(c, m))
+		return 0;
 	vs_mq_push(&c->txq, m);
 	/* Each send is one message; EOR only where asked. */
 	vsock_meta(m)->flags = c->type == VSOCK_TYPE_SEQPACKET ?
