@@ -387,7 +387,7 @@ test_packed_kick(void **state)
 	assert_int_equal(post(&f, 1, 5), 0);		/* slot 6 */
 	assert_int_equal(post(&f, 1, 6), 0);		/* slot 7 */
 	assert_false(virtqueue_kick_prepare(f.vq));
-	assert_int_equal(post(&f, 1, 7), 0);		/* slot 0, next lap */
+	assert_int_equal(post(&f, 1, 7), 0);		/* slot 0, a new lap */
 	assert_int_equal(post(&f, 1, 8), 0);		/* slot 1 */
 	assert_true(virtqueue_kick_prepare(f.vq));
 	/* An offset of the previous lap is behind us: no kick. */

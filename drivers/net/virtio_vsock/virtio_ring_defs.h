@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Split and packed virtqueue layouts and the feature bits this driver
- * knows, from the virtio 1.x specification. Fields are little-endian on the wire; the
- * driver is built for little-endian hosts only (checked below), which keeps
- * the hot paths free of byte swaps.
+ * knows, from the virtio 1.x specification. Fields are little-endian on
+ * the wire; the driver is built for little-endian hosts only (checked
+ * below), which keeps the hot paths free of byte swaps.
  */
 #ifndef VIRTIO_VSOCK_RING_DEFS_H
 #define VIRTIO_VSOCK_RING_DEFS_H
@@ -57,7 +57,7 @@ struct vring_used {
 struct vring_packed_desc {
 	uint64_t addr;
 	uint32_t len;
-	uint16_t id;		/* buffer id, on the last descriptor of a chain */
+	uint16_t id;		/* buffer id, on a chain's last descriptor */
 	uint16_t flags;
 };
 
@@ -68,7 +68,7 @@ struct vring_packed_desc {
 #define VRING_PACKED_EVENT_WRAP_SHIFT	15
 
 struct vring_packed_desc_event {
-	uint16_t off_wrap;	/* descriptor offset, wrap counter in bit 15 */
+	uint16_t off_wrap;	/* descriptor offset; wrap counter: bit 15 */
 	uint16_t flags;
 };
 

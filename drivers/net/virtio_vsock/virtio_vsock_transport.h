@@ -130,8 +130,8 @@ typedef int (*vv_kv_fn)(const char *key, const char *val, void *ctx,
 
 /*
  * Parse @args, "k=v[,k=v...]", for transport @tname: the common keys
- * (queue_size, rx_buf, packed, event_idx) into @da, the rest through @fn. @known lists the
- * keys for the error message.
+ * (queue_size, rx_buf, packed, event_idx) into @da, the rest through
+ * @fn. @known lists the keys for the error message.
  */
 int virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
 		void *ctx, struct virtio_vsock_devargs *da, const char *known,

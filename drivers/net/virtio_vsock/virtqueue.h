@@ -67,7 +67,7 @@ struct virtqueue {
 	uint16_t num_free;	/* descriptors */
 	uint16_t avail_idx;	/* chains posted (split: avail->idx) */
 	uint16_t last_used_idx;	/* chains taken back */
-	uint16_t num_added;	/* entries posted since the last kick check */
+	uint16_t num_added;	/* posted since the last kick check */
 	uint16_t queue_id;
 	bool broken;		/* device broke the ring protocol */
 	bool packed;		/* VIRTIO_F_RING_PACKED */
@@ -78,7 +78,7 @@ struct virtqueue {
 	uint16_t avail_flags;	/* packed: AVAIL/USED bits of this lap */
 	struct vq_stats stats;
 	uint16_t *next;		/* private free list / chain links */
-	struct vq_extra *extra;	/* per head (split) or buffer id (packed) */
+	struct vq_extra *extra;	/* per head (split) or id (packed) */
 };
 
 /* Bytes of device-visible memory the rings of a queue of @size take. */
@@ -264,9 +264,9 @@ virtqueue_kick_prepare(struct virtqueue *vq)
 	if (vq->packed)
 		return vq_packed_kick_prepare(vq, added);
 	if (vq->event_idx)
-		return vring_need_event(__atomic_load_n(vq_split_avail_event(vq),
-				__ATOMIC_RELAXED), vq->avail_idx,
-				(uint16_t)(vq->avail_idx - added));
+		return vring_need_event(__atomic_load_n(
+				vq_split_avail_event(vq), __ATOMIC_RELAXED),
+				vq->avail_idx, (uint16_t)(vq->avail_idx - added));
 	return !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) &
 		VRING_USED_F_NO_NOTIFY);
 }

@@ -36,7 +36,7 @@ struct vq_dev {
 	uint16_t size;
 	uint16_t mask;
 	uint16_t last_avail_idx;	/* packed: a slot */
-	uint16_t used_idx;	/* split: shadow of used->idx; packed: a slot */
+	uint16_t used_idx;	/* split: used->idx shadow; packed: a slot */
 	bool packed;
 	bool event_idx;
 	bool no_notify;		/* we poll: the driver need not kick */

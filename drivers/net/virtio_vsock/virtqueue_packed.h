@@ -45,7 +45,8 @@ vq_packed_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
 		return -ENOSPC;
 	for (i = 0; i < n; i++) {
 		struct vring_packed_desc *d = &vq->pdesc[pos];
-		uint16_t f = flags | (bufs[i].writable ? VRING_DESC_F_WRITE : 0) |
+		uint16_t f = flags |
+			(bufs[i].writable ? VRING_DESC_F_WRITE : 0) |
 			(i + 1 < n ? VRING_DESC_F_NEXT : 0);
 
 		d->addr = bufs[i].addr;
