@@ -264,6 +264,10 @@ lb_event(struct lb_dev *lb)
 static unsigned int
 lb_process(struct lb_dev *lb)
 {
+	struct vq_dev *rx = &lb->q[VIRTIO_VSOCK_VQ_RX];
+	struct vq_dev *tx = &lb->q[VIRTIO_VSOCK_VQ_TX];
+	uint16_t rx_avail = rx->last_avail_idx, rx_used = rx->used_idx;
+	uint16_t tx_avail = tx->last_avail_idx, tx_used = tx->used_idx;
 	unsigned int done = 0;
 
 	if (__atomic_load_n(&lb->pending_event, __ATOMIC_RELAXED) != 0)
@@ -275,13 +279,19 @@ lb_process(struct lb_dev *lb)
 		if (!lb_deliver(lb))
 			break;
 		if (lb->cur_put)
-			vq_dev_put(&lb->q[VIRTIO_VSOCK_VQ_TX], &lb->cur_chain,
-					0);
+			vq_dev_put(tx, &lb->cur_chain, 0);
 		lb->have_cur = false;
 		done++;
 	}
-	vq_dev_publish(&lb->q[VIRTIO_VSOCK_VQ_RX]);
-	vq_dev_publish(&lb->q[VIRTIO_VSOCK_VQ_TX]);
+	/*
+	 * An idle poll writes nothing: a store of the same value still
+	 * takes the cache line away from the driver. The ring holds what
+	 * the last call published, so equal indexes have nothing new.
+	 */
+	if (rx->used_idx != rx_used || rx->last_avail_idx != rx_avail)
+		vq_dev_publish(rx);
+	if (tx->used_idx != tx_used || tx->last_avail_idx != tx_avail)
+		vq_dev_publish(tx);
 	return done;
 }
 
