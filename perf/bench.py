@@ -414,14 +414,18 @@ def collect(args):
         P["repeats"] = args.repeats
     if args.seconds:
         P["secs"] = args.seconds
-    tmp = tempfile.mkdtemp(prefix="vsock-bench.")
     sp_bin = os.path.join(args.build, "perf", "peers", "sockperf")
     if not os.access(sp_bin, os.X_OK):
         raise BenchError(f"{sp_bin} is missing: build it first (make build)")
+    tmp = tempfile.mkdtemp(prefix="vsock-bench.")
     sp = Sockperf(sp_bin, tmp, P["secs"])
     ours = None if args.peers_only else Ours(args.build, tmp, P["secs"])
     if ours is not None:
-        ours.check()
+        try:
+            ours.check()
+        except BenchError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     # raw[key] = list of per-repeat results (dicts or None)
     raw = {"plan": P}
 
