@@ -84,7 +84,8 @@ def test_loopback_idle_connections_and_intervals():
                    "--idle", "2000"])
     m = d["end"]["memory"]
     assert m["idle_conns"] == 2000
-    assert m["per_idle_conn_bytes"] > m["stack_bytes_per_conn"] > 0
+    # (>=: under ASan, malloc is not glibc's and mallinfo2() sees nothing)
+    assert m["per_idle_conn_bytes"] >= m["stack_bytes_per_conn"] > 0
     assert d["end"]["server"]["conns"] == 2001
     assert len(d["intervals"]) >= 3
     assert all(i["bytes"] > 0 for i in d["intervals"])
