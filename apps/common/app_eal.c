@@ -1,10 +1,43 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_eal.h>
+#include <rte_errno.h>
+
 #include "app_eal.h"
+
+volatile sig_atomic_t app_quit;
+
+static void
+app_on_signal(int sig)
+{
+	(void)sig;
+	app_quit = 1;
+}
+
+int
+app_eal_start(struct app_args *a, const char *prog, const char *pci_addr)
+{
+	int ret;
+
+	app_eal_guard(a, pci_addr);
+	ret = rte_eal_init(a->eal_argc, a->eal);
+	app_eal_free(a);
+	if (ret < 0) {
+		fprintf(stderr, "%s: EAL init failed: %s (are hugepages "
+			"reserved? scripts/setup.sh does it)\n", prog,
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	signal(SIGINT, app_on_signal);
+	signal(SIGTERM, app_on_signal);
+	return 0;
+}
 
 /* Room for what app_eal_split and app_eal_guard may add. */
 #define APP_EAL_EXTRA 4

@@ -3,6 +3,8 @@
 #ifndef VSOCK_APP_EAL_H
 #define VSOCK_APP_EAL_H
 
+#include <signal.h>
+
 /* What EAL gets and where the app's own options start. */
 struct app_args {
 	char **eal;
@@ -27,5 +29,15 @@ int app_eal_split(int argc, char **argv, struct app_args *a);
 void app_eal_guard(struct app_args *a, const char *pci_addr);
 
 void app_eal_free(struct app_args *a);
+
+/* Set by SIGINT and SIGTERM once app_eal_start() has run. */
+extern volatile sig_atomic_t app_quit;
+
+/*
+ * app_eal_guard(@pci_addr), rte_eal_init(), app_eal_free(), then catch
+ * SIGINT and SIGTERM in app_quit. On failure prints why, as @prog, and
+ * returns -1.
+ */
+int app_eal_start(struct app_args *a, const char *prog, const char *pci_addr);
 
 #endif /* VSOCK_APP_EAL_H */

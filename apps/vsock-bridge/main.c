@@ -56,15 +56,6 @@ struct br_opts {
 	uint32_t max_conns;	/* per guest's stack; 0: the stack's default */
 };
 
-static volatile sig_atomic_t br_quit;
-
-static void
-br_on_signal(int sig)
-{
-	RTE_SET_USED(sig);
-	br_quit = 1;
-}
-
 static void
 usage(FILE *f, const char *prog)
 {
@@ -398,7 +389,7 @@ run(struct br_guest *guests, unsigned int nb, bool stats)
 	uint64_t now, next_uds = 0;
 	unsigned int i;
 
-	while (!br_quit) {
+	while (!app_quit) {
 		unsigned int work = 0;
 		bool running = false;
 
@@ -551,17 +542,8 @@ main(int argc, char **argv)
 			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
-	app_eal_guard(&ea, NULL);
-	ret = rte_eal_init(ea.eal_argc, ea.eal);
-	app_eal_free(&ea);
-	if (ret < 0) {
-		fprintf(stderr, "vsock-bridge: EAL init failed: %s (are "
-			"hugepages reserved? scripts/setup.sh does it)\n",
-			rte_strerror(rte_errno));
+	if (app_eal_start(&ea, "vsock-bridge", NULL) != 0)
 		return 1;
-	}
-	signal(SIGINT, br_on_signal);
-	signal(SIGTERM, br_on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	pool = rte_pktmbuf_pool_create("br_pool", o.nb_mbufs, BR_POOL_CACHE,

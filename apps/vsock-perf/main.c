@@ -37,15 +37,6 @@
 #define VP_DRAIN_SECONDS 3.0
 #define VP_IDLE_SECONDS 60.0
 
-static volatile sig_atomic_t vp_quit;
-
-static void
-vp_on_signal(int sig)
-{
-	RTE_SET_USED(sig);
-	vp_quit = 1;
-}
-
 static void
 usage(FILE *f, const char *prog)
 {
@@ -283,7 +274,7 @@ vp_open_idle(struct vp_ctx *t, struct vperf_server *sv,
 
 	if (vp_idle_start(t) != 0)
 		return false;
-	while (!vp_quit && !vp_idle_ready(t) &&
+	while (!app_quit && !vp_idle_ready(t) &&
 			vp_now() - start < VP_IDLE_SECONDS) {
 		vsock_stack_poll(t->stack);
 		vp_client_poll(t);
@@ -309,7 +300,7 @@ vp_run(struct vp_ctx *t, struct vperf_server *sv, struct vp_report *rep)
 	double duration = t->o.duration;
 
 	vp_report_begin(rep, t, start);
-	while (!vp_quit || t->o.client) {
+	while (!app_quit || t->o.client) {
 		double now = vp_now();
 
 		vsock_stack_poll(t->stack);
@@ -321,7 +312,7 @@ vp_run(struct vp_ctx *t, struct vperf_server *sv, struct vp_report *rep)
 			vp_report_interval(rep, t, sv, now);
 			next += t->o.interval;
 		}
-		if (!t->stopping && (vp_quit || (duration > 0 &&
+		if (!t->stopping && (app_quit || (duration > 0 &&
 				now - start >= duration))) {
 			vp_report_end_of_traffic(rep, t, now);
 			if (!t->o.client)
@@ -377,18 +368,9 @@ main(int argc, char **argv)
 			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
-	app_eal_guard(&ea, strncmp(t.o.dev, "pci:", 4) == 0 ?
-			t.o.dev + 4 : NULL);
-	ret = rte_eal_init(ea.eal_argc, ea.eal);
-	app_eal_free(&ea);
-	if (ret < 0) {
-		fprintf(stderr, "vsock-perf: EAL init failed: %s (are "
-			"hugepages reserved? scripts/setup.sh does it)\n",
-			rte_strerror(rte_errno));
+	if (app_eal_start(&ea, "vsock-perf", strncmp(t.o.dev, "pci:", 4) == 0 ?
+			t.o.dev + 4 : NULL) != 0)
 		return 1;
-	}
-	signal(SIGINT, vp_on_signal);
-	signal(SIGTERM, vp_on_signal);
 	t.tsc_hz = rte_get_tsc_hz();
 	t.pool = rte_pktmbuf_pool_create("vp_pool", t.o.nb_mbufs, 256, 0,
 			(uint16_t)(t.o.mbuf_size + RTE_PKTMBUF_HEADROOM),
@@ -446,7 +428,7 @@ main(int argc, char **argv)
 	if (t.o.client && t.o.idle > 0 && !vp_open_idle(&t, sv, &rep))
 		fprintf(stderr, "vsock-perf: only %u of %u idle connections "
 			"came up\n", t.idle_up, t.o.idle);
-	if (t.o.client && !vp_quit) {
+	if (t.o.client && !app_quit) {
 		ret = vp_client_start(&t);
 		if (ret != 0) {
 			fprintf(stderr, "vsock-perf: connect to %" PRIu64
@@ -455,7 +437,7 @@ main(int argc, char **argv)
 			t.errors++;
 		}
 	}
-	if (!vp_quit && (ret == 0 || !t.o.client))
+	if (!app_quit && (ret == 0 || !t.o.client))
 		vp_run(&t, sv, &rep);
 	vp_client_free(&t);
 	if (sv != NULL)

@@ -29,15 +29,6 @@
 #define TP_DRAIN_SECONDS 10.0
 #define TP_RTT_SAMPLES (1u << 22)
 
-static volatile sig_atomic_t tp_quit;
-
-static void
-tp_on_signal(int sig)
-{
-	(void)sig;
-	tp_quit = 1;
-}
-
 static const char *const mode_names[] = {
 	[TP_ECHO] = "echo", [TP_SINK] = "sink", [TP_SOURCE] = "source",
 	[TP_PINGPONG] = "pingpong", [TP_VERIFY] = "verify",
@@ -418,7 +409,7 @@ run(struct tp_ctx *t)
 			progress(t, el, &last_bytes, &last_t);
 			next_tick += 1;
 		}
-		if (!t->stopping && (tp_quit || (t->o.duration > 0 &&
+		if (!t->stopping && (app_quit || (t->o.duration > 0 &&
 				el >= t->o.duration) || (t->o.bytes != 0 &&
 				t->has_client && tp_modes_clients_done(t)))) {
 			tp_modes_stop(t);
@@ -426,7 +417,7 @@ run(struct tp_ctx *t)
 		}
 		if (!t->stopping)
 			continue;
-		if (t->o.mode != TP_VERIFY || tp_quit)
+		if (t->o.mode != TP_VERIFY || app_quit)
 			tp_modes_stop(t);
 		if (server_only || (tp_modes_clients_done(t) &&
 				tp_modes_open_conns(t) == 0))
@@ -477,18 +468,9 @@ main(int argc, char **argv)
 			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
-	app_eal_guard(&ea, strncmp(t.o.dev, "pci:", 4) == 0 ?
-			t.o.dev + 4 : NULL);
-	ret = rte_eal_init(ea.eal_argc, ea.eal);
-	app_eal_free(&ea);
-	if (ret < 0) {
-		fprintf(stderr, "vsock-testpmd: EAL init failed: %s (are "
-			"hugepages reserved? scripts/setup.sh does it)\n",
-			rte_strerror(rte_errno));
+	if (app_eal_start(&ea, "vsock-testpmd", strncmp(t.o.dev, "pci:", 4) == 0 ?
+			t.o.dev + 4 : NULL) != 0)
 		return 1;
-	}
-	signal(SIGINT, tp_on_signal);
-	signal(SIGTERM, tp_on_signal);
 	t.pool = rte_pktmbuf_pool_create("tp_pool", t.o.nb_mbufs, 256, 0,
 			TP_MBUF_ROOM + RTE_PKTMBUF_HEADROOM, rte_socket_id());
 	if (t.pool == NULL) {
