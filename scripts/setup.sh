@@ -12,7 +12,7 @@ fi
 # Debian packages the build, the apps and the tests need.
 PACKAGES=(
 	build-essential pkg-config meson ninja-build python3
-	libdpdk-dev libnuma-dev libcmocka-dev libbenchmark-dev g++
+	libdpdk-dev libnuma-dev libssl-dev libcmocka-dev libbenchmark-dev g++
 	python3-pytest
 	socat ncat
 	qemu-system-x86 busybox-static kmod

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vsock-perf's payload: messages built without writing bytes per send. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,35 +68,72 @@ vperf_payload_free(struct vperf_payload *p)
 	rte_free(p);
 }
 
-/* A chain of mbufs attached to the pattern; NULL when the pool is empty. */
-static struct rte_mbuf *
-vperf_attached_msg(struct vperf_payload *p, struct rte_mempool *pool,
-		uint32_t size)
+struct rte_mbuf *
+vperf_payload_slice(struct vperf_payload *p, struct rte_mempool *pool,
+		uint64_t off, uint32_t size)
 {
-	struct rte_mbuf *segs[VPERF_MAX_MSG / VPERF_SEG];
-	unsigned int n = (size + VPERF_SEG - 1) / VPERF_SEG, i;
-	uint32_t off = 0;
+	struct rte_mbuf *segs[VPERF_MAX_MSG / VPERF_SEG * 2 + 2];
+	unsigned int n = 0, i;
+	uint32_t done = 0;
 
-	if (rte_pktmbuf_alloc_bulk(pool, segs, n) != 0)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = segs[i];
-		uint32_t len = RTE_MIN(VPERF_SEG, size - off);
+	/* Pieces of at most VPERF_SEG that do not cross the pattern's end. */
+	while (done < size) {
+		uint32_t at = (uint32_t)((off + done) % VPERF_MAX_MSG);
+		uint32_t len = RTE_MIN(RTE_MIN(VPERF_SEG, size - done),
+				VPERF_MAX_MSG - at);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 
+		if (m == NULL || n == RTE_DIM(segs)) {
+			rte_pktmbuf_free(m);
+			for (i = 0; i < n; i++)
+				rte_pktmbuf_free_seg(segs[i]);
+			return NULL;
+		}
 		rte_mbuf_ext_refcnt_update(&p->shinfo, 1);
-		rte_pktmbuf_attach_extbuf(m, (uint8_t *)p->mz->addr + off,
-				p->mz->iova + off, (uint16_t)len, &p->shinfo);
+		rte_pktmbuf_attach_extbuf(m, (uint8_t *)p->mz->addr + at,
+				p->mz->iova + at, (uint16_t)len, &p->shinfo);
 		m->data_off = 0;
 		m->data_len = (uint16_t)len;
 		m->pkt_len = len;
-		if (i > 0) {
-			segs[i - 1]->next = m;
+		if (n > 0) {
+			segs[n - 1]->next = m;
 			segs[0]->pkt_len += len;
 		}
-		off += len;
+		segs[n++] = m;
+		done += len;
 	}
 	segs[0]->nb_segs = (uint16_t)n;
 	return segs[0];
+}
+
+const uint8_t *
+vperf_payload_bytes(const struct vperf_payload *p)
+{
+	return p->mz->addr;
+}
+
+bool
+vperf_payload_check(const struct vperf_payload *p, uint64_t off,
+		const struct rte_mbuf *m)
+{
+	const uint8_t *pat = p->mz->addr;
+
+	for (; m != NULL; m = m->next) {
+		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t left = m->data_len;
+
+		while (left > 0) {
+			uint32_t at = (uint32_t)(off % VPERF_MAX_MSG);
+			uint32_t n = RTE_MIN(left, VPERF_MAX_MSG - at);
+
+			if (memcmp(d, pat + at, n) != 0)
+				return false;
+			d += n;
+			off += n;
+			left -= n;
+		}
+	}
+	return true;
 }
 
 unsigned int
@@ -108,7 +146,7 @@ vperf_payload_msgs(struct vperf_payload *p, struct rte_mempool *pool,
 			(rte_pktmbuf_data_room_size(pool) -
 			RTE_PKTMBUF_HEADROOM)) {
 		for (i = 0; i < n; i++) {
-			out[i] = vperf_attached_msg(p, pool, size);
+			out[i] = vperf_payload_slice(p, pool, 0, size);
 			if (out[i] == NULL)
 				break;
 		}

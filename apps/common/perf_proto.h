@@ -25,6 +25,7 @@
 #define VSOCK_PERF_PROTO_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -98,6 +99,20 @@ struct vperf_payload;
 /* A pattern of VPERF_MAX_MSG bytes on @socket; NULL with rte_errno. */
 struct vperf_payload *vperf_payload_create(int socket);
 void vperf_payload_free(struct vperf_payload *p);
+
+/*
+ * The @size bytes of the (endlessly repeated) pattern from offset @off, as
+ * a chain attached to it; NULL when the pool is empty.
+ */
+struct rte_mbuf *vperf_payload_slice(struct vperf_payload *p,
+		struct rte_mempool *pool, uint64_t off, uint32_t size);
+
+/* The pattern itself: VPERF_MAX_MSG bytes, repeated endlessly. */
+const uint8_t *vperf_payload_bytes(const struct vperf_payload *p);
+
+/* Whether the bytes of @m are the pattern's from offset @off. */
+bool vperf_payload_check(const struct vperf_payload *p, uint64_t off,
+		const struct rte_mbuf *m);
 
 /*
  * Up to @n messages of @size bytes from @pool into @out; returns how many

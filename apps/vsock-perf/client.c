@@ -286,6 +286,8 @@ vp_client_start(struct vp_ctx *t)
 {
 	uint32_t i;
 
+	if (t->o.test == VP_VERIFY)
+		return vp_verify_start(t);
 	t->streams = calloc(t->o.streams, sizeof(*t->streams));
 	if (t->streams == NULL)
 		return -ENOMEM;
@@ -419,6 +421,10 @@ vp_client_poll(struct vp_ctx *t)
 {
 	uint32_t i;
 
+	if (t->o.test == VP_VERIFY) {
+		vp_verify_poll(t);
+		return;
+	}
 	if (t->idle_next < t->o.idle)
 		vp_idle_open(t);
 	if (t->streams == NULL)
@@ -439,6 +445,10 @@ vp_client_stop(struct vp_ctx *t)
 {
 	uint32_t i;
 
+	if (t->o.test == VP_VERIFY) {
+		vp_verify_stop(t);
+		return;
+	}
 	t->stopping = true;
 	for (i = 0; t->streams != NULL && i < t->o.streams; i++) {
 		struct vp_stream *st = &t->streams[i];
@@ -470,6 +480,7 @@ vp_client_free(struct vp_ctx *t)
 {
 	uint32_t i;
 
+	vp_verify_free(t);
 	for (i = 0; t->idle != NULL && i < t->idle_next; i++)
 		if (t->idle[i].vc != NULL)
 			vsock_close(t->idle[i].vc);

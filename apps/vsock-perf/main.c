@@ -64,6 +64,16 @@ usage(FILE *f, const char *prog)
 "      --latency     ping-pong: one message out, its echo back; round\n"
 "                    trip p50/p99/p99.9 from a histogram\n"
 "      --conn-rate   connect and close as fast as possible, -P at once\n"
+"      --verify      every byte checked: -P slots each run connections to\n"
+"                    an echo server (vsock-bridge --echo-port) one after\n"
+"                    another, -l MIN-MAX random sizes, the echo compared\n"
+"                    with what was sent and SHA-256 of both streams;\n"
+"                    reset connections are counted with the bytes they\n"
+"                    lost and opened again (survives back-end restarts)\n"
+"      --bytes N     --verify: stop after sending N bytes in all\n"
+"      --conn-bytes N --verify: bytes per connection, uniformly random\n"
+"                    in 1..2N (default 16777216)\n"
+"      --seed S      --verify: sizes and offsets (default 1)\n"
 "      --idle N      open N idle connections first and keep them open\n"
 "                    through the test (memory per connection reported)\n"
 "  -i, --interval S  seconds between reports (default 1; 0: none)\n"
@@ -98,11 +108,37 @@ parse_seconds(const char *opt, const char *a, double *out)
 	return 0;
 }
 
+/* -l N or -l MIN-MAX (--verify's random sizes). */
+static int
+parse_len(const char *s, struct vp_opts *o)
+{
+	char buf[64];
+	char *dash;
+	uint64_t a, b;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	if (app_parse_u64(buf, 1, VPERF_MAX_MSG, &a) != 0)
+		return -EINVAL;
+	b = a;
+	if (dash != NULL && app_parse_u64(dash + 1, a, VPERF_MAX_MSG, &b) != 0)
+		return -EINVAL;
+	o->size_min = (uint32_t)a;
+	o->size_max = (uint32_t)b;
+	o->size = (uint32_t)b;
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct vp_opts *o)
 {
-	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_IDLE,
-		O_NB_MBUFS, O_MBUF_SIZE, O_MAX_CONNS };
+	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_VERIFY,
+		O_BYTES, O_CONN_BYTES, O_SEED, O_IDLE, O_NB_MBUFS, O_MBUF_SIZE,
+		O_MAX_CONNS };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "server", no_argument, NULL, 's' },
@@ -115,6 +151,10 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 		{ "seqpacket", no_argument, NULL, O_SEQPACKET },
 		{ "latency", no_argument, NULL, O_LATENCY },
 		{ "conn-rate", no_argument, NULL, O_CONN_RATE },
+		{ "verify", no_argument, NULL, O_VERIFY },
+		{ "bytes", required_argument, NULL, O_BYTES },
+		{ "conn-bytes", required_argument, NULL, O_CONN_BYTES },
+		{ "seed", required_argument, NULL, O_SEED },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'J' },
@@ -127,10 +167,13 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 	char err[512];
 	uint64_t v;
 	int opt, tests = 0;
+	bool time_set = false;
 
 	*o = (struct vp_opts){ .dev = "loopback", .port = 5201,
-		.size = 65536, .duration = 10, .interval = 1, .streams = 1,
+		.size = 65536, .size_min = 65536, .size_max = 65536,
+		.duration = 10, .interval = 1, .streams = 1,
 		.type = VSOCK_TYPE_STREAM, .test = VP_SEND,
+		.conn_bytes = 16u << 20, .seed = 1,
 		.nb_mbufs = 16384, .mbuf_size = VP_MBUF_ROOM };
 	optind = 1;
 	opterr = 0;
@@ -160,13 +203,14 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->port = (uint32_t)v;
 			break;
 		case 'l':
-			if (app_parse_u64(a, 1, VPERF_MAX_MSG, &v) != 0)
-				return app_bad("-l", a, "expected 1..1048576");
-			o->size = (uint32_t)v;
+			if (parse_len(a, o) != 0)
+				return app_bad("-l", a, "expected N or MIN-MAX "
+					"with 1 <= MIN <= MAX <= 1048576");
 			break;
 		case 't':
 			if (parse_seconds("-t", a, &o->duration) != 0)
 				return -EINVAL;
+			time_set = true;
 			break;
 		case 'P':
 			if (app_parse_u64(a, 1, 65536, &v) != 0)
@@ -187,6 +231,27 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 		case O_CONN_RATE:
 			o->test = VP_CONN_RATE;
 			tests++;
+			break;
+		case O_VERIFY:
+			o->test = VP_VERIFY;
+			tests++;
+			break;
+		case O_BYTES:
+			if (app_parse_u64(a, 1, UINT64_MAX / 2, &v) != 0)
+				return app_bad("--bytes", a, "expected a byte "
+					"count >= 1");
+			o->bytes = v;
+			break;
+		case O_CONN_BYTES:
+			if (app_parse_u64(a, 1, 1ull << 40, &v) != 0)
+				return app_bad("--conn-bytes", a, "expected "
+					"1..1099511627776");
+			o->conn_bytes = v;
+			break;
+		case O_SEED:
+			if (app_parse_u64(a, 0, UINT64_MAX, &v) != 0)
+				return app_bad("--seed", a, "expected an integer");
+			o->seed = v;
 			break;
 		case O_IDLE:
 			if (app_parse_u64(a, 0, 4000000, &v) != 0)
@@ -230,15 +295,26 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 	if (optind < argc)
 		return app_bad("argument", argv[optind], "unexpected");
 	if (tests > 1)
-		return app_bad("-R/--latency/--conn-rate", "",
+		return app_bad("-R/--latency/--conn-rate/--verify", "",
 			"choose one test");
+	if (o->size_min != o->size_max && o->test != VP_VERIFY)
+		return app_bad("-l", "", "a range of sizes needs --verify");
+	if (o->test == VP_VERIFY && (!o->client ||
+			o->type != VSOCK_TYPE_STREAM))
+		return app_bad("--verify", "", "needs -c CID of a STREAM echo "
+			"server (vsock-bridge --echo-port, vsock-testpmd "
+			"--mode echo)");
+	if (o->test == VP_VERIFY && o->bytes != 0 && !time_set)
+		o->duration = 0;	/* --bytes alone ends it */
 	if (o->server && o->client)
 		return app_bad("-s", "-c", "a server or a client, not both");
 	if (!o->server && !o->client && strncmp(o->dev, "loopback", 8) != 0)
 		return app_bad("-c", "", "a client needs the server's CID "
 			"(only the loopback device serves itself)");
-	if (!o->server && o->duration == 0)
-		return app_bad("-t", "0", "only a server runs until SIGINT");
+	if (!o->server && o->duration == 0 && !(o->test == VP_VERIFY &&
+			o->bytes != 0))
+		return app_bad("-t", "0", "only a server, or --verify with "
+			"--bytes, runs without a time limit");
 	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > VP_SEQ_MAX)
 		return app_bad("-l", "", "SEQPACKET messages are at most "
 			"524288 bytes");
@@ -313,7 +389,9 @@ vp_run(struct vp_ctx *t, struct vperf_server *sv, struct vp_report *rep)
 			next += t->o.interval;
 		}
 		if (!t->stopping && (app_quit || (duration > 0 &&
-				now - start >= duration))) {
+				now - start >= duration) ||
+				(t->o.test == VP_VERIFY &&
+				vp_verify_budget_done(t)))) {
 			vp_report_end_of_traffic(rep, t, now);
 			if (!t->o.client)
 				break;
@@ -339,7 +417,8 @@ vp_settle(struct vp_ctx *t, struct vperf_server *sv)
 		vsock_stack_stats_get(t->stack, &ss);
 		if (sv != NULL)
 			vperf_server_poll(sv);
-		if (ss.conns_open == 0)
+		/* Gone, and the device has given back what it was sent. */
+		if (ss.conns_open == 0 && ss.ctl_mbufs_in_use == 0)
 			break;
 	}
 }
@@ -428,6 +507,9 @@ main(int argc, char **argv)
 	if (t.o.client && t.o.idle > 0 && !vp_open_idle(&t, sv, &rep))
 		fprintf(stderr, "vsock-perf: only %u of %u idle connections "
 			"came up\n", t.idle_up, t.o.idle);
+	/* --verify: a quarter of the pool's bytes in flight at most. */
+	t.window = RTE_MIN(256u << 10, RTE_MAX(16u << 10, (uint64_t)
+			t.o.nb_mbufs * t.o.mbuf_size / 4 / t.o.streams));
 	if (t.o.client && !app_quit) {
 		ret = vp_client_start(&t);
 		if (ret != 0) {

@@ -16,6 +16,7 @@ enum vp_test {
 	VP_RECV,	/* -R: server sends, client sinks */
 	VP_LATENCY,	/* --latency: ping-pong */
 	VP_CONN_RATE,	/* --conn-rate: connect and close */
+	VP_VERIFY,	/* --verify: every byte checked against an echo */
 };
 
 struct vp_opts {
@@ -25,6 +26,11 @@ struct vp_opts {
 	uint64_t cid;		/* 0: the device's own (loopback) */
 	uint32_t port;
 	uint32_t size;
+	uint32_t size_min;	/* --verify: message sizes, uniformly random */
+	uint32_t size_max;
+	uint64_t bytes;		/* --verify: stop after sending this many */
+	uint64_t conn_bytes;	/* --verify: mean bytes per connection */
+	uint64_t seed;
 	double duration;	/* seconds; 0 with -s: until SIGINT */
 	double interval;	/* seconds between reports; 0: none */
 	uint32_t streams;
@@ -67,6 +73,20 @@ struct vp_idle {
 	bool up;		/* established and said hello */
 };
 
+/* --verify's verdicts. */
+struct vp_verify_stats {
+	uint64_t conns_ok;	/* ended normally, every byte and digest equal */
+	uint64_t bytes_ok;
+	uint64_t sha256_ok;
+	uint64_t resets;	/* reset: the application was told */
+	uint64_t bytes_echoed;	/* echoed back and checked, on any connection */
+	uint64_t lost_bytes;	/* sent, not echoed (sent = echoed + lost) */
+	uint64_t corrupt;	/* echoed bytes that were not the ones sent */
+	uint64_t unreported;	/* ended normally but short or different */
+};
+
+struct vv_slot;
+
 struct vp_ctx {
 	struct vp_opts o;
 	struct vsock_stack *stack;
@@ -90,6 +110,9 @@ struct vp_ctx {
 	uint64_t resets;
 	struct vp_hist *hist;
 	uint64_t tsc_hz;
+	struct vv_slot *vslots;		/* --verify */
+	uint64_t window;		/* --verify: bytes in flight per slot */
+	struct vp_verify_stats vf;
 };
 
 /* client.c */
@@ -103,5 +126,13 @@ bool vp_idle_ready(const struct vp_ctx *t);
 void vp_client_stop(struct vp_ctx *t);
 bool vp_client_done(const struct vp_ctx *t);
 void vp_client_free(struct vp_ctx *t);
+
+/* verify.c */
+int vp_verify_start(struct vp_ctx *t);
+void vp_verify_poll(struct vp_ctx *t);
+/* No new connections; running ones end where they are, checked. */
+void vp_verify_stop(struct vp_ctx *t);
+bool vp_verify_budget_done(const struct vp_ctx *t);
+void vp_verify_free(struct vp_ctx *t);
 
 #endif /* VSOCK_PERF_H */

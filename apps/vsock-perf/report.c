@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <rte_common.h>
+#include <rte_mempool.h>
 
 #include <virtio_vsock_dev.h>
 #include <vsock_stack.h>
@@ -17,6 +18,7 @@
 static const char *const vp_test_names[] = {
 	[VP_SEND] = "send", [VP_RECV] = "reverse",
 	[VP_LATENCY] = "latency", [VP_CONN_RATE] = "conn-rate",
+	[VP_VERIFY] = "verify",
 };
 
 void
@@ -281,6 +283,15 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 		printf(",\n  \"connect\": {\"conns\": %" PRIu64 ", \"seconds\": "
 			"%.6f, \"per_second\": %.1f}", t->conns_done, secs,
 			secs > 0 ? (double)t->conns_done / secs : 0);
+	if (t->o.test == VP_VERIFY)
+		printf(",\n  \"verify\": {\"conns_ok\": %" PRIu64 ", \"bytes_ok\": %"
+			PRIu64 ", \"sha256_ok\": %" PRIu64 ", \"resets\": %"
+			PRIu64 ", \"bytes_echoed\": %" PRIu64
+			", \"lost_bytes\": %" PRIu64
+			", \"corrupt\": %" PRIu64 ", \"unreported_loss\": %"
+			PRIu64 "}", t->vf.conns_ok, t->vf.bytes_ok,
+			t->vf.sha256_ok, t->vf.resets, t->vf.bytes_echoed,
+			t->vf.lost_bytes, t->vf.corrupt, t->vf.unreported);
 	if (t->o.idle > 0)
 		printf(",\n  \"memory\": {\"idle_conns\": %u, \"open_seconds\":"
 			" %.3f, \"stack_bytes_per_conn\": %.1f, "
@@ -297,6 +308,11 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 	printf(",\n  \"driver\": {\"kicks\": %" PRIu64 ", \"rx_nombuf\": %"
 		PRIu64 ", \"tx_full\": %" PRIu64 "}", ds.kicks, ds.rx_nombuf,
 		ds.tx_full);
+	/* Every mbuf back: the pool holds only the posted rx buffers. */
+	printf(",\n  \"pool\": {\"in_use\": %u, \"rx_posted\": %" PRIu64
+		", \"ctl_in_use\": %" PRIu64 "}",
+		rte_mempool_in_use_count(t->pool), ds.rx_posted,
+		ss.ctl_mbufs_in_use);
 	if (sv != NULL) {
 		const struct vperf_server_stats *s = vperf_server_stats(sv);
 
@@ -342,6 +358,14 @@ vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
 				vp_hist_pct(t->hist, 50) / 1e3,
 				vp_hist_pct(t->hist, 99) / 1e3,
 				vp_hist_pct(t->hist, 99.9) / 1e3, t->hist->n);
+		if (t->o.test == VP_VERIFY)
+			printf("verify: %" PRIu64 " connections ok (%" PRIu64
+				" B, SHA-256 equal), %" PRIu64 " reset losing %"
+				PRIu64 " B (reported), corrupt %" PRIu64
+				", unreported loss %" PRIu64 "\n",
+				t->vf.conns_ok, t->vf.bytes_ok, t->vf.resets,
+				t->vf.lost_bytes, t->vf.corrupt,
+				t->vf.unreported);
 		if (t->o.idle > 0)
 			printf("idle: %u connections, %.0f bytes each\n",
 				r->idle_up, r->stack_bytes_per_conn +

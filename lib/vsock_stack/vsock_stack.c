@@ -312,6 +312,30 @@ vs_reset_port_conn(struct vsock_conn *c, void *arg)
 }
 
 /* TRANSPORT_RESET: re-read the CID, reset the port's connections, keep listeners. */
+/*
+ * Packets staged or queued for port @p belong to the device session that
+ * just ended, and to connections about to be reset: the new session must
+ * not see them. Other ports' control packets keep their order.
+ */
+static void
+vs_drop_port_queued(struct vsock_stack *s, uint8_t p)
+{
+	struct vs_port *vp = &s->ports[p];
+	uint32_t i, kept = 0;
+
+	rte_pktmbuf_free_bulk(vp->stage, vp->nb_stage);
+	vp->nb_stage = 0;
+	for (i = 0; i < s->ctl_count; i++) {
+		struct vs_ctl *e = &s->ctl[(s->ctl_head + i) % VS_CTL_MAX];
+
+		if (e->port_idx == p)
+			rte_pktmbuf_free(e->m);
+		else
+			s->ctl[(s->ctl_head + kept++) % VS_CTL_MAX] = *e;
+	}
+	s->ctl_count = kept;
+}
+
 static void
 vs_transport_reset(struct vsock_stack *s, uint8_t p)
 {
@@ -323,6 +347,7 @@ vs_transport_reset(struct vsock_stack *s, uint8_t p)
 	if (vp->port->ops->features != NULL)
 		vp->features = vp->port->ops->features(vp->port->priv);
 	s->stats.transport_resets++;
+	vs_drop_port_queued(s, p);
 	vs_for_each_conn(s, vs_reset_port_conn, &a);
 	VS_LOG(NOTICE, "%s: transport reset on port %u, cid now %" PRIu64,
 		s->name, p, vp->cid);

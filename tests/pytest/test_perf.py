@@ -108,6 +108,9 @@ def test_text_output_has_intervals_and_summary():
     (["--idle", "x"], "'x'"),
     (["-s", "-c", "2"], "-s"),
     (["-R", "--latency"], "choose one"),
+    (["--verify"], "echo server"),
+    (["-l", "1-100"], "needs --verify"),
+    (["-c", "2", "--verify", "-l", "9-3"], "'9-3'"),
     (["--dev", "nonsense"], "'nonsense'"),
     (["--dev", "vhost-user:path=/x"], "-c"),
     (["--bogus"], "--bogus"),
@@ -165,6 +168,29 @@ def test_bridge_serves_every_test(bridge):
     assert stat["sink"] == 1 + 2 + 1 + 1 and stat["source"] == 1
     assert stat["echo"] == 1 and stat["idle"] == 1000
     assert stat["bad_hello"] == 0 and stat["errors"] == 0
+
+
+def test_verify_against_the_bridge_echo(procs, tmp_path):
+    """Every echoed byte compared, SHA-256 of both streams per connection;
+    without faults nothing is lost."""
+    sock = str(tmp_path / "vhost.sock")
+    br = Background([BRIDGE, "-l", "0"] + EAL_VU + [
+        "--", "--socket", sock, "--uds", str(tmp_path / "v.sock"),
+        "--guest-cid", "3", "--echo-port", "1234"], "vsock-bridge")
+    procs.append(br)
+    wait_for_path(sock, br)
+    d = perf_json(["--dev", f"vhost-user:path={sock}", "-c", "2", "-p",
+                   "1234", "--verify", "-P", "20", "-l", "1-70000",
+                   "--bytes", "100000000", "--conn-bytes", "1000000"],
+                  eal=["-l", "1"] + EAL_VU)
+    v, e = d["end"]["verify"], d["end"]
+    assert v["corrupt"] == 0 and v["unreported_loss"] == 0
+    assert v["resets"] == 0 and v["lost_bytes"] == 0
+    assert v["conns_ok"] == v["sha256_ok"] > 20
+    assert v["bytes_echoed"] == v["bytes_ok"] == e["sum_sent"]["bytes"]
+    assert e["sum_sent"]["bytes"] >= 100000000
+    assert e["pool"]["in_use"] == e["pool"]["rx_posted"]
+    assert br.stop() == 0, br.err
 
 
 def test_bridge_resets_a_bad_hello(bridge, procs):
