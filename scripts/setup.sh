@@ -17,6 +17,7 @@ PACKAGES=(
 	socat ncat
 	qemu-system-x86 busybox-static kmod
 	dpdk-dev python3-matplotlib linux-perf
+	clang libclang-rt-14-dev
 )
 
 missing=()
