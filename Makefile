@@ -4,6 +4,9 @@
 
 BUILD ?= build
 BUILD_SAN ?= build-sanitize
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 EAL ?= -l 0-1 --in-memory --no-pci --log-level=lib.eal:warning
 TESTPMD = $(BUILD)/apps/vsock-testpmd
 PYTEST_ARGS ?=
@@ -11,7 +14,7 @@ PYTEST_ARGS ?=
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-sanitize run test test-unit test-py \
-	test-sanitize clean bench bench-quick soak
+	test-sanitize clean bench bench-quick build-fuzz fuzz test-fuzz soak
 
 all: build
 
@@ -27,6 +30,24 @@ build-sanitize: setup
 	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) \
 		-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(BUILD_SAN)
+
+# libFuzzer targets (tests/fuzz): clang, ASan and UBSan, the fuzz
+# executables only.
+build-fuzz: setup
+	@[ -f $(BUILD_FUZZ)/build.ninja ] || CC=clang CXX=clang++ meson setup \
+		$(BUILD_FUZZ) -Dbuildtype=debugoptimized -Dtests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true
+	ninja -C $(BUILD_FUZZ) $(addprefix tests/fuzz/fuzz_,rx_device \
+		stack_input vhost_user_reply dev_spec)
+
+# Each target FUZZ_SECONDS from the checked-in seeds, after its
+# regressions; non-zero on any finding. Prints execs and coverage.
+fuzz: build-fuzz
+	$(SAN_ENV) $(PYTHON) tests/fuzz/run_fuzz.py --build $(BUILD_FUZZ) \
+		--seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+
+test-fuzz:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
 # The main job: verify, then ping-pong, over the in-process loopback device.
 run: build
@@ -55,6 +76,7 @@ test-sanitize: build-sanitize
 # Sanitizer run, unit tests, then pytest, whose summary line ends the output.
 test: build build-sanitize
 	$(MAKE) --no-print-directory test-sanitize
+	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-py
 
@@ -71,4 +93,4 @@ soak: build
 	$(PYTHON) perf/soak.py --build $(abspath $(BUILD))
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
