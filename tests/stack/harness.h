@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_cycles.h>
+
 #include <vsock_stack.h>
 
 struct rte_mempool;
@@ -78,6 +80,22 @@ void rec_fini(struct rec *r);
 void h_poll(struct vsock_stack *s, unsigned int n);
 /* Poll @s for @ms milliseconds. */
 void h_poll_ms(struct vsock_stack *s, unsigned int ms);
+
+/* Seconds H_UNTIL gives a condition: a loaded machine's, not a count's. */
+#define H_WAIT_S 10
+
+/*
+ * Run @step until @cond holds or H_WAIT_S seconds pass: a device on a
+ * worker lcore needs time, not a number of polls, when the machine is
+ * busy.
+ */
+#define H_UNTIL(cond, step) do { \
+	uint64_t h_end_ = rte_get_timer_cycles() + \
+		rte_get_timer_hz() * H_WAIT_S; \
+	while (!(cond) && rte_get_timer_cycles() < h_end_) { \
+		step; \
+	} \
+} while (0)
 
 /* A header from <2, @rport> to <@fp's cid, @lport> of @type and @op. */
 struct vsock_hdr h_hdr(const struct fport *fp, uint32_t rport, uint32_t lport,

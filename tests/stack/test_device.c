@@ -79,14 +79,11 @@ pair(struct vsock_stack *s, uint64_t cid, enum vsock_type type,
 		struct rec *cli, struct rec *srv, const struct vsock_ops *sops)
 {
 	struct vsock_conn *c;
-	int i;
 
 	assert_int_equal(vsock_listen(s, PORT, type, sops, srv), 0);
 	assert_int_equal(vsock_connect(s, cid, PORT, type, &rec_ops, cli, &c),
 		0);
-	for (i = 0; i < 100000 && (cli->connects == 0 || srv->accepts == 0);
-			i++)
-		vsock_stack_poll(s);
+	H_UNTIL(cli->connects != 0 && srv->accepts != 0, vsock_stack_poll(s));
 	assert_int_equal(cli->connect_err, 0);
 	assert_non_null(cli->conn);
 	assert_non_null(srv->conn);
@@ -106,14 +103,14 @@ seqpacket_sizes(struct vsock_stack *s, uint64_t cid)
 	pair(s, cid, VSOCK_TYPE_SEQPACKET, &cli, &srv, &rec_ops_recv);
 	for (k = 0; k < RTE_DIM(sizes); k++) {
 		uint32_t flags = 0;
-		int got = -EAGAIN, i;
+		int got = -EAGAIN;
 
 		assert_int_equal(vsock_send(cli.conn, msg_build(sizes[k],
 				(uint8_t)k), 0), 0);
-		for (i = 0; i < 1000000 && got == -EAGAIN; i++) {
+		H_UNTIL(got != -EAGAIN, {
 			vsock_stack_poll(s);
 			got = vsock_recv(srv.conn, buf, sizeof(buf), &flags);
-		}
+		});
 		if (got != (int)sizes[k])
 			fail_msg("message of %u bytes arrived as %d",
 				sizes[k], got);
@@ -165,7 +162,6 @@ test_transport_reset_from_device(void **state)
 	struct vsock_conn_info info;
 	struct vsock_conn *c;
 	struct rec cli, srv, cli2;
-	int i;
 
 	(void)state;
 	rec_init(&cli);
@@ -175,8 +171,7 @@ test_transport_reset_from_device(void **state)
 	pair(s, 5, VSOCK_TYPE_STREAM, &cli, &srv, &rec_ops);
 	assert_int_equal(virtio_vsock_inject_event(d,
 			VSOCK_PORT_EVENT_TRANSPORT_RESET, 6), 0);
-	for (i = 0; i < 100000 && (cli.resets == 0 || srv.resets == 0); i++)
-		vsock_stack_poll(s);
+	H_UNTIL(cli.resets != 0 && srv.resets != 0, vsock_stack_poll(s));
 	assert_int_equal(cli.reset_why, VSOCK_RESET_TRANSPORT);
 	assert_int_equal(srv.reset_why, VSOCK_RESET_TRANSPORT);
 	assert_int_equal(vsock_stack_local_cid(s), 6);
@@ -184,8 +179,7 @@ test_transport_reset_from_device(void **state)
 	/* The listener survived: a new connection to the new CID works. */
 	assert_int_equal(vsock_connect(s, 6, PORT, VSOCK_TYPE_STREAM,
 			&rec_ops, &cli2, &c), 0);
-	for (i = 0; i < 100000 && cli2.connects == 0; i++)
-		vsock_stack_poll(s);
+	H_UNTIL(cli2.connects != 0, vsock_stack_poll(s));
 	assert_int_equal(cli2.connect_err, 0);
 	vsock_conn_info(c, &info);
 	assert_int_equal(info.local_cid, 6);
@@ -347,9 +341,8 @@ test_pingpong_not_starved_by_bulk(void **state)
 			&rec_ops, &bcli, &c), 0);
 	assert_int_equal(vsock_connect(s, 3, PORT + 1, VSOCK_TYPE_STREAM,
 			&rec_ops, &pcli, &c), 0);
-	for (i = 0; i < 100000 && (bcli.connects == 0 || pcli.connects == 0);
-			i++)
-		vsock_stack_poll(s);
+	H_UNTIL(bcli.connects != 0 && pcli.connects != 0,
+		vsock_stack_poll(s));
 	assert_non_null(bcli.conn);
 	assert_non_null(pcli.conn);
 	bulk_rx = 0;
@@ -362,10 +355,10 @@ test_pingpong_not_starved_by_bulk(void **state)
 
 		assert_int_equal(vsock_send_buf(pcli.conn, "p", 1), 0);
 		start = bulk_rx;
-		for (i = 0; i < 10000000 && pcli.data_len < want; i++) {
+		H_UNTIL(pcli.data_len >= want, {
 			bulk_fill(bcli.conn);
 			vsock_stack_poll(s);
-		}
+		});
 		assert_int_equal(pcli.data_len, want);
 		samples[n++] = bulk_rx - start;
 	}
