@@ -281,7 +281,8 @@ cmd_rx(struct fz_in *in, uint8_t how)
 	 */
 	if (!sg->writable && !vd->packed)
 		abort();	/* the driver posted a read-only rx buffer */
-	if (!sg->writable || sg->len > fk.dev.rx_buf_len) {
+	if (!sg->writable || sg->ptr == NULL ||
+			sg->len > fk.dev.rx_buf_len) {
 		vq_dev_put(vd, &ch, 0);
 		vq_dev_publish(vd);
 		return;
@@ -368,7 +369,7 @@ cmd_event(struct fz_in *in)
 	sg = dev_take(VIRTIO_VSOCK_VQ_EVENT, &ch, segs, &n);
 	if (sg == NULL)
 		return;
-	if (sg->len >= 4)
+	if (sg->ptr != NULL && sg->len >= 4)
 		vsock_le32_put(sg->ptr, id);
 	vq_dev_put(vd, &ch, len & 0x7f);
 	vq_dev_publish(vd);
