@@ -6,7 +6,9 @@
  *
  * Device specs (the @c --dev option of the apps):
  *   - @c loopback[:cid=N][,queue_size=Q][,rx_buf=B][,lcore=auto|inline|L]
- *     the in-process device model.
+ *     [,fault=NAME[,fault_every=N][,fault_max=M]]
+ *     the in-process device model; @c fault makes it a hostile device
+ *     that breaks every Nth packet (see virtio_vsock_loopback.c).
  *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
  *     refuses the feature, 1 requires it; by default the driver takes
  *     what the device offers (for A/B measurements).
@@ -49,6 +51,16 @@ struct virtio_vsock_stats {
 	uint64_t kicks;		/**< notifications sent to the device */
 	uint64_t events;	/**< event-queue entries received */
 	uint64_t rx_posted;	/**< rx buffers posted to the device now */
+	/** Event-queue entries with an unknown id or a bad length (ignored). */
+	uint64_t bad_events;
+	/**
+	 * Times the device broke the ring protocol (a bad used id, index or
+	 * length): the driver stopped trusting its rings and told the stack
+	 * TRANSPORT_RESET.
+	 */
+	uint64_t broken;
+	/** Times the rings were laid out anew and the device restarted. */
+	uint64_t ring_resets;
 };
 
 /**

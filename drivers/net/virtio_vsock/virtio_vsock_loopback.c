@@ -11,6 +11,12 @@
  * It runs on a worker lcore of its own when one is free (polling, so it
  * asks the driver not to kick it), or inline: then every kick runs it.
  * It offers packed rings and EVENT_IDX; the driver picks.
+ *
+ * With fault=NAME it is also a hostile device, for the tests: every
+ * fault_every-th packet it delivers (at most fault_max times, 0: no
+ * limit) breaks one rule the driver or the stack must catch, by corrupting
+ * the packet, its used entry, or by sending an extra packet or event. The
+ * rest of the traffic goes through untouched.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +38,49 @@
 #define LB_DEFAULT_CID 3
 #define LB_LCORE_AUTO (-1)
 #define LB_LCORE_INLINE (-2)
+#define LB_FAULT_EVERY 1000
+
+/* What a hostile loopback device breaks (fault=NAME). */
+enum lb_fault {
+	LB_FAULT_NONE,
+	LB_FAULT_USED_ID_RANGE,	/* rx used id past the end of the ring */
+	LB_FAULT_USED_ID_DUP,	/* an rx buffer returned twice */
+	LB_FAULT_USED_LEN_OVER,	/* rx used length over the buffer */
+	LB_FAULT_USED_LEN_SHORT,	/* rx used length under a header */
+	LB_FAULT_USED_IDX_AHEAD,	/* rx used index past what was posted */
+	LB_FAULT_EVENT_GARBAGE,	/* events of unknown ids and lengths */
+	LB_FAULT_HDR_LEN,	/* header len one byte over the payload */
+	LB_FAULT_DST_CID,	/* an extra packet for a CID not the driver's */
+	LB_FAULT_SRC_CID,	/* an extra packet from CID 1 or the host */
+	LB_FAULT_BAD_OP,	/* an op outside the spec */
+	LB_FAULT_BAD_TYPE,	/* a socket type outside the spec */
+	LB_FAULT_BAD_FLAGS,	/* reserved flag bits on RW */
+	LB_FAULT_BUF_ZERO,	/* buf_alloc 0 */
+	LB_FAULT_BUF_HUGE,	/* buf_alloc 4 GiB - 1 */
+	LB_FAULT_FWD_BACK,	/* fwd_cnt going backwards */
+	LB_FAULT_FWD_AHEAD,	/* fwd_cnt beyond what was sent */
+	LB_FAULT_NUM
+};
+
+static const char *const lb_fault_names[LB_FAULT_NUM] = {
+	[LB_FAULT_NONE] = "none",
+	[LB_FAULT_USED_ID_RANGE] = "used_id_range",
+	[LB_FAULT_USED_ID_DUP] = "used_id_dup",
+	[LB_FAULT_USED_LEN_OVER] = "used_len_over",
+	[LB_FAULT_USED_LEN_SHORT] = "used_len_short",
+	[LB_FAULT_USED_IDX_AHEAD] = "used_idx_ahead",
+	[LB_FAULT_EVENT_GARBAGE] = "event_garbage",
+	[LB_FAULT_HDR_LEN] = "hdr_len",
+	[LB_FAULT_DST_CID] = "dst_cid",
+	[LB_FAULT_SRC_CID] = "src_cid",
+	[LB_FAULT_BAD_OP] = "bad_op",
+	[LB_FAULT_BAD_TYPE] = "bad_type",
+	[LB_FAULT_BAD_FLAGS] = "bad_flags",
+	[LB_FAULT_BUF_ZERO] = "buf_zero",
+	[LB_FAULT_BUF_HUGE] = "buf_huge",
+	[LB_FAULT_FWD_BACK] = "fwd_back",
+	[LB_FAULT_FWD_AHEAD] = "fwd_ahead",
+};
 
 /* A position in a list of segments. */
 struct lb_cursor {
@@ -59,6 +108,11 @@ struct lb_dev {
 	struct vq_dev_seg cur_segs[VQ_DEV_MAX_SEGS];
 	uint64_t bad_chains;
 	uint64_t bad_pkts;
+	enum lb_fault fault;
+	uint32_t fault_every;
+	uint32_t fault_max;	/* 0: no limit */
+	uint64_t fault_seen;	/* packets that could have been hit */
+	uint64_t faults;	/* packets that were */
 };
 
 static void
@@ -183,6 +237,165 @@ lb_take_tx(struct lb_dev *lb)
 	return false;
 }
 
+/* Is the packet with header @h one to break? */
+static bool
+lb_fault_due(struct lb_dev *lb, const struct vsock_hdr *h)
+{
+	if (lb->fault == LB_FAULT_NONE ||
+			(lb->fault_max != 0 && lb->faults >= lb->fault_max))
+		return false;
+	/* Header faults pick data: a connection surely stands behind it. */
+	if (lb->fault >= LB_FAULT_HDR_LEN && h->op != VSOCK_OP_RW)
+		return false;
+	if (++lb->fault_seen % lb->fault_every != 0)
+		return false;
+	lb->faults++;
+	return true;
+}
+
+/* Break a header field, for the faults that do. */
+static void
+lb_fault_hdr(const struct lb_dev *lb, struct vsock_hdr *h)
+{
+	switch (lb->fault) {
+	case LB_FAULT_HDR_LEN:
+		h->len++;
+		break;
+	case LB_FAULT_BAD_OP:
+		h->op = 42;
+		break;
+	case LB_FAULT_BAD_TYPE:
+		h->type = 7;
+		break;
+	case LB_FAULT_BAD_FLAGS:
+		h->flags |= 0x100;
+		break;
+	case LB_FAULT_BUF_ZERO:
+		h->buf_alloc = 0;
+		break;
+	case LB_FAULT_BUF_HUGE:
+		h->buf_alloc = UINT32_MAX;
+		break;
+	/* 1 GiB either way: beyond any window, whatever was consumed. */
+	case LB_FAULT_FWD_BACK:
+		h->fwd_cnt -= 1u << 30;
+		break;
+	case LB_FAULT_FWD_AHEAD:
+		h->fwd_cnt += 1u << 30;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Write @raw into an rx buffer of its own; false when none is posted. */
+static bool
+lb_put_extra(struct lb_dev *lb, const struct vsock_hdr *h)
+{
+	struct vq_dev *rx = &lb->q[VIRTIO_VSOCK_VQ_RX];
+	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
+	uint8_t raw[VSOCK_HDR_LEN];
+	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
+	struct lb_cursor dst, src;
+	struct vq_dev_chain c;
+	int n;
+
+	if (vq_dev_avail(rx) == 0)
+		return false;
+	n = vq_dev_peek_va(rx, segs, &c);
+	vq_dev_take(rx, &c);
+	if (n < 0 || lb_seg_total(segs, n, true) < VSOCK_HDR_LEN) {
+		lb->bad_chains++;
+		vq_dev_put(rx, &c, 0);
+		return true;
+	}
+	vsock_hdr_encode(raw, h);
+	lb_cursor_init(&dst, segs, n, 0);
+	lb_cursor_init(&src, &hseg, 1, 0);
+	lb_copy(&dst, &src, VSOCK_HDR_LEN);
+	vq_dev_put(rx, &c, VSOCK_HDR_LEN);
+	return true;
+}
+
+/*
+ * The extra packet of the dst_cid and src_cid faults: a credit update
+ * that would be harmless if its addresses were right.
+ */
+static void
+lb_fault_extra(struct lb_dev *lb, const struct vsock_hdr *h)
+{
+	struct vsock_hdr x = *h;
+
+	x.op = VSOCK_OP_CREDIT_UPDATE;
+	x.len = 0;
+	x.flags = 0;
+	if (lb->fault == LB_FAULT_DST_CID)
+		x.dst_cid = h->dst_cid + 1;
+	else
+		x.src_cid = lb->faults & 1 ? VSOCK_CID_LOCAL : VSOCK_CID_HOST;
+	lb_put_extra(lb, &x);
+}
+
+/* Events of no known id, and of a short length. */
+static void
+lb_event_garbage(struct lb_dev *lb)
+{
+	struct vq_dev *ev = &lb->q[VIRTIO_VSOCK_VQ_EVENT];
+	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
+	struct vq_dev_chain c;
+	int n;
+
+	if (vq_dev_avail(ev) == 0)
+		return;
+	n = vq_dev_peek_va(ev, segs, &c);
+	vq_dev_take(ev, &c);
+	if (n < 1 || segs[0].len < VIRTIO_VSOCK_EVENT_LEN) {
+		vq_dev_put(ev, &c, 0);
+	} else {
+		vsock_le32_put(segs[0].ptr, lb->faults & 1 ? 0xdead : 0);
+		vq_dev_put(ev, &c, lb->faults & 1 ? VIRTIO_VSOCK_EVENT_LEN : 2);
+	}
+	vq_dev_publish(ev);
+}
+
+/* Give back rx chain @c holding @len bytes, broken as the fault says. */
+static void
+lb_put_rx(struct lb_dev *lb, const struct vq_dev_chain *c, uint32_t len,
+		uint32_t cap, bool hit)
+{
+	struct vq_dev *rx = &lb->q[VIRTIO_VSOCK_VQ_RX];
+	struct vq_dev_chain bad = *c;
+
+	switch (hit ? lb->fault : LB_FAULT_NONE) {
+	case LB_FAULT_USED_ID_RANGE:
+		bad.id = (uint16_t)(rx->size + 3);
+		vq_dev_put(rx, &bad, len);
+		break;
+	case LB_FAULT_USED_ID_DUP:
+		vq_dev_put(rx, c, len);
+		vq_dev_put(rx, c, len);
+		break;
+	case LB_FAULT_USED_LEN_OVER:
+		vq_dev_put(rx, c, cap + 1);
+		break;
+	case LB_FAULT_USED_LEN_SHORT:
+		vq_dev_put(rx, c, VSOCK_HDR_LEN - 1);
+		break;
+	case LB_FAULT_USED_IDX_AHEAD:
+		/* A whole ring more than it holds (split rings only). */
+		vq_dev_put(rx, c, len);
+		rx->used_idx = (uint16_t)(rx->used_idx + rx->size);
+		break;
+	case LB_FAULT_EVENT_GARBAGE:
+		vq_dev_put(rx, c, len);
+		lb_event_garbage(lb);
+		break;
+	default:
+		vq_dev_put(rx, c, len);
+		break;
+	}
+}
+
 /*
  * Deliver lb->cur into rx buffers, one piece per buffer. Returns false
  * when rx buffers ran out first (delivery resumes on the next call).
@@ -202,10 +415,18 @@ lb_deliver(struct lb_dev *lb)
 		struct vq_dev_chain c;
 		uint32_t cap, piece;
 		struct vsock_hdr h;
+		bool hit;
 		int n;
 
 		if (vq_dev_avail(rx) == 0)
 			return false;
+		hit = lb_fault_due(lb, &lb->cur);
+		if (hit && (lb->fault == LB_FAULT_DST_CID ||
+				lb->fault == LB_FAULT_SRC_CID)) {
+			lb_fault_extra(lb, &lb->cur);
+			if (vq_dev_avail(rx) == 0)
+				return false;
+		}
 		n = vq_dev_peek_va(rx, segs, &c);
 		vq_dev_take(rx, &c);
 		cap = n < 0 ? 0 : lb_seg_total(segs, n, true);
@@ -220,6 +441,8 @@ lb_deliver(struct lb_dev *lb)
 		if (h.type == VSOCK_TYPE_SEQPACKET && h.op == VSOCK_OP_RW &&
 				lb->cur_off + piece < lb->cur.len)
 			h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+		if (hit)
+			lb_fault_hdr(lb, &h);
 		vsock_hdr_encode(raw, &h);
 		lb_cursor_init(&dst, segs, n, 0);
 		lb_cursor_init(&src, &hseg, 1, 0);
@@ -228,7 +451,7 @@ lb_deliver(struct lb_dev *lb)
 				VSOCK_HDR_LEN + lb->cur_off);
 		lb_copy(&dst, &src, piece);
 		lb->cur_off += piece;
-		vq_dev_put(rx, &c, VSOCK_HDR_LEN + piece);
+		lb_put_rx(lb, &c, VSOCK_HDR_LEN + piece, cap, hit);
 		first = false;
 	}
 	return true;
@@ -308,6 +531,40 @@ lb_lcore_main(void *arg)
 }
 
 static int
+lb_fault_arg(struct lb_dev *lb, const char *key, const char *val, char *err,
+		size_t errlen)
+{
+	char *end;
+	unsigned long v;
+	int f;
+
+	if (strcmp(key, "fault") == 0) {
+		for (f = 0; f < LB_FAULT_NUM; f++)
+			if (strcmp(val, lb_fault_names[f]) == 0) {
+				lb->fault = (enum lb_fault)f;
+				return 0;
+			}
+		snprintf(err, errlen, "loopback: fault=%s: unknown fault "
+			"(see virtio_vsock_loopback.c for the list)", val);
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno != 0 || *end != '\0' || val[0] == '\0' || val[0] == '-' ||
+			v > UINT32_MAX ||
+			(v == 0 && strcmp(key, "fault_every") == 0)) {
+		snprintf(err, errlen, "loopback: %s=%s: must be %s to "
+			"4294967295", key, val, key[6] == 'e' ? "1" : "0");
+		return -EINVAL;
+	}
+	if (strcmp(key, "fault_every") == 0)
+		lb->fault_every = (uint32_t)v;
+	else
+		lb->fault_max = (uint32_t)v;
+	return 0;
+}
+
+static int
 lb_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
 {
 	struct lb_dev *lb = ctx;
@@ -317,6 +574,9 @@ lb_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
 	if (strcmp(key, "cid") == 0)
 		return virtio_vsock_parse_cid("loopback", val, &lb->cid, err,
 				errlen);
+	if (strcmp(key, "fault") == 0 || strcmp(key, "fault_every") == 0 ||
+			strcmp(key, "fault_max") == 0)
+		return lb_fault_arg(lb, key, val, err, errlen);
 	if (strcmp(key, "lcore") != 0)
 		return 1;
 	if (strcmp(val, "auto") == 0) {
@@ -343,12 +603,25 @@ static int
 lb_open(struct virtio_vsock_dev *dev, const char *args,
 		struct virtio_vsock_devargs *da, char *err, size_t errlen)
 {
-	struct lb_dev tmp = { .cid = LB_DEFAULT_CID, .lcore = LB_LCORE_AUTO };
+	struct lb_dev tmp = { .cid = LB_DEFAULT_CID, .lcore = LB_LCORE_AUTO,
+		.fault_every = LB_FAULT_EVERY };
 	struct lb_dev *lb;
 	int ret;
 
 	ret = virtio_vsock_parse_kv("loopback", args, lb_arg, &tmp, da,
-			"cid, lcore", err, errlen);
+			"cid, lcore, fault, fault_every, fault_max", err,
+			errlen);
+	/*
+	 * A packed ring has no used index, and a buffer it returns twice may
+	 * already be posted again: the driver cannot tell, so refuse.
+	 */
+	if (ret == 0 && (tmp.fault == LB_FAULT_USED_ID_DUP ||
+			tmp.fault == LB_FAULT_USED_IDX_AHEAD) &&
+			!(da->refuse & (1ULL << VIRTIO_F_RING_PACKED))) {
+		snprintf(err, errlen, "loopback: fault=%s needs split rings "
+			"(packed=0)", lb_fault_names[tmp.fault]);
+		ret = -EINVAL;
+	}
 	if (ret != 0 || dev == NULL)
 		return ret;
 	if (tmp.lcore >= 0 && (!rte_lcore_is_enabled(tmp.lcore) ||
@@ -478,6 +751,9 @@ lb_release(struct virtio_vsock_dev *dev)
 	if (lb != NULL && (lb->bad_chains != 0 || lb->bad_pkts != 0))
 		VV_LOG(WARNING, "loopback: dropped %" PRIu64 " bad chains, %"
 			PRIu64 " bad packets", lb->bad_chains, lb->bad_pkts);
+	if (lb != NULL && lb->fault != LB_FAULT_NONE)
+		VV_LOG(NOTICE, "loopback: fault %s injected %" PRIu64
+			" times", lb_fault_names[lb->fault], lb->faults);
 	rte_free(lb);
 	dev->tpriv = NULL;
 }
@@ -500,11 +776,26 @@ lb_inject_event(struct virtio_vsock_dev *dev, uint32_t id, uint64_t new_cid)
 	return 0;
 }
 
+/* The driver lays the rings out anew: forget where we were in them. */
+static void
+lb_reset(struct virtio_vsock_dev *dev)
+{
+	struct lb_dev *lb = dev->tpriv;
+
+	lb->have_cur = false;
+	lb->cur_put = false;
+	__atomic_store_n(&lb->pending_event, 0, __ATOMIC_RELEASE);
+}
+
 const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
 	.name = "loopback",
 	.usage = "loopback[:cid=N][,queue_size=Q][,rx_buf=B]"
-		"[,lcore=auto|inline|L][,packed=0|1][,event_idx=0|1]  "
-		"in-process device (default cid 3)",
+		"[,lcore=auto|inline|L][,packed=0|1][,event_idx=0|1]"
+		"[,fault=NAME[,fault_every=N][,fault_max=M]]  "
+		"in-process device (default cid 3); fault: used_id_range, "
+		"used_id_dup, used_len_over, used_len_short, used_idx_ahead, "
+		"event_garbage, hdr_len, dst_cid, src_cid, bad_op, bad_type, "
+		"bad_flags, buf_zero, buf_huge, fwd_back, fwd_ahead",
 	.open = lb_open,
 	.get_features = lb_get_features,
 	.set_features = lb_set_features,
@@ -515,4 +806,5 @@ const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
 	.stop = lb_stop,
 	.release = lb_release,
 	.inject_event = lb_inject_event,
+	.reset = lb_reset,
 };

@@ -5,6 +5,8 @@
  * the mbufs the device wrote; tx posts the caller's segments as they are
  * and frees them when the device has used them.
  */
+#include <string.h>
+
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
@@ -17,6 +19,31 @@
 #include "virtio_vsock_transport.h"
 
 #define VV_BURST 32
+
+/*
+ * A used id the driver does not hold (out of range, returned twice, never
+ * posted) means the device and the driver no longer agree on who owns
+ * which buffer: a queue that saw one is broken, as one that ran its used
+ * index past what was posted.
+ */
+static inline bool
+vv_vq_bad(const struct virtqueue *vq)
+{
+	return vq->broken || vq->stats.bad_used_id != 0;
+}
+
+static void
+vv_vq_broken(struct virtio_vsock_dev *dev, const struct virtqueue *vq)
+{
+	static const char *const names[VIRTIO_VSOCK_VQ_NUM] = {
+		"rx", "tx", "event",
+	};
+
+	virtio_vsock_broken(dev, vq->broken ? names[vq->queue_id] :
+		vq->queue_id == VIRTIO_VSOCK_VQ_RX ? "bad used id on rx" :
+		vq->queue_id == VIRTIO_VSOCK_VQ_TX ? "bad used id on tx" :
+		"bad used id on event");
+}
 
 static inline uint64_t
 vv_seg_addr(const struct virtio_vsock_dev *dev, const struct rte_mbuf *m)
@@ -70,11 +97,20 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	uint32_t lens[VV_BURST];
 	uint16_t got, i, k = 0;
 
-	if (unlikely(!dev->up))
+	if (unlikely(!dev->up || dev->broken))
 		return 0;
 	if (n > VV_BURST)
 		n = VV_BURST;
 	got = virtqueue_dequeue(vq, cookies, lens, n);
+	if (unlikely(vv_vq_bad(vq))) {
+		/*
+		 * A packet went missing somewhere in this burst: hand up none,
+		 * or a stream could go on past the hole before the reset.
+		 */
+		vv_vq_broken(dev, vq);
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)cookies, got);
+		return 0;
+	}
 	for (i = 0; i < got; i++) {
 		struct rte_mbuf *m = cookies[i];
 
@@ -83,9 +119,20 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 				(struct rte_mbuf *)cookies[i + 1], void *));
 		if (unlikely(lens[i] < VSOCK_HDR_LEN ||
 				lens[i] > dev->rx_buf_len)) {
+			/*
+			 * A packet lost here would be bytes missing from a
+			 * stream nobody hears of: break the device, so that
+			 * its connections are reset instead, and hand up
+			 * nothing after the hole.
+			 */
 			dev->stats.rx_bad_len++;
-			rte_pktmbuf_free(m);
-			continue;
+			VV_LOG_RL(ERR, "%s: rx used length %u outside %u..%u",
+				dev->name, lens[i], VSOCK_HDR_LEN,
+				dev->rx_buf_len);
+			virtio_vsock_broken(dev, "rx used length");
+			rte_pktmbuf_free_bulk((struct rte_mbuf **)&cookies[i],
+					got - i);
+			break;
 		}
 		m->data_len = (uint16_t)lens[i];
 		m->pkt_len = lens[i];
@@ -93,7 +140,13 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 		pkts[k++] = m;
 	}
 	dev->stats.rx_pkts += k;
-	if (vq->num_free >= VV_BURST || vq->num_free == vq->size)
+	/*
+	 * Refill once the used entries in sight are taken (or half the ring
+	 * is out): a buffer posted again at once would make a device that
+	 * returns it twice in a row look right the second time.
+	 */
+	if ((got < n && vq->num_free >= VV_BURST) ||
+			vq->num_free >= vq->size / 2)
 		virtio_vsock_rx_refill(dev);
 	return k;
 }
@@ -112,6 +165,8 @@ vv_tx_reclaim(struct virtio_vsock_dev *dev, struct virtqueue *vq)
 				((struct rte_mbuf *)cookies[i])->pkt_len;
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)cookies, got);
 	} while (got == VV_BURST);
+	if (unlikely(vv_vq_bad(vq)))
+		vv_vq_broken(dev, vq);
 }
 
 uint32_t
@@ -131,7 +186,7 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	struct vq_buf bufs[VQ_TX_MAX_SEGS];
 	uint16_t i;
 
-	if (unlikely(!dev->up))
+	if (unlikely(!dev->up || dev->broken))
 		return 0;	/* no device: the stack keeps its packets */
 	vv_tx_reclaim(dev, vq);
 	for (i = 0; i < n; i++) {
@@ -188,6 +243,28 @@ virtio_vsock_event_refill(struct virtio_vsock_dev *dev)
 		virtio_vsock_kick(dev, vq);
 }
 
+/*
+ * A broken device: its connections are lost (the stack hears
+ * TRANSPORT_RESET and resets them), then the device starts again on
+ * fresh rings, or, when its transport cannot do that, stays dead.
+ */
+static int
+virtio_vsock_poll_broken(struct virtio_vsock_dev *dev, uint32_t *event)
+{
+	int ret;
+
+	if (dev->dead)
+		return 0;
+	ret = virtio_vsock_recover(dev);
+	if (ret != 0) {
+		dev->dead = true;
+		VV_LOG(ERR, "%s: broken device left stopped: %s", dev->name,
+			strerror(-ret));
+	}
+	*event = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
+	return 1;
+}
+
 /* How often the data path lets a transport look after its connection. */
 #define VV_CTRL_POLL_US 2000
 
@@ -198,8 +275,11 @@ virtio_vsock_poll_event(void *priv, uint32_t *event)
 	struct virtqueue *vq = dev->vq[VIRTIO_VSOCK_VQ_EVENT];
 	void *slot;
 	uint32_t len;
+	uint64_t cid;
 	int found = 0;
 
+	if (unlikely(dev->broken))
+		return virtio_vsock_poll_broken(dev, event);
 	if (dev->ops->ctrl_poll != NULL) {
 		uint64_t now = rte_get_timer_cycles();
 
@@ -214,14 +294,31 @@ virtio_vsock_poll_event(void *priv, uint32_t *event)
 		}
 	}
 	while (!found && virtqueue_dequeue(vq, &slot, &len, 1) == 1) {
+		uint32_t id = vsock_le32_get(slot);
+
 		dev->stats.events++;
-		if (len < VIRTIO_VSOCK_EVENT_LEN)
-			continue;	/* short event: nothing to act on */
-		*event = vsock_le32_get(slot);
+		/* Only TRANSPORT_RESET is defined; anything else is noise. */
+		if (len != VIRTIO_VSOCK_EVENT_LEN ||
+				id != VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) {
+			dev->stats.bad_events++;
+			VV_LOG_RL(WARNING, "%s: ignored event id %u of %u "
+				"bytes", dev->name, id, len);
+			continue;
+		}
+		*event = id;
 		found = 1;
 		/* After a reset (migration, say) our CID may have changed. */
-		if (*event == VIRTIO_VSOCK_EVENT_TRANSPORT_RESET)
-			dev->cid = dev->ops->get_cid(dev) & UINT32_MAX;
+		cid = dev->ops->get_cid(dev) & UINT32_MAX;
+		if (cid <= VSOCK_CID_HOST || cid == VMADDR_CID_ANY_U32) {
+			dev->stats.bad_events++;
+			virtio_vsock_broken(dev, "invalid CID after reset");
+		} else {
+			dev->cid = cid;
+		}
+	}
+	if (unlikely(vv_vq_bad(vq))) {
+		vv_vq_broken(dev, vq);
+		return virtio_vsock_poll_broken(dev, event);
 	}
 	virtio_vsock_event_refill(dev);
 	return found;

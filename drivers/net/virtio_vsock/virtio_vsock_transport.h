@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_cycles.h>
 #include <rte_log.h>
 
 #include "virtio_vsock_dev.h"
@@ -23,6 +24,20 @@ extern int virtio_vsock_logtype;
 	rte_log(RTE_LOG_ ## level, virtio_vsock_logtype, \
 		"virtio_vsock: " fmt "\n", ## __VA_ARGS__)
 
+/*
+ * At most one line a second per call site: a hostile device must not
+ * turn each bad packet into a line of log (the counters count them all).
+ */
+#define VV_LOG_RL(level, fmt, ...) do { \
+	static uint64_t vv_rl_last_; \
+	uint64_t vv_rl_now_ = rte_get_timer_cycles(); \
+	if (vv_rl_now_ - __atomic_load_n(&vv_rl_last_, __ATOMIC_RELAXED) >= \
+			rte_get_timer_hz()) { \
+		__atomic_store_n(&vv_rl_last_, vv_rl_now_, __ATOMIC_RELAXED); \
+		VV_LOG(level, fmt, ## __VA_ARGS__); \
+	} \
+} while (0)
+
 struct virtio_vsock_transport_ops;
 
 /* The rx/tx hot path touches the first cache lines only. */
@@ -33,6 +48,8 @@ struct virtio_vsock_dev {
 	bool use_va;		/* descriptors carry VAs, not IOVAs */
 	bool notify_rx;		/* kick after rx refill */
 	bool up;		/* a device is there to use the rings */
+	bool broken;		/* it broke the ring protocol: not trusted */
+	bool dead;		/* broken for good: cannot be reset */
 	const struct virtio_vsock_transport_ops *ops;
 	void *tpriv;		/* transport's private data */
 	uint64_t features;	/* negotiated */
@@ -99,6 +116,12 @@ struct virtio_vsock_transport_ops {
 	/* Optional: make the device raise event @id (tests, fault drills). */
 	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
 			uint64_t new_cid);
+	/*
+	 * Optional, after stop: forget every ring position, as a device
+	 * reset does; setup_queue and start follow with fresh rings. A
+	 * transport without it stays broken once its device broke a ring.
+	 */
+	void (*reset)(struct virtio_vsock_dev *dev);
 };
 
 extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;
@@ -146,6 +169,18 @@ int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
 
 /* The device: stop using the rings, take every buffer back, post anew. */
 void virtio_vsock_rings_reset(struct virtio_vsock_dev *dev);
+
+/*
+ * The device broke the ring protocol (@why says how): stop trusting its
+ * rings. The next poll_event resets it, or leaves it dead.
+ */
+void virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why);
+
+/*
+ * Restart a broken device on fresh rings (transports with ops->reset).
+ * Returns 0, or a negative errno when it stays broken.
+ */
+int virtio_vsock_recover(struct virtio_vsock_dev *dev);
 
 /* Burst functions (virtio_vsock_rxtx.c). */
 uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,
