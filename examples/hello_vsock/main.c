@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hello_vsock: the smallest program on the installed dpdk-vsock libraries.
+ *
+ * It opens the in-process loopback device, attaches it to a stack,
+ * listens on a port, connects to itself through the device, sends
+ * "hello", receives it on the accepted connection, prints it and exits 0.
+ * It builds out of tree against libdpdk-vsock.pc (see the Makefile).
+ *
+ *   hello_vsock [EAL options] -- [--dev SPEC] [--port N] [--help]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <virtio_vsock_dev.h>
+#include <vsock_stack.h>
+
+#define HELLO_MSG "hello"
+#define HELLO_PORT 1234
+#define HELLO_NB_MBUFS 2047
+#define HELLO_MBUF_ROOM 4096
+#define HELLO_TIMEOUT_S 10
+
+struct hello {
+	struct vsock_conn *client;	/* our connecting side */
+	struct vsock_conn *server;	/* the side the listener accepted */
+	int connect_err;		/* 1 until on_connect, then its err */
+	char got[64];			/* what the server side received */
+	uint32_t got_len;
+	int reset;			/* a connection was reset */
+};
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [EAL options] -- [--dev SPEC] [--port N]\n"
+		"Connect to ourselves over a vsock device, send \"%s\" and\n"
+		"print what arrives.\n"
+		"  --dev SPEC  device (default loopback); one of:\n%s"
+		"  --port N    port to listen on (default %u)\n"
+		"  --help      this text\n",
+		prog, HELLO_MSG, virtio_vsock_spec_usage(), HELLO_PORT);
+}
+
+static void
+on_accept(struct vsock_conn *c, void *ctx)
+{
+	struct hello *h = ctx;
+
+	h->server = c;
+}
+
+static void
+on_connect(struct vsock_conn *c, int err, void *ctx)
+{
+	struct hello *h = ctx;
+
+	h->connect_err = err;
+	if (err != 0)
+		h->client = NULL;
+	else
+		h->client = c;
+}
+
+static void
+on_data(struct vsock_conn *c, struct rte_mbuf *m, void *ctx)
+{
+	struct hello *h = ctx;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	uint32_t room = sizeof(h->got) - 1 - h->got_len;
+	uint32_t n = len < room ? len : room;
+	const void *p;
+
+	p = rte_pktmbuf_read(m, 0, n, h->got + h->got_len);
+	if (p != NULL && p != h->got + h->got_len)
+		memcpy(h->got + h->got_len, p, n);
+	h->got_len += n;
+	/* The payload is ours: free it and hand the credit back. */
+	rte_pktmbuf_free(m);
+	vsock_consumed(c, len);
+}
+
+static void
+on_reset(struct vsock_conn *c, enum vsock_reset_reason why, void *ctx)
+{
+	struct hello *h = ctx;
+
+	if (c == h->client)
+		h->client = NULL;
+	if (c == h->server)
+		h->server = NULL;
+	h->reset = (int)why;
+}
+
+static const struct vsock_ops hello_ops = {
+	.on_accept = on_accept,
+	.on_connect = on_connect,
+	.on_data = on_data,
+	.on_reset = on_reset,
+};
+
+static bool
+connected(const struct hello *h)
+{
+	return h->connect_err != 1 && (h->connect_err != 0 || h->server != NULL);
+}
+
+static bool
+received(const struct hello *h)
+{
+	return h->got_len >= strlen(HELLO_MSG);
+}
+
+/* Run the stack until @p cond holds; false on a reset or the deadline. */
+static bool
+poll_until(struct vsock_stack *s, const struct hello *h,
+		bool (*cond)(const struct hello *), uint64_t deadline)
+{
+	while (!cond(h)) {
+		if (h->reset != 0 || rte_get_timer_cycles() > deadline)
+			return false;
+		vsock_stack_poll(s);
+	}
+	return true;
+}
+
+static int
+parse_args(int argc, char **argv, const char **dev, uint32_t *port)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+		if (strcmp(argv[i], "--dev") == 0 && i + 1 < argc) {
+			*dev = argv[++i];
+		} else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 0);
+
+			if (*end != '\0' || v == 0 || v >= VSOCK_PORT_ANY)
+				return -1;
+			*port = (uint32_t)v;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+hello_run(struct vsock_stack *s, uint32_t port)
+{
+	struct hello h = { .connect_err = 1 };
+	uint64_t deadline = rte_get_timer_cycles() +
+		HELLO_TIMEOUT_S * rte_get_timer_hz();
+	int ret;
+
+	ret = vsock_listen(s, port, VSOCK_TYPE_STREAM, &hello_ops, &h);
+	if (ret < 0) {
+		fprintf(stderr, "hello_vsock: listen on %u: %s\n", port,
+			strerror(-ret));
+		return -1;
+	}
+	/* Connect to our own CID: the packets go through the device. */
+	ret = vsock_connect(s, vsock_stack_local_cid(s), port,
+			VSOCK_TYPE_STREAM, &hello_ops, &h, &h.client);
+	if (ret < 0) {
+		fprintf(stderr, "hello_vsock: connect: %s\n", strerror(-ret));
+		return -1;
+	}
+	/* Connected, and the listener has accepted its side. */
+	if (!poll_until(s, &h, connected, deadline) || h.connect_err != 0) {
+		fprintf(stderr, "hello_vsock: connect failed: %s\n",
+			h.connect_err == 1 ? "timed out" :
+			strerror(-h.connect_err));
+		return -1;
+	}
+	ret = vsock_send_buf(h.client, HELLO_MSG, strlen(HELLO_MSG));
+	if (ret < 0) {
+		fprintf(stderr, "hello_vsock: send: %s\n", strerror(-ret));
+		return -1;
+	}
+	if (!poll_until(s, &h, received, deadline)) {
+		fprintf(stderr, "hello_vsock: received %u of %zu bytes%s\n",
+			h.got_len, strlen(HELLO_MSG),
+			h.reset ? " (reset)" : "");
+		return -1;
+	}
+	printf("hello_vsock: received \"%s\" over cid %" PRIu64 " port %u\n",
+		h.got, vsock_stack_local_cid(s), port);
+	/* Both sides close; the stack finishes the close on its own. */
+	vsock_close(h.client);
+	vsock_close(h.server);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct virtio_vsock_conf dconf = { 0 };
+	struct vsock_stack_conf sconf = { 0 };
+	struct virtio_vsock_dev *dev = NULL;
+	struct vsock_stack *s = NULL;
+	struct rte_mempool *pool = NULL;
+	const char *spec = "loopback";
+	uint32_t port = HELLO_PORT;
+	char err[256] = "";
+	int i, ret, rc = 1;
+
+	/* --help before EAL: it needs no hugepages. */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+				strcmp(argv[i], "-h") == 0) {
+			usage(stdout, argv[0]);
+			return 0;
+		}
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0) {
+		fprintf(stderr, "hello_vsock: EAL init failed: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= ret;
+	argv += ret;
+	ret = parse_args(argc, argv, &spec, &port);
+	if (ret != 0 || virtio_vsock_spec_check(spec, err, sizeof(err)) != 0) {
+		if (err[0] != '\0')
+			fprintf(stderr, "hello_vsock: --dev: %s\n", err);
+		usage(stderr, "hello_vsock");
+		rte_eal_cleanup();
+		return 2;
+	}
+
+	pool = rte_pktmbuf_pool_create("hello_pool", HELLO_NB_MBUFS, 256, 0,
+			HELLO_MBUF_ROOM + RTE_PKTMBUF_HEADROOM, rte_socket_id());
+	if (pool == NULL) {
+		fprintf(stderr, "hello_vsock: pool: %s\n",
+			rte_strerror(rte_errno));
+		goto out;
+	}
+	sconf.pool = pool;
+	sconf.socket_id = (int)rte_socket_id();
+	s = vsock_stack_create("hello", &sconf);
+	if (s == NULL) {
+		fprintf(stderr, "hello_vsock: stack: %s\n",
+			rte_strerror(rte_errno));
+		goto out;
+	}
+	dconf.rx_pool = pool;
+	dconf.socket_id = (int)rte_socket_id();
+	dev = virtio_vsock_open(spec, &dconf, err, sizeof(err));
+	if (dev == NULL) {
+		fprintf(stderr, "hello_vsock: %s: %s\n", spec, err);
+		goto out;
+	}
+	ret = vsock_stack_attach(s, virtio_vsock_port(dev));
+	if (ret < 0) {
+		fprintf(stderr, "hello_vsock: attach: %s\n", strerror(-ret));
+		goto out;
+	}
+	if (hello_run(s, port) == 0)
+		rc = 0;
+out:
+	/* The device first: packets in its rings come from the pool. */
+	if (dev != NULL)
+		virtio_vsock_close(dev);
+	if (s != NULL)
+		vsock_stack_destroy(s);
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	return rc;
+}
