@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -24,6 +25,20 @@ struct vs_pkt {
 /* Returns true when it kept the mbuf. */
 typedef bool (*vs_rx_fn)(const struct vs_pkt *p);
 
+/*
+ * At most one line a second per call site: a hostile peer or device must
+ * not turn each bad packet into a line of log (the counters count all).
+ */
+#define VS_LOG_RL(level, fmt, ...) do { \
+	static uint64_t vs_rl_last_; \
+	uint64_t vs_rl_now_ = rte_get_timer_cycles(); \
+	if (vs_rl_now_ - __atomic_load_n(&vs_rl_last_, __ATOMIC_RELAXED) >= \
+			rte_get_timer_hz()) { \
+		__atomic_store_n(&vs_rl_last_, vs_rl_now_, __ATOMIC_RELAXED); \
+		VS_LOG(level, fmt, ## __VA_ARGS__); \
+	} \
+} while (0)
+
 /* Every packet of a connection carries the peer's current credit. */
 void
 vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h)
@@ -37,6 +52,9 @@ vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 		s->stats.peer_buf_clamped++;
 	}
 	vsock_credit_peer_update(&c->cr, buf, h->fwd_cnt);
+	/* Legal, but worth knowing when sends stall. */
+	if (unlikely(c->cr.tx_cnt - c->cr.peer_fwd_cnt > buf))
+		s->stats.peer_credit_shrunk++;
 	vs_pkt_track_ack(c);
 	c->credit_requested = false;
 	if (vsock_credit_tx_space(&c->cr) > 0)
@@ -121,6 +139,9 @@ static bool
 rx_protocol_reset(const struct vs_pkt *p)
 {
 	p->s->stats.drop_bad_op++;
+	VS_LOG_RL(WARNING, "%s: op %u (%s) from %" PRIu64 ":%u in state %d: "
+		"reset", p->s->name, p->h->op, vsock_op_name(p->h->op),
+		p->h->src_cid, p->h->src_port, (int)p->c->state);
 	vs_conn_reset(p->c, VSOCK_RESET_PROTOCOL, VSOCK_RST_PROTOCOL);
 	return false;
 }
@@ -337,6 +358,90 @@ vs_cid_ours(const struct vsock_stack *s, uint8_t port_idx, uint64_t cid)
 		cid == s->ports[port_idx].cid;
 }
 
+/*
+ * Could a peer behind a device port send from @cid? Never from CID 1,
+ * which only the stack's own loopback uses, nor from VMADDR_CID_ANY or
+ * with the reserved upper half of the le64 set.
+ */
+static inline bool
+vs_src_cid_ok(uint8_t port_idx, uint64_t cid)
+{
+	return port_idx == VS_PORT_LOCAL ||
+		(cid != VSOCK_CID_LOCAL && cid < VMADDR_CID_ANY_U32);
+}
+
+/*
+ * A packet for @c had to be dropped: its bytes would leave a hole in the
+ * stream nobody hears of, so the connection is reset and the loss shows.
+ */
+static void
+vs_rx_lost(struct vsock_stack *s, struct vsock_conn *c,
+		enum vsock_rst_reason why)
+{
+	if (c == NULL || c->state == VS_DEAD)
+		return;
+	s->stats.conn_reset_bad_pkt++;
+	vs_conn_reset(c, VSOCK_RESET_PROTOCOL, why);
+}
+
+/* Flag bits the op does not define (only RW and SHUTDOWN carry any). */
+static inline bool
+vs_flags_bad(const struct vsock_hdr *h)
+{
+	if (h->op == VSOCK_OP_RW)
+		return (h->flags & ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR)) != 0;
+	if (h->op == VSOCK_OP_SHUTDOWN)
+		return (h->flags & ~VSOCK_SHUTDOWN_BOTH) != 0;
+	return false;
+}
+
+/*
+ * fwd_cnt only moves forward and never past what we sent: outside
+ * [the last one, tx_cnt] it is a lie (u32 arithmetic, wrap-safe).
+ */
+static inline bool
+vs_fwd_cnt_bad(const struct vsock_conn *c, const struct vsock_hdr *h)
+{
+	return h->fwd_cnt - c->cr.peer_fwd_cnt >
+		c->cr.tx_cnt - c->cr.peer_fwd_cnt;
+}
+
+/*
+ * The checks that need the connection: a packet it cannot take resets
+ * it. Returns false when the packet was dropped.
+ */
+static bool
+vs_rx_check_conn(struct vsock_stack *s, const struct vsock_hdr *h,
+		struct vsock_conn *c)
+{
+	if (unlikely(h->type != c->type)) {
+		s->stats.drop_bad_type++;
+		VS_LOG_RL(WARNING, "%s: type %u for a connection of type %u "
+			"from %" PRIu64 ":%u: reset", s->name, h->type,
+			c->type, h->src_cid, h->src_port);
+		vs_rx_lost(s, c, VSOCK_RST_BAD_TYPE);
+		return false;
+	}
+	if (unlikely(vs_flags_bad(h))) {
+		s->stats.drop_bad_flags++;
+		VS_LOG_RL(WARNING, "%s: %s with flags 0x%x from %" PRIu64
+			":%u: reset", s->name, vsock_op_name(h->op), h->flags,
+			h->src_cid, h->src_port);
+		vs_rx_lost(s, c, VSOCK_RST_PROTOCOL);
+		return false;
+	}
+	if (unlikely(h->op != VSOCK_OP_RST && vs_fwd_cnt_bad(c, h))) {
+		s->stats.drop_bad_credit++;
+		VS_LOG_RL(WARNING, "%s: fwd_cnt %u from %" PRIu64 ":%u "
+			"outside %u..%u: reset", s->name, h->fwd_cnt,
+			h->src_cid, h->src_port, c->cr.peer_fwd_cnt,
+			c->cr.tx_cnt);
+		vs_rx_lost(s, c, VSOCK_RST_PROTOCOL);
+		return false;
+	}
+	return true;
+}
+
 /* Returns true if @m was handed on (the caller must not free it). */
 static bool
 vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
@@ -351,24 +456,22 @@ vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 	raw_p = rte_pktmbuf_read(m, 0, VSOCK_HDR_LEN, raw);
 	if (unlikely(raw_p == NULL)) {
 		s->stats.drop_bad_hdr++;
+		VS_LOG_RL(WARNING, "%s: packet of %u bytes has no header",
+			s->name, m->pkt_len);
 		return false;
 	}
 	vsock_hdr_decode(&h, raw_p);
 	p.h = &h;
-	if (unlikely(h.len != m->pkt_len - VSOCK_HDR_LEN ||
-			h.len > VSOCK_MAX_PKT_PAYLOAD)) {
-		s->stats.drop_bad_hdr++;
-		return false;
-	}
 	if (unlikely(!vs_cid_ours(s, port_idx, h.dst_cid))) {
 		s->stats.drop_wrong_cid++;
+		VS_LOG_RL(WARNING, "%s: packet for CID %" PRIu64 ", not ours",
+			s->name, h.dst_cid);
 		return false;
 	}
-	if (unlikely(h.type != VSOCK_TYPE_STREAM &&
-			h.type != VSOCK_TYPE_SEQPACKET)) {
-		s->stats.drop_bad_type++;
-		if (h.op != VSOCK_OP_RST)
-			vs_ctl_reply_rst(s, port_idx, &h, VSOCK_RST_BAD_TYPE);
+	if (unlikely(!vs_src_cid_ok(port_idx, h.src_cid))) {
+		s->stats.drop_bad_src_cid++;
+		VS_LOG_RL(WARNING, "%s: packet from CID %" PRIu64 " on port "
+			"%u: no peer has it", s->name, h.src_cid, port_idx);
 		return false;
 	}
 	key.remote_cid = h.src_cid;
@@ -376,14 +479,26 @@ vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 	key.remote_port = h.src_port;
 	key.local_port = h.dst_port;
 	p.c = vs_conn_find(s, &key);
+	if (unlikely(h.len != m->pkt_len - VSOCK_HDR_LEN ||
+			h.len > VSOCK_MAX_PKT_PAYLOAD)) {
+		s->stats.drop_bad_hdr++;
+		VS_LOG_RL(WARNING, "%s: header len %u on %u payload bytes",
+			s->name, h.len, m->pkt_len - VSOCK_HDR_LEN);
+		vs_rx_lost(s, p.c, VSOCK_RST_PROTOCOL);
+		return false;
+	}
 	if (p.c != NULL) {
 		st = p.c->state;
-		if (unlikely(h.type != p.c->type)) {
-			s->stats.drop_bad_type++;
-			vs_conn_reset(p.c, VSOCK_RESET_PROTOCOL,
-				VSOCK_RST_BAD_TYPE);
+		if (!vs_rx_check_conn(s, &h, p.c))
 			return false;
-		}
+	} else if (unlikely(h.type != VSOCK_TYPE_STREAM &&
+			h.type != VSOCK_TYPE_SEQPACKET)) {
+		s->stats.drop_bad_type++;
+		VS_LOG_RL(WARNING, "%s: unknown type %u from %" PRIu64 ":%u",
+			s->name, h.type, h.src_cid, h.src_port);
+		if (h.op != VSOCK_OP_RST)
+			vs_ctl_reply_rst(s, port_idx, &h, VSOCK_RST_BAD_TYPE);
+		return false;
 	} else {
 		st = vs_listener_for(s, h.dst_port) != NULL ? VS_LISTEN :
 			VS_NONE;

@@ -168,6 +168,26 @@ struct vsock_stack_stats {
 	uint64_t conns_open;	/**< connections currently allocated */
 	uint64_t ctl_mbufs_in_use;	/**< of the stack's own pool (leak check) */
 	uint64_t conns_refused;	/**< REQUESTs refused (no listener, full) */
+	/** Flag bits the op does not define (RW, SHUTDOWN): conn reset. */
+	uint64_t drop_bad_flags;
+	/**
+	 * fwd_cnt behind the peer's last one or beyond the bytes we sent:
+	 * conn reset.
+	 */
+	uint64_t drop_bad_credit;
+	/**
+	 * src_cid no peer can have on a device port (CID 1, which only the
+	 * stack itself uses, 0xffffffff, or the reserved upper bits): dropped.
+	 */
+	uint64_t drop_bad_src_cid;
+	/** Peer cut buf_alloc below the bytes in flight to it (counted only). */
+	uint64_t peer_credit_shrunk;
+	/**
+	 * Connections reset because a packet for them had to be dropped
+	 * (a bad len, type, flags or credit): lost bytes are reported, never
+	 * a silent hole in the stream.
+	 */
+	uint64_t conn_reset_bad_pkt;
 };
 
 /** State of a connection, as vsock_conn_info() reports it. */
