@@ -71,6 +71,9 @@ usage(FILE *f, const char *prog)
 "  --bytes N         each client sends N bytes, then closes (source) or\n"
 "                    waits for the echo and closes (verify, pingpong);\n"
 "                    the run ends when every client is done\n"
+"  --reconnect       a client connection that is reset is counted (an\n"
+"                    error) and replaced by a new one while the run\n"
+"                    lasts: traffic goes on past a device reset\n"
 "  --json            print one JSON object at the end (progress lines go\n"
 "                    to stderr)\n"
 "  -h, --help        this text\n"
@@ -110,7 +113,8 @@ static int
 parse_opts(int argc, char **argv, struct tp_opts *o)
 {
 	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
-		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES };
+		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES,
+		O_RECONNECT };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -124,6 +128,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "bytes", required_argument, NULL, O_BYTES },
+		{ "reconnect", no_argument, NULL, O_RECONNECT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -222,6 +227,9 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 				return app_bad("--bytes", a, "expected a byte count"
 					" >= 1");
 			o->bytes = v;
+			break;
+		case O_RECONNECT:
+			o->reconnect = true;
 			break;
 		case 'h':
 			return 1;
@@ -367,12 +375,22 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		PRIu64 ", \"conns_open\": %" PRIu64 ", \"local_pkts\": %"
 		PRIu64 ", \"coalesced\": %" PRIu64 ", \"pkt_stalls\": %"
 		PRIu64 ", \"credit_requests_tx\": %" PRIu64
-		", \"transport_resets\": %" PRIu64 "}", ss.rx_pkts,
+		", \"transport_resets\": %" PRIu64, ss.rx_pkts,
 		ss.tx_pkts, ss.rst_tx, ss.rst_rx, ss.credit_updates_tx,
 		ss.credit_stalls, ss.drop_bad_hdr, ss.drop_no_conn,
 		ss.drop_credit, ss.drop_nomem, ss.conns_open, ss.local_pkts,
 		ss.coalesced, ss.pkt_stalls, ss.credit_requests_tx,
 		ss.transport_resets);
+	/* What a hostile peer or device was caught at. */
+	printf(", \"drop_bad_type\": %" PRIu64 ", \"drop_bad_op\": %" PRIu64
+		", \"drop_wrong_cid\": %" PRIu64 ", \"drop_bad_flags\": %"
+		PRIu64 ", \"drop_bad_credit\": %" PRIu64
+		", \"drop_bad_src_cid\": %" PRIu64 ", \"peer_buf_clamped\": %"
+		PRIu64 ", \"peer_credit_shrunk\": %" PRIu64
+		", \"conn_reset_bad_pkt\": %" PRIu64 "}", ss.drop_bad_type,
+		ss.drop_bad_op, ss.drop_wrong_cid, ss.drop_bad_flags,
+		ss.drop_bad_credit, ss.drop_bad_src_cid, ss.peer_buf_clamped,
+		ss.peer_credit_shrunk, ss.conn_reset_bad_pkt);
 	/* At the end, every mbuf in use should be an rx buffer posted. */
 	printf(", \"pool\": {\"baseline\": %u, \"in_use\": %u, "
 		"\"rx_posted\": %" PRIu64 ", \"ctl_in_use\": %" PRIu64 "}",
@@ -381,10 +399,13 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 	printf(", \"driver\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %" PRIu64
 		", \"rx_bad_len\": %" PRIu64 ", \"bad_used_id\": %" PRIu64
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64
-		", \"kicks\": %" PRIu64 ", \"packed\": %s"
-		", \"event_idx\": %s}}\n", ds.rx_pkts, ds.tx_pkts,
-		ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf, ds.tx_full,
-		ds.kicks,
+		", \"kicks\": %" PRIu64 ", \"bad_used_idx\": %" PRIu64
+		", \"events\": %" PRIu64 ", \"bad_events\": %" PRIu64
+		", \"broken\": %" PRIu64 ", \"ring_resets\": %" PRIu64
+		", \"packed\": %s, \"event_idx\": %s}}\n", ds.rx_pkts,
+		ds.tx_pkts, ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf,
+		ds.tx_full, ds.kicks, ds.bad_used_idx, ds.events,
+		ds.bad_events, ds.broken, ds.ring_resets,
 		dev != NULL && virtio_vsock_packed(dev) ? "true" : "false",
 		dev != NULL && virtio_vsock_event_idx(dev) ?
 		"true" : "false");

@@ -412,6 +412,16 @@ cb_accept(struct vsock_conn *c, void *ctx)
 	g->st.conns_open++;
 }
 
+/* --reconnect: a client lost to a reset is replaced at the next poll. */
+static void
+tp_client_redo(struct tp_conn *tc)
+{
+	if (!g->o.reconnect || g->stopping || tc->redo)
+		return;
+	tc->redo = true;
+	g->nb_redo++;
+}
+
 static void
 cb_connect(struct vsock_conn *c, int err, void *ctx)
 {
@@ -421,6 +431,7 @@ cb_connect(struct vsock_conn *c, int err, void *ctx)
 	if (err != 0) {
 		tc->closed = true;
 		tp_error(tc, &g->st.connect_fail, strerror(-err));
+		tp_client_redo(tc);
 		return;
 	}
 	vsock_conn_info(c, &info);
@@ -502,6 +513,8 @@ cb_reset(struct vsock_conn *c, enum vsock_reset_reason why, void *ctx)
 		return;
 	snprintf(msg, sizeof(msg), "reset (reason %d)", (int)why);
 	tp_error(tc, &g->st.resets, msg);
+	if (tc->client)
+		tp_client_redo(tc);
 }
 
 static const struct vsock_ops tp_ops = {
@@ -534,26 +547,51 @@ tp_modes_start_server(struct tp_ctx *t)
 	return vsock_listen(t->stack, t->o.port, t->o.type, &tp_ops, t);
 }
 
-void
-tp_modes_start_clients(struct tp_ctx *t)
+/* Connect the client of slot @tc; false when to try again later. */
+static bool
+tp_client_open(struct tp_ctx *t, struct tp_conn *tc)
 {
 	uint64_t peer = t->o.peer != 0 ? t->o.peer :
 		vsock_stack_local_cid(t->stack);
+	int r;
+
+	memset(tc, 0, sizeof(*tc));
+	tc->client = true;
+	r = vsock_connect(t->stack, peer, t->o.port, t->o.type, &tp_ops, tc,
+			&tc->c);
+	if (r == -ENOBUFS) {
+		tc->closed = true;
+		return false;	/* control queue full: more next poll */
+	}
+	if (r != 0) {
+		tc->closed = true;
+		tp_error(tc, &t->st.connect_fail, strerror(-r));
+		tp_client_redo(tc);
+	}
+	return true;
+}
+
+void
+tp_modes_start_clients(struct tp_ctx *t)
+{
+	uint32_t i;
 
 	while (t->has_client && !t->stopping && t->next_client < t->o.conns) {
-		struct tp_conn *tc = &t->conns[t->next_client];
-		int r;
-
-		memset(tc, 0, sizeof(*tc));
-		tc->client = true;
-		r = vsock_connect(t->stack, peer, t->o.port, t->o.type,
-				&tp_ops, tc, &tc->c);
-		if (r == -ENOBUFS)
-			return;	/* control queue full: more next poll */
+		if (!tp_client_open(t, &t->conns[t->next_client]))
+			return;
 		t->next_client++;
-		if (r != 0) {
-			tc->closed = true;
-			tp_error(tc, &t->st.connect_fail, strerror(-r));
+	}
+	for (i = 0; i < t->next_client && t->nb_redo > 0 && !t->stopping;
+			i++) {
+		struct tp_conn *tc = &t->conns[i];
+
+		if (!tc->redo)
+			continue;
+		t->nb_redo--;
+		if (!tp_client_open(t, tc)) {
+			tc->redo = true;
+			t->nb_redo++;
+			return;
 		}
 	}
 }
@@ -580,9 +618,11 @@ tp_modes_stop(struct tp_ctx *t)
 	uint32_t i;
 
 	t->stopping = true;
+	t->nb_redo = 0;
 	for (i = 0; i < t->next_client; i++) {
 		struct tp_conn *tc = &t->conns[i];
 
+		tc->redo = false;
 		if (tc->closed || !tc->connected)
 			continue;
 		/* Verify waits for every echo; the others stop now. */
@@ -596,7 +636,7 @@ tp_modes_clients_done(const struct tp_ctx *t)
 {
 	uint32_t i;
 
-	if (t->next_client < t->o.conns)
+	if (t->next_client < t->o.conns || t->nb_redo > 0)
 		return false;
 	for (i = 0; i < t->next_client; i++)
 		if (!t->conns[i].closed)

@@ -32,6 +32,7 @@ struct tp_opts {
 	uint32_t nb_mbufs;
 	uint64_t seed;
 	uint64_t bytes;		/* per client connection; 0 = no limit */
+	bool reconnect;		/* a reset client is replaced (verify) */
 };
 
 /* enum vsock_reset_reason runs from 1 to 6. */
@@ -81,6 +82,7 @@ struct tp_conn {
 	struct rte_mbuf *pend_tail;
 	bool peer_done;		/* echo: the peer sends no more */
 	struct rte_mbuf *msg;	/* echo, seqpacket: message being gathered */
+	bool redo;		/* reset: to be replaced (--reconnect) */
 };
 
 struct tp_ctx {
@@ -93,6 +95,7 @@ struct tp_ctx {
 	uint32_t next_server;
 	uint32_t next_client;	/* clients started so far */
 	uint32_t nb_starved;
+	uint32_t nb_redo;	/* client slots waiting to reconnect */
 	uint32_t window;	/* verify: bytes in flight per connection */
 	bool stopping;		/* duration over: clients wind down */
 	bool has_server;
