@@ -1,0 +1,147 @@
+"""Library packaging: meson install of the build under test into a
+temporary DESTDIR, then examples/hello_vsock built out of tree against the
+installed libdpdk-vsock.pc (shared and static) and run."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BUILD, EAL, ROOT
+
+EXAMPLE = os.path.join(ROOT, "examples", "hello_vsock")
+PUBLIC_HEADERS = ["vsock_stack.h", "vsock_port.h", "vsock_hdr.h",
+                  "virtio_vsock_dev.h"]
+LIBS = ["vsock_stack", "virtio_vsock"]
+# Headers that must stay private.
+PRIVATE_HEADERS = ["vsock_private.h", "vsock_credit.h", "virtqueue.h",
+                   "virtio_vsock_transport.h", "virtqueue_dev.h",
+                   "virtio_ring_defs.h", "dpdk_vsock_config.h"]
+
+
+def run(cmd, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=kw.pop("timeout", 300), **kw)
+    assert p.returncode == 0, \
+        f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def build_option(name):
+    """A meson option of the build under test (b_sanitize, prefix...)."""
+    p = run(["meson", "introspect", "--buildoptions", BUILD])
+    for o in json.loads(p.stdout):
+        if o["name"] == name:
+            return o["value"]
+    return None
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """meson install into a DESTDIR; returns (destdir, prefix dir inside
+    it, libdir inside it, a pkg-config dir with the prefix adjusted)."""
+    dest = str(tmp_path_factory.mktemp("destdir"))
+    # --no-rebuild: install what make built, never build from a test.
+    run(["meson", "install", "-C", BUILD, "--destdir", dest,
+         "--no-rebuild", "--quiet"])
+    prefix = build_option("prefix")
+    libdir = build_option("libdir")
+    root = dest + prefix
+    lib = os.path.join(root, libdir)
+    # The .pc names the real prefix; point it at the DESTDIR copy.
+    # (pkg-config --define-variable=prefix would move libdpdk too, and
+    # --define-prefix does not know a multiarch libdir.)
+    pc_src = os.path.join(lib, "pkgconfig", "libdpdk-vsock.pc")
+    pc_dir = str(tmp_path_factory.mktemp("pkgconfig"))
+    with open(pc_src) as f:
+        lines = f.read().splitlines()
+    assert f"prefix={prefix}" in lines, f"{pc_src}:\n" + "\n".join(lines)
+    with open(os.path.join(pc_dir, "libdpdk-vsock.pc"), "w") as f:
+        f.write("\n".join(f"prefix={root}" if l.startswith("prefix=")
+                          else l for l in lines) + "\n")
+    return dest, root, lib, pc_dir
+
+
+def test_installed_files(installed):
+    dest, root, lib, _ = installed
+    inc = os.path.join(root, "include", "dpdk-vsock")
+    assert sorted(os.listdir(inc)) == sorted(PUBLIC_HEADERS)
+    files = []
+    for d, _, names in os.walk(dest):
+        files += names
+    for h in PRIVATE_HEADERS:
+        assert h not in files, f"private header {h} installed"
+    for name in LIBS:
+        a = os.path.join(lib, f"lib{name}.a")
+        so = os.path.join(lib, f"lib{name}.so")
+        assert os.path.isfile(a), a
+        assert os.path.islink(so), so
+        assert os.path.isfile(os.path.realpath(so)), so
+    pc = os.path.join(lib, "pkgconfig", "libdpdk-vsock.pc")
+    with open(pc) as f:
+        text = f.read()
+    assert "Requires: libdpdk" in text
+    # Driver before stack: the order a static link needs.
+    assert "-lvirtio_vsock -lvsock_stack" in text
+    assert "-I${includedir}/dpdk-vsock" in text
+    # Nothing installed outside the prefix.
+    for d, _, names in os.walk(dest):
+        for n in names:
+            assert os.path.join(d, n).startswith(root + os.sep), \
+                os.path.join(d, n)
+
+
+def test_headers_self_contained(installed, tmp_path):
+    """Each public header compiles on its own with the .pc's flags."""
+    _, _, _, pc_dir = installed
+    env = dict(os.environ, PKG_CONFIG_PATH=pc_dir)
+    cflags = run(["pkg-config", "--cflags", "libdpdk-vsock"],
+                 env=env).stdout.split()
+    for h in PUBLIC_HEADERS:
+        src = tmp_path / f"inc_{h}.c"
+        src.write_text(f"#include <{h}>\n#include <{h}>\n"
+                       "int main(void) { return 0; }\n")
+        run(["cc", "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o",
+             str(tmp_path / f"inc_{h}.o")] + cflags)
+
+
+def sanitizer_flags():
+    """A sanitized build installs sanitized libraries: the example is
+    compiled and linked with the same -fsanitize flags."""
+    san = build_option("b_sanitize")
+    if not san or san == "none":
+        return ""
+    return f"-fsanitize={san} -fno-omit-frame-pointer"
+
+
+@pytest.mark.parametrize("link", ["shared", "static"])
+def test_example_builds_and_runs(installed, tmp_path, link):
+    _, _, lib, pc_dir = installed
+    out = str(tmp_path / "build")
+    san = sanitizer_flags()
+    env = dict(os.environ, PKG_CONFIG_PATH=pc_dir)
+    # Out of tree: the example's own Makefile, no meson, no source tree
+    # includes; only what the .pc gives.
+    src = str(tmp_path / "hello_vsock")
+    shutil.copytree(EXAMPLE, src)
+    run(["make", "-C", src, link, f"BUILD={out}",
+         f"EXTRA_CFLAGS={san}", f"EXTRA_LDFLAGS={san}"], env=env)
+    exe = os.path.join(out, "hello_vsock")
+    assert os.access(exe, os.X_OK)
+    renv = dict(os.environ)
+    if link == "shared":
+        renv["LD_LIBRARY_PATH"] = lib
+        ldd = run(["ldd", exe], env=renv).stdout
+        for name in LIBS:
+            assert os.path.join(lib, f"lib{name}.so") in ldd, ldd
+    else:
+        ldd = run(["ldd", exe]).stdout
+        for name in LIBS:
+            assert f"lib{name}.so" not in ldd, ldd
+
+    p = run([exe, "--help"], env=renv, timeout=60)
+    assert "--dev" in p.stdout and "loopback" in p.stdout
+
+    p = run([exe] + EAL, env=renv, timeout=120)
+    assert 'hello_vsock: received "hello"' in p.stdout, p.stdout + p.stderr
