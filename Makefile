@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-sanitize run test test-unit test-py \
-	test-sanitize clean bench bench-quick build-fuzz fuzz test-fuzz soak
+	test-sanitize clean bench bench-quick build-fuzz fuzz test-fuzz soak \
+	doc install
 
 all: build
 
@@ -91,6 +92,22 @@ bench-quick: build
 # digest checked, the bridge killed every 5 s (make test runs --quick).
 soak: build
 	$(PYTHON) perf/soak.py --build $(abspath $(BUILD))
+
+# The libraries, their public headers and libdpdk-vsock.pc under the
+# build's prefix (/usr/local unless PREFIX=... is given); DESTDIR=...
+# stages them. examples/hello_vsock builds on what this installs.
+install: build
+	$(if $(PREFIX),meson configure $(BUILD) -Dprefix=$(PREFIX) && \
+		ninja -C $(BUILD))
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir \
+		$(abspath $(DESTDIR)))
+
+# API documentation of the public headers into $(BUILD)/doc/html (doxygen,
+# doc/Doxyfile); any warning fails it. pytest runs it too (test_doc.py).
+doc: setup
+	@mkdir -p $(BUILD)/doc
+	(cat doc/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/doc") | doxygen -
+	@echo "doc: $(BUILD)/doc/html/index.html"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

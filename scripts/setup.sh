@@ -18,6 +18,7 @@ PACKAGES=(
 	qemu-system-x86 busybox-static kmod
 	dpdk-dev python3-matplotlib linux-perf
 	clang libclang-rt-14-dev
+	doxygen
 )
 
 missing=()

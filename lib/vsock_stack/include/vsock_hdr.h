@@ -21,40 +21,44 @@ extern "C" {
 /** Size of the header on the wire. */
 #define VSOCK_HDR_LEN 44
 
-/** Well-known CIDs and the "any" port. */
-#define VMADDR_CID_ANY_U32   0xFFFFFFFFu
+/* Well-known CIDs and the "any" port. */
+#define VMADDR_CID_ANY_U32   0xFFFFFFFFu /**< any CID (VMADDR_CID_ANY) */
 #define VSOCK_CID_LOCAL      1u   /**< loopback inside one stack */
 #define VSOCK_CID_HOST       2u   /**< the host */
-#define VSOCK_PORT_ANY       0xFFFFFFFFu
+#define VSOCK_PORT_ANY       0xFFFFFFFFu /**< any port (VMADDR_PORT_ANY) */
 /** Ports up to this one are never handed out as ephemeral ports. */
 #define VSOCK_LAST_RESERVED_PORT 1023u
 
 /** Socket types carried in the header's @c type field. */
 enum vsock_type {
-	VSOCK_TYPE_STREAM = 1,
-	VSOCK_TYPE_SEQPACKET = 2,
+	VSOCK_TYPE_STREAM = 1,		/**< SOCK_STREAM: a byte stream */
+	VSOCK_TYPE_SEQPACKET = 2,	/**< SOCK_SEQPACKET: messages */
 };
 
 /** Operations carried in the header's @c op field. */
 enum vsock_op {
-	VSOCK_OP_INVALID = 0,
-	VSOCK_OP_REQUEST = 1,
-	VSOCK_OP_RESPONSE = 2,
-	VSOCK_OP_RST = 3,
-	VSOCK_OP_SHUTDOWN = 4,
-	VSOCK_OP_RW = 5,
-	VSOCK_OP_CREDIT_UPDATE = 6,
-	VSOCK_OP_CREDIT_REQUEST = 7,
-	VSOCK_OP_MAX = 8,
+	VSOCK_OP_INVALID = 0,		/**< never valid on the wire */
+	VSOCK_OP_REQUEST = 1,		/**< connection request */
+	VSOCK_OP_RESPONSE = 2,		/**< connection accepted */
+	VSOCK_OP_RST = 3,		/**< connection reset or refused */
+	VSOCK_OP_SHUTDOWN = 4,		/**< shut down (VSOCK_SHUTDOWN_* flags) */
+	VSOCK_OP_RW = 5,		/**< payload */
+	VSOCK_OP_CREDIT_UPDATE = 6,	/**< buf_alloc and fwd_cnt news */
+	VSOCK_OP_CREDIT_REQUEST = 7,	/**< asks the peer for a CREDIT_UPDATE */
+	VSOCK_OP_MAX = 8,		/**< number of ops; not an op */
 };
 
-/** SHUTDOWN flags (masks, as Linux sends them). */
+/* SHUTDOWN flags (masks, as Linux sends them). */
+/** SHUTDOWN flag: the sender will receive no more. */
 #define VSOCK_SHUTDOWN_RCV  1u
+/** SHUTDOWN flag: the sender will send no more. */
 #define VSOCK_SHUTDOWN_SEND 2u
+/** SHUTDOWN flags: both directions. */
 #define VSOCK_SHUTDOWN_BOTH (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)
 
-/** SEQPACKET flags on RW packets. */
+/** SEQPACKET flag on RW packets: the last packet of a message. */
 #define VSOCK_SEQ_EOM 1u
+/** SEQPACKET flag on RW packets: the end of a record (MSG_EOR). */
 #define VSOCK_SEQ_EOR 2u
 
 /** Largest payload one packet may carry (Linux's VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
@@ -62,34 +66,35 @@ enum vsock_op {
 
 /** Header fields in host byte order. */
 struct vsock_hdr {
-	uint64_t src_cid;
-	uint64_t dst_cid;
-	uint32_t src_port;
-	uint32_t dst_port;
-	uint32_t len;
-	uint16_t type;
-	uint16_t op;
-	uint32_t flags;
-	uint32_t buf_alloc;
-	uint32_t fwd_cnt;
+	uint64_t src_cid;	/**< sender's CID */
+	uint64_t dst_cid;	/**< receiver's CID */
+	uint32_t src_port;	/**< sender's port */
+	uint32_t dst_port;	/**< receiver's port */
+	uint32_t len;		/**< payload bytes after the header */
+	uint16_t type;		/**< enum vsock_type */
+	uint16_t op;		/**< enum vsock_op */
+	uint32_t flags;		/**< VSOCK_SHUTDOWN_* or VSOCK_SEQ_* by op */
+	uint32_t buf_alloc;	/**< sender's receive buffer, bytes */
+	uint32_t fwd_cnt;	/**< bytes the sender has consumed so far */
 };
 
 /* Byte offsets of each field on the wire (virtio spec, struct virtio_vsock_hdr). */
-#define VSOCK_HDR_OFF_SRC_CID   0
-#define VSOCK_HDR_OFF_DST_CID   8
-#define VSOCK_HDR_OFF_SRC_PORT  16
-#define VSOCK_HDR_OFF_DST_PORT  20
-#define VSOCK_HDR_OFF_LEN       24
-#define VSOCK_HDR_OFF_TYPE      28
-#define VSOCK_HDR_OFF_OP        30
-#define VSOCK_HDR_OFF_FLAGS     32
-#define VSOCK_HDR_OFF_BUF_ALLOC 36
-#define VSOCK_HDR_OFF_FWD_CNT   40
+#define VSOCK_HDR_OFF_SRC_CID   0	/**< wire offset of src_cid */
+#define VSOCK_HDR_OFF_DST_CID   8	/**< wire offset of dst_cid */
+#define VSOCK_HDR_OFF_SRC_PORT  16	/**< wire offset of src_port */
+#define VSOCK_HDR_OFF_DST_PORT  20	/**< wire offset of dst_port */
+#define VSOCK_HDR_OFF_LEN       24	/**< wire offset of len */
+#define VSOCK_HDR_OFF_TYPE      28	/**< wire offset of type */
+#define VSOCK_HDR_OFF_OP        30	/**< wire offset of op */
+#define VSOCK_HDR_OFF_FLAGS     32	/**< wire offset of flags */
+#define VSOCK_HDR_OFF_BUF_ALLOC 36	/**< wire offset of buf_alloc */
+#define VSOCK_HDR_OFF_FWD_CNT   40	/**< wire offset of fwd_cnt */
 
 /*
  * Explicit little-endian loads and stores: correct on any host byte order
  * and alignment, and compiled to plain moves on x86 and arm64.
  */
+/** Store @p v at @p p, little-endian, unaligned. */
 static inline void
 vsock_le16_put(uint8_t *p, uint16_t v)
 {
@@ -97,6 +102,7 @@ vsock_le16_put(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
+/** Store @p v at @p p, little-endian, unaligned. */
 static inline void
 vsock_le32_put(uint8_t *p, uint32_t v)
 {
@@ -104,6 +110,7 @@ vsock_le32_put(uint8_t *p, uint32_t v)
 	vsock_le16_put(p + 2, (uint16_t)(v >> 16));
 }
 
+/** Store @p v at @p p, little-endian, unaligned. */
 static inline void
 vsock_le64_put(uint8_t *p, uint64_t v)
 {
@@ -111,12 +118,14 @@ vsock_le64_put(uint8_t *p, uint64_t v)
 	vsock_le32_put(p + 4, (uint32_t)(v >> 32));
 }
 
+/** Load a little-endian value from @p p, unaligned. */
 static inline uint16_t
 vsock_le16_get(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | (p[1] << 8));
 }
 
+/** Load a little-endian value from @p p, unaligned. */
 static inline uint32_t
 vsock_le32_get(const uint8_t *p)
 {
@@ -124,6 +133,7 @@ vsock_le32_get(const uint8_t *p)
 		((uint32_t)vsock_le16_get(p + 2) << 16);
 }
 
+/** Load a little-endian value from @p p, unaligned. */
 static inline uint64_t
 vsock_le64_get(const uint8_t *p)
 {
