@@ -39,10 +39,10 @@ struct virtio_vsock_conf {
 
 /** Driver counters. */
 struct virtio_vsock_stats {
-	uint64_t rx_pkts;
-	uint64_t rx_bytes;
-	uint64_t tx_pkts;
-	uint64_t tx_bytes;
+	uint64_t rx_pkts;	/**< packets received from the device */
+	uint64_t rx_bytes;	/**< bytes received, headers included */
+	uint64_t tx_pkts;	/**< packets handed to the device */
+	uint64_t tx_bytes;	/**< bytes sent, headers included */
 	uint64_t rx_bad_len;	/**< used length under a header or over the buffer */
 	uint64_t bad_used_id;	/**< used id out of range or never posted */
 	uint64_t bad_used_idx;	/**< device returned more than was posted */
@@ -84,6 +84,12 @@ struct virtio_vsock_dev *virtio_vsock_open(const char *spec,
 /**
  * Check a spec's syntax without opening anything.
  *
+ * @param spec
+ *   Device spec, see the file comment.
+ * @param err
+ *   On failure, a message naming the bad value.
+ * @param errlen
+ *   Size of @p err.
  * @return 0, or -EINVAL with a message in @p err.
  */
 int virtio_vsock_spec_check(const char *spec, char *err, size_t errlen);

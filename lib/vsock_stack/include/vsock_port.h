@@ -58,8 +58,8 @@ struct vsock_port_ops {
 
 /** A port: ops plus the driver's private data. */
 struct vsock_port {
-	const struct vsock_port_ops *ops;
-	void *priv;
+	const struct vsock_port_ops *ops;	/**< the driver's operations */
+	void *priv;	/**< the driver's data, passed to every op */
 	const char *name;	/**< for logs, e.g. "loopback" */
 };
 

@@ -102,7 +102,7 @@ enum vsock_rst_reason {
 	VSOCK_RST_CREDIT,	/**< peer sent beyond its credit */
 	VSOCK_RST_TIMEOUT,	/**< connect or close timeout */
 	VSOCK_RST_CLOSE,	/**< close after the peer shut down, or abort */
-	VSOCK_RST_REASONS,
+	VSOCK_RST_REASONS,	/**< number of reasons (size of rst_tx_by) */
 };
 
 /** Callbacks, called inline from vsock_stack_poll(). Any may be NULL. */
@@ -142,21 +142,21 @@ struct vsock_ops {
 
 /** Stack counters. */
 struct vsock_stack_stats {
-	uint64_t rx_pkts;
+	uint64_t rx_pkts;	/**< packets received from the ports */
 	uint64_t rx_bytes;	/**< payload bytes */
-	uint64_t tx_pkts;
+	uint64_t tx_pkts;	/**< packets sent to the ports */
 	uint64_t tx_bytes;	/**< payload bytes */
-	uint64_t rst_tx;
-	uint64_t rst_rx;
+	uint64_t rst_tx;	/**< RSTs sent */
+	uint64_t rst_rx;	/**< RSTs received */
 	uint64_t rst_tx_by[VSOCK_RST_REASONS];	/**< by enum vsock_rst_reason */
-	uint64_t credit_updates_tx;
+	uint64_t credit_updates_tx;	/**< CREDIT_UPDATEs sent */
 	uint64_t credit_stalls;	/**< sends held for lack of peer credit */
 	uint64_t pkt_stalls;	/**< sends held: too many packets in flight */
-	uint64_t credit_requests_tx;
+	uint64_t credit_requests_tx;	/**< CREDIT_REQUESTs sent */
 	uint64_t coalesced;	/**< small sends merged into another packet */
 	uint64_t peer_buf_clamped;	/**< peer buf_alloc above peer_buf_max */
 	uint64_t local_pkts;	/**< packets over the in-stack CID 1 path */
-	uint64_t transport_resets;
+	uint64_t transport_resets;	/**< TRANSPORT_RESET events handled */
 	uint64_t drop_bad_hdr;	/**< len field disagrees with the packet */
 	uint64_t drop_bad_type;	/**< unknown socket type */
 	uint64_t drop_bad_op;	/**< op not valid in the connection's state */
@@ -192,26 +192,26 @@ struct vsock_stack_stats {
 
 /** State of a connection, as vsock_conn_info() reports it. */
 enum vsock_state {
-	VSOCK_STATE_CONNECTING = 1,
-	VSOCK_STATE_ESTABLISHED,
+	VSOCK_STATE_CONNECTING = 1,	/**< REQUEST sent, awaiting RESPONSE */
+	VSOCK_STATE_ESTABLISHED,	/**< connected (and maybe half shut) */
 	VSOCK_STATE_CLOSING,	/**< we shut down both ways, awaiting RST */
 };
 
 /** Addresses and state of a connection. */
 struct vsock_conn_info {
-	uint64_t local_cid;
-	uint32_t local_port;
-	uint64_t remote_cid;
-	uint32_t remote_port;
-	enum vsock_type type;
-	enum vsock_state state;
+	uint64_t local_cid;	/**< our CID */
+	uint32_t local_port;	/**< our port */
+	uint64_t remote_cid;	/**< the peer's CID */
+	uint32_t remote_port;	/**< the peer's port */
+	enum vsock_type type;	/**< STREAM or SEQPACKET */
+	enum vsock_state state;	/**< connection state */
 	uint32_t peer_shutdown;	/**< VSOCK_SHUTDOWN_* the peer has done */
-	uint64_t bytes_tx;
-	uint64_t bytes_rx;
+	uint64_t bytes_tx;	/**< payload bytes sent */
+	uint64_t bytes_rx;	/**< payload bytes received */
 	uint32_t tx_queued;	/**< bytes accepted by vsock_send, not sent */
 	uint32_t tx_credit;	/**< bytes the peer lets us send now */
 	uint32_t buf_alloc;	/**< our receive buffer */
-	uint32_t peer_buf_alloc;
+	uint32_t peer_buf_alloc;	/**< the peer's receive buffer */
 	uint32_t rx_queued;	/**< bytes waiting for vsock_recv() */
 	uint32_t pkts_in_flight;	/**< RW packets the peer has not read */
 	uint64_t pkts_tx;	/**< RW packets sent */
@@ -225,7 +225,7 @@ struct vsock_conn_info {
 struct vsock_listen_conf {
 	/** Port, or VSOCK_PORT_ANY for an ephemeral one. */
 	uint32_t port;
-	enum vsock_type type;
+	enum vsock_type type;	/**< STREAM or SEQPACKET */
 	/** Connections this listener may have at once; 0: no limit but max_conns. */
 	uint32_t backlog;
 	/**
@@ -302,6 +302,14 @@ int vsock_listen(struct vsock_stack *s, uint32_t port, enum vsock_type type,
 /**
  * vsock_listen() with options: an ephemeral port, a backlog.
  *
+ * @param s
+ *   The stack.
+ * @param lc
+ *   Port, type, backlog and all_ports.
+ * @param ops
+ *   Callbacks of the listener and of the connections it accepts.
+ * @param ctx
+ *   Context passed to @p ops (until vsock_conn_set_ctx()).
  * @param bound_port
  *   If not NULL, receives the port listened on.
  * @return As vsock_listen(); -EADDRNOTAVAIL when no ephemeral port is free.
@@ -371,6 +379,12 @@ uint32_t vsock_mbuf_msg_flags(struct rte_mbuf *m);
  * longer than @p len the rest is dropped and VSOCK_MSG_TRUNC is set.
  * Credit is handed back for what was taken.
  *
+ * @param c
+ *   The connection.
+ * @param buf
+ *   Where to copy the data.
+ * @param len
+ *   Size of @p buf.
  * @param flags
  *   If not NULL, receives VSOCK_SEQ_EOM (a message ended), VSOCK_SEQ_EOR
  *   and VSOCK_MSG_TRUNC.
