@@ -230,6 +230,13 @@ struct vsock_stack {
 	uint32_t ctl_count;
 	struct vsock_stack_stats stats;
 	char name[24];	/* fits hash and pool names with a prefix */
+	/*
+	 * Telemetry asks the poll loop for a snapshot here
+	 * (vsock_telemetry.c); a line of its own, so that asking
+	 * does not steal the counters' line.
+	 */
+	uint32_t tel_req __rte_cache_aligned;
+	struct vs_tel *tel;	/* its request, registration */
 };
 
 /* vsock_conn.c */
@@ -263,5 +270,10 @@ void vs_pkt_track_ack(struct vsock_conn *c);
 
 /* vsock_recv.c */
 void vs_rx_deliver(struct vsock_conn *c, struct rte_mbuf *m, uint32_t flags);
+
+/* vsock_telemetry.c */
+int vs_tel_register(struct vsock_stack *s);
+void vs_tel_unregister(struct vsock_stack *s);
+void vs_tel_serve(struct vsock_stack *s);
 
 #endif /* VSOCK_PRIVATE_H */

@@ -198,6 +198,12 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 		rte_errno = ret;
 		return NULL;
 	}
+	ret = vs_tel_register(s);
+	if (ret != 0) {
+		vsock_stack_destroy(s);
+		rte_errno = -ret;
+		return NULL;
+	}
 	return s;
 }
 
@@ -220,6 +226,8 @@ vsock_stack_destroy(struct vsock_stack *s)
 
 	if (s == NULL)
 		return;
+	/* First: telemetry must not ask a stack that is going. */
+	vs_tel_unregister(s);
 	if (s->conns != NULL)
 		vs_for_each_conn(s, vs_destroy_conn, NULL);
 	if (s->listeners != NULL)
@@ -377,6 +385,10 @@ vsock_stack_poll(struct vsock_stack *s)
 	}
 	work += vs_tx_flush(s);
 	vs_reap_dead(s);
+	/* A snapshot for telemetry: one predictable branch. */
+	if (unlikely(__atomic_load_n(&s->tel_req,
+			__ATOMIC_RELAXED) != 0))
+		vs_tel_serve(s);
 	return work;
 }
 

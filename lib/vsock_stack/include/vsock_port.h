@@ -27,6 +27,12 @@ struct rte_mbuf;
 /** Event the device reported on its event queue. */
 #define VSOCK_PORT_EVENT_TRANSPORT_RESET 0u
 
+/** A named driver counter (vsock_port_ops.xstats). */
+struct vsock_port_xstat {
+	char name[32];
+	uint64_t value;
+};
+
 /** Operations a port implements. */
 struct vsock_port_ops {
 	/**
@@ -54,6 +60,12 @@ struct vsock_port_ops {
 	 * behind bulk data does not wait for long.
 	 */
 	uint32_t (*tx_inflight)(void *priv);
+	/**
+	 * Optional: the driver's counters as name/value pairs, for telemetry
+	 * and vsock-ss. Fill at most @p n of @p xs and return how many the
+	 * port has. Called on the stack's lcore.
+	 */
+	int (*xstats)(void *priv, struct vsock_port_xstat *xs, unsigned int n);
 };
 
 /** A port: ops plus the driver's private data. */

@@ -426,6 +426,89 @@ void vsock_conn_set_ctx(struct vsock_conn *c, void *ctx);
 /** Addresses, state and counters of @p c. */
 void vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *info);
 
+/*
+ * Introspection: what telemetry (/vsock/stats, /vsock/ports, /vsock/conns,
+ * /vsock/listeners) and vsock-ss report, for use inside the process.
+ */
+
+/** A connection with its credit counters (vsock_stack_foreach_conn()). */
+struct vsock_conn_snapshot {
+	struct vsock_conn_info info;	/**< what vsock_conn_info() says */
+	uint32_t fwd_cnt;	/**< payload bytes our application consumed */
+	uint32_t rx_cnt;	/**< payload bytes received */
+	uint32_t tx_cnt;	/**< payload bytes sent */
+	uint32_t peer_fwd_cnt;	/**< the peer's fwd_cnt, as last heard */
+	uint32_t local_shutdown;	/**< VSOCK_SHUTDOWN_* we did */
+	uint8_t port_idx;	/**< port it leaves by; 0xff: CID 1, in-stack */
+	bool closed;		/**< closed by the application, finishing */
+};
+
+/** A listener (vsock_stack_foreach_listener()). */
+struct vsock_listener_info {
+	uint32_t port;		/**< VSOCK_PORT_ANY for the all_ports one */
+	enum vsock_type type;
+	uint32_t backlog;	/**< UINT32_MAX: no limit but max_conns */
+	uint32_t nb_conns;	/**< connections it accepted, still open */
+	bool all_ports;		/**< takes every port nobody listens on */
+};
+
+/** Most driver counters vsock_stack_port_info() reports per port. */
+#define VSOCK_PORT_INFO_XSTATS 32
+
+/** An attached port (vsock_stack_port_info()). */
+struct vsock_port_info {
+	char name[32];		/**< the port's name, "" if it has none */
+	uint64_t cid;		/**< its local CID */
+	uint32_t features;	/**< VSOCK_PORT_F_* */
+	uint32_t tx_inflight;	/**< payload bytes in its tx ring */
+	unsigned int nb_xstats;	/**< driver counters in xstats[] */
+	/** Driver counters, if the port has vsock_port_ops.xstats. */
+	struct vsock_port_xstat xstats[VSOCK_PORT_INFO_XSTATS];
+};
+
+/**
+ * Called for each connection or listener; return non-zero to stop.
+ * It must not call into the stack.
+ */
+typedef int (*vsock_conn_iter_t)(const struct vsock_conn_snapshot *cs,
+		void *arg);
+/** See vsock_conn_iter_t. */
+typedef int (*vsock_listener_iter_t)(const struct vsock_listener_info *li,
+		void *arg);
+
+/**
+ * Report every connection of @p s, in no particular order. Call it from
+ * the stack's lcore only (as every stack call): the tables are not locked.
+ * Other threads use telemetry (/vsock/conns), which the poll loop answers.
+ *
+ * @return Connections reported; or the non-zero value @p fn stopped with.
+ */
+int vsock_stack_foreach_conn(struct vsock_stack *s, vsock_conn_iter_t fn,
+		void *arg);
+
+/**
+ * Report every listener of @p s, as vsock_stack_foreach_conn() does.
+ *
+ * @return Listeners reported; or the non-zero value @p fn stopped with.
+ */
+int vsock_stack_foreach_listener(struct vsock_stack *s,
+		vsock_listener_iter_t fn, void *arg);
+
+/**
+ * Describe port @p idx of @p s, with its driver counters. Stack's lcore
+ * only: the driver's counters are read without a lock.
+ *
+ * @return 0; -ENOENT when there is no such port.
+ */
+int vsock_stack_port_info(struct vsock_stack *s, unsigned int idx,
+		struct vsock_port_info *pi);
+
+/** Ports attached to @p s. */
+unsigned int vsock_stack_nb_ports(const struct vsock_stack *s);
+
+/** The name @p s was created with. */
+const char *vsock_stack_name(const struct vsock_stack *s);
+
 #ifdef __cplusplus
 }
 #endif
