@@ -61,6 +61,11 @@ struct virtio_vsock_stats {
 	uint64_t broken;
 	/** Times the rings were laid out anew and the device restarted. */
 	uint64_t ring_resets;
+	/**
+	 * vhost-user replies that broke the protocol (another request, bad
+	 * flags, size or contents): that set-up or reconnect failed.
+	 */
+	uint64_t bad_replies;
 };
 
 /**

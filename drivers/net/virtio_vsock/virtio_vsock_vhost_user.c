@@ -120,6 +120,7 @@ struct vu_dev {
 	uint64_t cid;
 	uint64_t next_retry;	/* client: tsc of the next connect */
 	struct virtqueue *vq[VU_NB_RINGS];
+	uint64_t *bad_replies;	/* the device's counter */
 };
 
 static const char *
@@ -220,6 +221,7 @@ vu_reply(struct vu_dev *vu, struct vu_msg *msg, uint32_t req,
 			"(request %u, flags 0x%x, size %u; expected request "
 			"%u, size %u)", vu->path, vu_name(req), msg->request,
 			msg->flags, msg->size, req, want_size);
+		(*vu->bad_replies)++;
 		return -EPROTO;
 	}
 	if (r == 0)
@@ -273,9 +275,11 @@ vu_get_cid(struct vu_dev *vu, char *err, size_t errlen)
 				err, errlen);
 	if (r != 0)
 		return r;
-	if (msg.p.cfg.size != sizeof(uint64_t)) {
+	if (msg.p.cfg.offset != 0 || msg.p.cfg.size != sizeof(uint64_t)) {
 		snprintf(err, errlen, "vhost-user %s: GET_CONFIG answered %u "
-			"bytes, not 8", vu->path, msg.p.cfg.size);
+			"bytes at offset %u, not 8 at 0", vu->path,
+			msg.p.cfg.size, msg.p.cfg.offset);
+		(*vu->bad_replies)++;
 		return -EPROTO;
 	}
 	vu->cid = vsock_le64_get(msg.p.cfg.region);
@@ -572,6 +576,7 @@ vu_open(struct virtio_vsock_dev *dev, const char *args,
 	if (vu == NULL)
 		return -ENOMEM;
 	*vu = tmp;
+	vu->bad_replies = &dev->stats.bad_replies;
 	vu->sock = -1;
 	vu->listen_fd = -1;
 	for (q = 0; q < VU_NB_RINGS; q++) {
@@ -685,6 +690,14 @@ vu_stop(struct virtio_vsock_dev *dev)
 				sizeof(struct vu_state), err,
 				sizeof(err)) != 0) {
 			VV_LOG(WARNING, "%s", err);
+			break;
+		}
+		/* It answered for another ring: nothing more it says counts. */
+		if (msg.p.state.index != q) {
+			(*vu->bad_replies)++;
+			VV_LOG(WARNING, "vhost-user %s: GET_VRING_BASE of ring "
+				"%u answered for ring %u", vu->path, q,
+				msg.p.state.index);
 			break;
 		}
 	}
