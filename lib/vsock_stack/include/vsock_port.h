@@ -29,8 +29,8 @@ struct rte_mbuf;
 
 /** A named driver counter (vsock_port_ops.xstats). */
 struct vsock_port_xstat {
-	char name[32];
-	uint64_t value;
+	char name[32];	/**< counter name, NUL-terminated */
+	uint64_t value;	/**< counter value */
 };
 
 /** Operations a port implements. */

@@ -446,7 +446,7 @@ struct vsock_conn_snapshot {
 /** A listener (vsock_stack_foreach_listener()). */
 struct vsock_listener_info {
 	uint32_t port;		/**< VSOCK_PORT_ANY for the all_ports one */
-	enum vsock_type type;
+	enum vsock_type type;	/**< STREAM or SEQPACKET */
 	uint32_t backlog;	/**< UINT32_MAX: no limit but max_conns */
 	uint32_t nb_conns;	/**< connections it accepted, still open */
 	bool all_ports;		/**< takes every port nobody listens on */
