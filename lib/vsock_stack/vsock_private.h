@@ -196,6 +196,9 @@ struct vs_route {
 	uint8_t port_idx;
 };
 
+/* Polls between counts of the control pool while it is not low. */
+#define VS_POOL_CHECK 16
+
 /* How often vsock_stack_poll() runs the stack's timers. */
 #define VS_TIMER_POLLS_PER_SEC 100000u
 
@@ -217,6 +220,8 @@ struct vsock_stack {
 	uint64_t close_ticks;
 	uint64_t credit_ticks;
 	uint64_t timer_ticks;		/* between rte_timer_manage() calls */
+	uint32_t pool_check;		/* polls until ctl_pool is counted */
+	bool ctl_low;			/* ctl_pool nearly empty: rx paused */
 	uint64_t next_timer;		/* timer cycles of the next one */
 	uint64_t listener_gen;
 	uint32_t next_ephemeral;

@@ -530,6 +530,24 @@ vs_rx(struct vsock_stack *s)
 	unsigned int work = 0, n;
 	uint8_t p;
 
+	/*
+	 * A packet may need a control packet in answer (RESPONSE, RST, a
+	 * credit update). With no room for a burst of answers (queue slots,
+	 * or mbufs: counting the pool walks every lcore's cache, so only
+	 * every VS_POOL_CHECK polls while it is not low), leave what arrives
+	 * in the device's ring: the peer's queue backs up instead of a
+	 * REQUEST flood or a mass close making us drop answers.
+	 */
+	if (unlikely(--s->pool_check == 0)) {
+		/* Room for every answer until the next count, and more. */
+		s->ctl_low = rte_mempool_avail_count(s->ctl_pool) <
+			(VS_POOL_CHECK + 2) * VS_BURST;
+		s->pool_check = s->ctl_low ? 1 : VS_POOL_CHECK;
+	}
+	if (unlikely(s->ctl_count > VS_CTL_MAX - VS_BURST || s->ctl_low)) {
+		s->stats.rx_paused++;
+		return 0;
+	}
 	for (p = 0; p < s->nb_ports; p++) {
 		const struct vsock_port *port = s->ports[p].port;
 

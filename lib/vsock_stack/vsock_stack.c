@@ -164,6 +164,7 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	 * every poll cost 7 % of a 64-byte stream. Every 10 us is enough.
 	 */
 	s->timer_ticks = rte_get_timer_hz() / VS_TIMER_POLLS_PER_SEC;
+	s->pool_check = 1;
 	s->credit_ticks = rte_get_timer_hz() * s->conf.credit_request_ms /
 		1000;
 	/* A random start, as Linux does, so restarts do not reuse ports. */

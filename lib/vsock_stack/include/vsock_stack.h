@@ -168,6 +168,11 @@ struct vsock_stack_stats {
 	uint64_t conns_open;	/**< connections currently allocated */
 	uint64_t ctl_mbufs_in_use;	/**< of the stack's own pool (leak check) */
 	uint64_t conns_refused;	/**< REQUESTs refused (no listener, full) */
+	/**
+	 * Polls that left packets in the device's ring because the control
+	 * queue was nearly full: answers are held back, never dropped.
+	 */
+	uint64_t rx_paused;
 	/** Flag bits the op does not define (RW, SHUTDOWN): conn reset. */
 	uint64_t drop_bad_flags;
 	/**
