@@ -41,7 +41,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vu_dev vu = { .path = "fuzz", .listen_fd = -1 };
+	uint64_t bad_replies = 0;
+	struct vu_dev vu = { .path = "fuzz", .listen_fd = -1,
+		.bad_replies = &bad_replies };
 	struct virtio_vsock_dev dev = { .tpriv = &vu };
 	struct fz_in in = { .p = data, .left = size };
 	uint8_t mode = fz_u8(&in);
