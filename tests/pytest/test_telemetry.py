@@ -74,7 +74,11 @@ class Proc:
                                                self.prefix] + LOG +
                              ["--"] + app, name)
         procs.append(self.bg)
-        wait_for_path(socket_path(self.prefix), self.bg)
+        try:
+            wait_for_path(socket_path(self.prefix), self.bg)
+        except BaseException:
+            self.stop()
+            raise
 
     def wait_conns(self, want, stack="0", timeout=20):
         """Wait until the stack has @want connections established."""
@@ -105,7 +109,11 @@ def testpmd(procs):
     p = Proc(procs, TESTPMD, ["-l", "0-1", "--in-memory", "--no-pci"],
              ["--dev", "loopback", "--mode", "verify", "--conns", "20",
               "--size", "1-4096", "--duration", "60"], "testpmd")
-    p.wait_conns(40)
+    try:
+        p.wait_conns(40)
+    except BaseException:
+        p.stop()
+        raise
     yield p
     # Asked over and over, it still ends its run cleanly.
     assert p.stop() == 0, p.bg.err
