@@ -435,6 +435,34 @@ vv_port_features(void *priv)
 	return f;
 }
 
+/* The driver's counters, for telemetry (/vsock/ports) and vsock-ss. */
+static int
+vv_port_xstats(void *priv, struct vsock_port_xstat *xs, unsigned int n)
+{
+	struct virtio_vsock_stats st;
+	const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+#define VV_XSTAT(x) { #x, offsetof(struct virtio_vsock_stats, x) }
+		VV_XSTAT(rx_pkts), VV_XSTAT(rx_bytes), VV_XSTAT(tx_pkts),
+		VV_XSTAT(tx_bytes), VV_XSTAT(rx_bad_len), VV_XSTAT(bad_used_id),
+		VV_XSTAT(bad_used_idx), VV_XSTAT(rx_nombuf), VV_XSTAT(tx_full),
+		VV_XSTAT(kicks), VV_XSTAT(events), VV_XSTAT(rx_posted),
+		VV_XSTAT(bad_events), VV_XSTAT(broken), VV_XSTAT(ring_resets),
+#undef VV_XSTAT
+	};
+	unsigned int i;
+
+	virtio_vsock_stats_get(priv, &st);
+	for (i = 0; i < RTE_DIM(f) && i < n; i++) {
+		snprintf(xs[i].name, sizeof(xs[i].name), "%s", f[i].name);
+		memcpy(&xs[i].value, (const char *)&st + f[i].off,
+			sizeof(xs[i].value));
+	}
+	return RTE_DIM(f);
+}
+
 static const struct vsock_port_ops vv_port_ops = {
 	.rx_burst = virtio_vsock_rx_burst,
 	.tx_burst = virtio_vsock_tx_burst,
@@ -442,6 +470,7 @@ static const struct vsock_port_ops vv_port_ops = {
 	.features = vv_port_features,
 	.poll_event = virtio_vsock_poll_event,
 	.tx_inflight = virtio_vsock_tx_inflight,
+	.xstats = vv_port_xstats,
 };
 
 static int
