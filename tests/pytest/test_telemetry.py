@@ -153,6 +153,9 @@ def test_conns_stats_ports_with_dpdk_telemetry_py(testpmd):
     assert ports["0"]["name"] == "loopback"
     assert ports["0"]["cid"] == cid
     assert "stream" in ports["0"]["features"].split(",")
+    # The driver's own counters (vsock_port_ops.xstats).
+    assert ports["0"]["rx_pkts"] > 0 and ports["0"]["tx_pkts"] > 0
+    assert ports["0"]["broken"] == 0 and ports["0"]["rx_bad_len"] == 0
 
     assert listeners["total"] == 1
     li = listeners["0"]
