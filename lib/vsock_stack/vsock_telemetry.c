@@ -441,6 +441,7 @@ vs_tel_add_stats(struct rte_tel_data *d, const struct vsock_stack_stats *st)
 	VS_TEL_STAT(conns_open);
 	VS_TEL_STAT(ctl_mbufs_in_use);
 	VS_TEL_STAT(conns_refused);
+	VS_TEL_STAT(rx_paused);
 	VS_TEL_STAT(drop_bad_flags);
 	VS_TEL_STAT(drop_bad_credit);
 	VS_TEL_STAT(drop_bad_src_cid);
