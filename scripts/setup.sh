@@ -19,6 +19,7 @@ PACKAGES=(
 	dpdk-dev python3-matplotlib linux-perf
 	clang libclang-rt-14-dev
 	doxygen
+	libpcap-dev tshark
 )
 
 missing=()

@@ -28,6 +28,7 @@
 #include "perf_proto.h"
 #include "perf_server.h"
 #include "report.h"
+#include "vsock_capture.h"
 
 #define VP_MBUF_ROOM 16384
 /* An mbuf's buf_len is 16-bit: room for the headroom and this much. */
@@ -36,6 +37,8 @@
 #define VP_SEQ_MAX (60u * VP_MBUF_ROOM / 2 + 32768)
 #define VP_DRAIN_SECONDS 3.0
 #define VP_IDLE_SECONDS 60.0
+
+static const char *vp_pcap;	/* --pcap FILE */
 
 static void
 usage(FILE *f, const char *prog)
@@ -84,6 +87,8 @@ usage(FILE *f, const char *prog)
 "                    largest rx buffer the device can be given (rx_buf=)\n"
 "      --max-conns N connections the stack may hold (default: enough\n"
 "                    for -P and --idle)\n"
+"      --pcap FILE   write every packet in and out of the device to FILE\n"
+"                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark)\n"
 "  -h, --help        this text\n"
 "\n"
 "Exit status: 0 when errors is 0, 1 on errors, 2 on a bad option.\n"
@@ -138,7 +143,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 {
 	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_VERIFY,
 		O_BYTES, O_CONN_BYTES, O_SEED, O_IDLE, O_NB_MBUFS, O_MBUF_SIZE,
-		O_MAX_CONNS };
+		O_MAX_CONNS, O_PCAP };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "server", no_argument, NULL, 's' },
@@ -161,6 +166,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
 		{ "mbuf-size", required_argument, NULL, O_MBUF_SIZE },
 		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
+		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -282,6 +288,9 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 				return app_bad("--max-conns", a,
 					"expected 16..16777216");
 			o->max_conns = (uint32_t)v;
+			break;
+		case O_PCAP:
+			vp_pcap = a;
 			break;
 		case 'h':
 			return 1;
@@ -432,6 +441,8 @@ main(int argc, char **argv)
 	struct vsock_stack_conf sconf = { 0 };
 	struct virtio_vsock_dev *dev = NULL;
 	struct vperf_server *sv = NULL;
+	struct vsock_capture *cap = NULL;
+	struct vsock_port *port;
 	struct app_args ea;
 	uint64_t mem0;
 	char err[512];
@@ -479,6 +490,13 @@ main(int argc, char **argv)
 	}
 	rep.stack_bytes_per_conn = (double)(vp_mem_in_use() - mem0) /
 		sconf.max_conns;
+	if (vp_pcap != NULL) {
+		cap = vsock_capture_open(vp_pcap, NULL, err, sizeof(err));
+		if (cap == NULL) {
+			fprintf(stderr, "vsock-perf: --pcap %s\n", err);
+			return 1;
+		}
+	}
 	dconf.rx_pool = t.pool;
 	dconf.socket_id = (int)rte_socket_id();
 	dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
@@ -486,7 +504,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "vsock-perf: %s\n", err);
 		return rte_errno == EINVAL ? 2 : 1;
 	}
-	ret = vsock_stack_attach(t.stack, virtio_vsock_port(dev));
+	/* With --pcap the stack's port is the capture's wrapper. */
+	port = virtio_vsock_port(dev);
+	if (cap != NULL)
+		port = vsock_capture_wrap(cap, port);
+	ret = port != NULL ? vsock_stack_attach(t.stack, port) : -ENOMEM;
 	if (ret < 0) {
 		fprintf(stderr, "vsock-perf: attach: %s\n", strerror(-ret));
 		return 1;
@@ -530,6 +552,8 @@ main(int argc, char **argv)
 	/* Packets still in the device's rings come from the stack's pools. */
 	virtio_vsock_close(dev);
 	vsock_stack_destroy(t.stack);
+	if (vsock_capture_close_report(cap, "vsock-perf", vp_pcap) != 0)
+		ret = 1;
 	vperf_server_free(sv);
 	vperf_payload_free(t.pay);
 	rte_free(t.hist);
