@@ -27,6 +27,7 @@
 #include "../common/app_opts.h"
 #include "../common/perf_proto.h"
 #include "../common/perf_server.h"
+#include "../common/vsock_capture.h"
 #include "bridge.h"
 
 RTE_LOG_REGISTER(br_logtype, vsock.bridge, INFO);
@@ -54,7 +55,11 @@ struct br_opts {
 	uint32_t perf_port;
 	uint32_t nb_mbufs;
 	uint32_t max_conns;	/* per guest's stack; 0: the stack's default */
+	const char *pcap;	/* --pcap FILE */
 };
+
+/* --pcap: one file for every guest's port (their CIDs tell them apart). */
+static struct vsock_capture *br_cap;
 
 static void
 usage(FILE *f, const char *prog)
@@ -90,6 +95,9 @@ usage(FILE *f, const char *prog)
 "  --nb-mbufs N      mbufs of %u bytes in the pool (default %u;\n"
 "                    1024..1048576); data in flight lives there\n"
 "  --stats           print counters once a second\n"
+"  --pcap FILE       write every packet to and from the guests to FILE\n"
+"                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark);\n"
+"                    one file for all guests, told apart by their CIDs\n"
 "  -h, --help        this text\n"
 "\n"
 "Unix socket protocol (Firecracker's hybrid vsock):\n"
@@ -164,7 +172,7 @@ static int
 parse_opts(int argc, char **argv, struct br_opts *o)
 {
 	enum { O_SOCKET = 256, O_UDS, O_CID, O_CLIENT, O_ECHO, O_PERF,
-		O_MBUFS, O_MAX_CONNS, O_STATS };
+		O_MBUFS, O_MAX_CONNS, O_STATS, O_PCAP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "uds", required_argument, NULL, O_UDS },
@@ -175,6 +183,7 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
 		{ "nb-mbufs", required_argument, NULL, O_MBUFS },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -249,6 +258,9 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 			break;
 		case O_STATS:
 			o->stats = true;
+			break;
+		case O_PCAP:
+			o->pcap = a;
 			break;
 		case 'h':
 			return 1;
@@ -432,6 +444,7 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 		.socket_id = (int)rte_socket_id(),
 		.max_conns = o->max_conns,
 	};
+	struct vsock_port *port;
 	char name[16];
 	int r;
 
@@ -444,7 +457,10 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	r = vsock_stack_attach(g->stack, br_port_vsock(g->port));
+	port = br_port_vsock(g->port);
+	if (br_cap != NULL)
+		port = vsock_capture_wrap(br_cap, port);
+	r = port != NULL ? vsock_stack_attach(g->stack, port) : -ENOMEM;
 	if (r < 0)
 		return r;
 	r = br_uds_open(g);
@@ -556,6 +572,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ret = br_uds_init(pool);
+	if (ret == 0 && o.pcap != NULL) {
+		char err[256];
+
+		br_cap = vsock_capture_open(o.pcap, NULL, err, sizeof(err));
+		if (br_cap == NULL) {
+			fprintf(stderr, "vsock-bridge: --pcap %s\n", err);
+			ret = -EIO;
+		}
+	}
 	nb = o.nb_sock;
 	memset(guests, 0, sizeof(guests));
 	for (i = 0; i < nb && ret == 0; i++) {
@@ -573,6 +598,8 @@ main(int argc, char **argv)
 	for (i = 0; i < nb && ret == 0; i++)
 		print_stats(&guests[i], seconds, true);
 	teardown(guests, nb);
+	if (vsock_capture_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
+		ret = -EIO;
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
 	return ret == 0 ? 0 : 1;

@@ -22,12 +22,16 @@
 
 #include "../common/app_eal.h"
 #include "../common/app_opts.h"
+#include "../common/vsock_capture.h"
 #include "testpmd.h"
 
 #define TP_MBUF_ROOM 16384
 #define TP_MAX_MSG (60u * TP_MBUF_ROOM)	/* the stack's chain limit */
 #define TP_DRAIN_SECONDS 10.0
 #define TP_RTT_SAMPLES (1u << 22)
+
+static const char *tp_pcap;	/* --pcap FILE */
+static struct vsock_capture *tp_cap;
 
 static const char *const mode_names[] = {
 	[TP_ECHO] = "echo", [TP_SINK] = "sink", [TP_SOURCE] = "source",
@@ -76,6 +80,8 @@ usage(FILE *f, const char *prog)
 "                    lasts: traffic goes on past a device reset\n"
 "  --json            print one JSON object at the end (progress lines go\n"
 "                    to stderr)\n"
+"  --pcap FILE       write every packet in and out of the device to FILE\n"
+"                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark)\n"
 "  -h, --help        this text\n"
 "\n"
 "Exit status: 0 when errors is 0, 1 on errors, 2 on a bad option.\n"
@@ -114,7 +120,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 {
 	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
 		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES,
-		O_RECONNECT };
+		O_RECONNECT, O_PCAP };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -129,6 +135,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "bytes", required_argument, NULL, O_BYTES },
 		{ "reconnect", no_argument, NULL, O_RECONNECT },
+		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -230,6 +237,9 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			break;
 		case O_RECONNECT:
 			o->reconnect = true;
+			break;
+		case O_PCAP:
+			tp_pcap = a;
 			break;
 		case 'h':
 			return 1;
@@ -525,13 +535,23 @@ main(int argc, char **argv)
 	dconf.rx_pool = t.pool;
 	dconf.socket_id = (int)rte_socket_id();
 	dev = NULL;
+	if (tp_pcap != NULL && strcmp(t.o.dev, "none") != 0) {
+		tp_cap = vsock_capture_open(tp_pcap, NULL, err, sizeof(err));
+		if (tp_cap == NULL) {
+			fprintf(stderr, "vsock-testpmd: --pcap %s\n", err);
+			return 1;
+		}
+	}
 	if (strcmp(t.o.dev, "none") != 0) {
 		dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
 		if (dev == NULL) {
 			fprintf(stderr, "vsock-testpmd: %s\n", err);
 			return rte_errno == EINVAL ? 2 : 1;
 		}
-		ret = vsock_stack_attach(t.stack, virtio_vsock_port(dev));
+		/* With --pcap the stack's port is the capture's wrapper. */
+		ret = vsock_stack_attach(t.stack, tp_cap == NULL ?
+				virtio_vsock_port(dev) : vsock_capture_wrap(tp_cap,
+				virtio_vsock_port(dev)));
 		if (ret < 0) {
 			fprintf(stderr, "vsock-testpmd: attach: %s\n",
 				strerror(-ret));
@@ -564,6 +584,8 @@ main(int argc, char **argv)
 	if (dev != NULL)
 		virtio_vsock_close(dev);
 	vsock_stack_destroy(t.stack);
+	if (vsock_capture_close_report(tp_cap, "vsock-testpmd", tp_pcap) != 0)
+		ret = 1;
 	rte_free(t.conns);
 	rte_free(t.st.rtt_cycles);
 	rte_mempool_free(t.pool);
