@@ -244,6 +244,10 @@ static const struct vsock_port_ops *
 cap_ops_for(const struct vsock_port_ops *in, struct vsock_port_ops *own)
 {
 	*own = cap_ops;
+	if (in->features == NULL)
+		own->features = NULL;
+	if (in->poll_event == NULL)
+		own->poll_event = NULL;
 	if (in->tx_inflight == NULL)
 		own->tx_inflight = NULL;
 	if (in->xstats == NULL)
