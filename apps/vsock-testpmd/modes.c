@@ -386,6 +386,24 @@ tp_release(struct tp_conn *tc)
 	tc->msg = NULL;
 }
 
+/*
+ * A free server slot: a new one while there are, then (a long-running
+ * server, or the prompt's runs one after another) one whose connection
+ * is closed: the stack makes no callback after a close or a reset.
+ */
+static struct tp_conn *
+tp_server_slot(struct tp_ctx *t)
+{
+	uint32_t i;
+
+	if (t->next_server < t->nb_conns_max)
+		return &t->conns[t->next_server++];
+	for (i = t->client_slots; i < t->nb_conns_max; i++)
+		if (t->conns[i].closed)
+			return &t->conns[i];
+	return NULL;
+}
+
 /* ---- callbacks ---- */
 
 static void
@@ -395,12 +413,13 @@ cb_accept(struct vsock_conn *c, void *ctx)
 	struct tp_conn *tc;
 
 	RTE_SET_USED(ctx);
-	if (g->next_server == g->nb_conns_max) {
+	tc = tp_server_slot(g);
+	if (tc == NULL) {
 		tp_error(NULL, &g->st.connect_fail, "too many connections");
 		vsock_close(c);
 		return;
 	}
-	tc = &g->conns[g->next_server++];
+	tp_release(tc);
 	memset(tc, 0, sizeof(*tc));
 	tc->c = c;
 	tc->connected = true;
@@ -441,6 +460,11 @@ cb_connect(struct vsock_conn *c, int err, void *ctx)
 	tc->rng_rx = tc->rng;
 	tp_rx_expect(tc);
 	g->st.conns_open++;
+	/* The run ended while it was connecting: nothing left to send. */
+	if (g->stopping) {
+		tp_client_close(tc);
+		return;
+	}
 	tp_client_pump(tc);
 }
 
@@ -541,23 +565,29 @@ tp_modes_start_server(struct tp_ctx *t)
 	tp_next_off = rte_mbuf_dynfield_register(&next_desc);
 	if (tp_next_off < 0)
 		return -rte_errno;
-	t->next_server = t->has_client ? t->o.conns : 0;
+	/* The prompt sizes its client slots itself and starts stopped. */
+	if (!t->o.interactive) {
+		t->client_slots = t->has_client ? t->o.conns : 0;
+		t->client_target = t->client_slots;
+	}
+	t->next_server = t->client_slots;
 	if (!t->has_server)
 		return 0;
 	return vsock_listen(t->stack, t->o.port, t->o.type, &tp_ops, t);
 }
 
-/* Connect the client of slot @tc; false when to try again later. */
+/* Connect the client of slot @tc to @cid:@port; false: try again later. */
 static bool
-tp_client_open(struct tp_ctx *t, struct tp_conn *tc)
+tp_client_open(struct tp_ctx *t, struct tp_conn *tc, uint64_t cid,
+		uint32_t port)
 {
-	uint64_t peer = t->o.peer != 0 ? t->o.peer :
-		vsock_stack_local_cid(t->stack);
 	int r;
 
 	memset(tc, 0, sizeof(*tc));
 	tc->client = true;
-	r = vsock_connect(t->stack, peer, t->o.port, t->o.type, &tp_ops, tc,
+	tc->peer_cid = cid;
+	tc->peer_port = port;
+	r = vsock_connect(t->stack, cid, port, t->o.type, &tp_ops, tc,
 			&tc->c);
 	if (r == -ENOBUFS) {
 		tc->closed = true;
@@ -574,10 +604,14 @@ tp_client_open(struct tp_ctx *t, struct tp_conn *tc)
 void
 tp_modes_start_clients(struct tp_ctx *t)
 {
+	uint64_t peer = t->o.peer != 0 ? t->o.peer :
+		vsock_stack_local_cid(t->stack);
 	uint32_t i;
 
-	while (t->has_client && !t->stopping && t->next_client < t->o.conns) {
-		if (!tp_client_open(t, &t->conns[t->next_client]))
+	while (t->has_client && !t->stopping &&
+			t->next_client < t->client_target) {
+		if (!tp_client_open(t, &t->conns[t->next_client], peer,
+				t->o.port))
 			return;
 		t->next_client++;
 	}
@@ -588,7 +622,7 @@ tp_modes_start_clients(struct tp_ctx *t)
 		if (!tc->redo)
 			continue;
 		t->nb_redo--;
-		if (!tp_client_open(t, tc)) {
+		if (!tp_client_open(t, tc, tc->peer_cid, tc->peer_port)) {
 			tc->redo = true;
 			t->nb_redo++;
 			return;
@@ -636,7 +670,7 @@ tp_modes_clients_done(const struct tp_ctx *t)
 {
 	uint32_t i;
 
-	if (t->next_client < t->o.conns || t->nb_redo > 0)
+	if (t->next_client < t->client_target || t->nb_redo > 0)
 		return false;
 	for (i = 0; i < t->next_client; i++)
 		if (!t->conns[i].closed)
@@ -666,4 +700,61 @@ uint32_t
 tp_modes_open_conns(const struct tp_ctx *t)
 {
 	return (uint32_t)t->st.conns_open;
+}
+
+/* Client connections not closed yet (connecting, running or draining). */
+uint32_t
+tp_modes_open_clients(const struct tp_ctx *t)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < t->next_client; i++)
+		n += !t->conns[i].closed;
+	return n;
+}
+
+/*
+ * One more client of the current mode, to @cid:@port (the prompt's
+ * connect). It joins the run, or starts one when traffic is stopped.
+ * False when every client slot is taken.
+ */
+bool
+tp_modes_connect(struct tp_ctx *t, uint64_t cid, uint32_t port)
+{
+	/* The slots of a finished run are free again. */
+	if (t->stopping && tp_modes_open_clients(t) == 0) {
+		t->next_client = 0;
+		t->client_target = 0;
+	}
+	if (t->next_client == t->client_slots)
+		return false;
+	t->stopping = false;
+	t->has_client = true;
+	/* -ENOBUFS (control queue full) is retried as a reconnect would be. */
+	if (!tp_client_open(t, &t->conns[t->next_client], cid, port)) {
+		t->conns[t->next_client].redo = true;
+		t->nb_redo++;
+	}
+	t->next_client++;
+	t->client_target = RTE_MAX(t->client_target, t->next_client);
+	return true;
+}
+
+/* Serve port @port instead (the prompt's "set port"); 0 or -errno. */
+int
+tp_modes_relisten(struct tp_ctx *t, uint32_t port)
+{
+	int r;
+
+	if (port == t->o.port)
+		return 0;
+	vsock_unlisten(t->stack, t->o.port);
+	r = vsock_listen(t->stack, port, t->o.type, &tp_ops, t);
+	if (r != 0) {
+		/* Keep serving where we did. */
+		vsock_listen(t->stack, t->o.port, t->o.type, &tp_ops, t);
+		return r;
+	}
+	t->o.port = port;
+	return 0;
 }

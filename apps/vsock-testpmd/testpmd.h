@@ -9,6 +9,7 @@
 #include <vsock_stack.h>
 
 struct rte_mempool;
+struct virtio_vsock_dev;
 
 enum tp_mode {
 	TP_ECHO,
@@ -33,6 +34,7 @@ struct tp_opts {
 	uint64_t seed;
 	uint64_t bytes;		/* per client connection; 0 = no limit */
 	bool reconnect;		/* a reset client is replaced (verify) */
+	bool interactive;	/* -i: the prompt drives the run */
 };
 
 /* enum vsock_reset_reason runs from 1 to 6. */
@@ -83,6 +85,8 @@ struct tp_conn {
 	bool peer_done;		/* echo: the peer sends no more */
 	struct rte_mbuf *msg;	/* echo, seqpacket: message being gathered */
 	bool redo;		/* reset: to be replaced (--reconnect) */
+	uint64_t peer_cid;	/* client: where it connects (and reconnects) */
+	uint32_t peer_port;
 };
 
 struct tp_ctx {
@@ -92,8 +96,10 @@ struct tp_ctx {
 	struct tp_stats st;
 	struct tp_conn *conns;	/* clients first, then servers */
 	uint32_t nb_conns_max;
+	uint32_t client_slots;	/* conns[0..client_slots) are clients' */
 	uint32_t next_server;
-	uint32_t next_client;	/* clients started so far */
+	uint32_t next_client;	/* client slots used so far */
+	uint32_t client_target;	/* clients this run opens */
 	uint32_t nb_starved;
 	uint32_t nb_redo;	/* client slots waiting to reconnect */
 	uint32_t window;	/* verify: bytes in flight per connection */
@@ -101,6 +107,8 @@ struct tp_ctx {
 	bool has_server;
 	bool has_client;
 	unsigned int pool_baseline;	/* mbufs in use once the device is up */
+	struct virtio_vsock_dev *dev;	/* NULL for --dev none */
+	bool quit;		/* the prompt asked to end */
 };
 
 /* modes.c */
@@ -111,6 +119,17 @@ void tp_modes_stop(struct tp_ctx *t);
 bool tp_modes_clients_done(const struct tp_ctx *t);
 void tp_modes_close_all(struct tp_ctx *t);
 uint32_t tp_modes_open_conns(const struct tp_ctx *t);
+bool tp_modes_connect(struct tp_ctx *t, uint64_t cid, uint32_t port);
+uint32_t tp_modes_open_clients(const struct tp_ctx *t);
+int tp_modes_relisten(struct tp_ctx *t, uint32_t port);
+
+/* main.c */
+extern const char *const tp_mode_names[TP_VERIFY + 1];
+int tp_parse_size(const char *s, struct tp_opts *o);
+uint32_t tp_window(const struct tp_ctx *t);
+
+/* cmdline.c: the prompt (-i) runs the poll loop until quit or EOF. */
+void tp_cli_loop(struct tp_ctx *t);
 
 /* Shared by the pattern checks: splitmix64. */
 static inline uint64_t
