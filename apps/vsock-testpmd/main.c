@@ -33,7 +33,7 @@
 static const char *tp_pcap;	/* --pcap FILE */
 static struct vsock_capture *tp_cap;
 
-static const char *const mode_names[] = {
+const char *const tp_mode_names[TP_VERIFY + 1] = {
 	[TP_ECHO] = "echo", [TP_SINK] = "sink", [TP_SOURCE] = "source",
 	[TP_PINGPONG] = "pingpong", [TP_VERIFY] = "verify",
 };
@@ -80,6 +80,10 @@ usage(FILE *f, const char *prog)
 "                    lasts: traffic goes on past a device reset\n"
 "  --json            print one JSON object at the end (progress lines go\n"
 "                    to stderr)\n"
+"  -i, --interactive a testpmd-like prompt on stdin (\"help\" lists its\n"
+"                    commands): traffic starts with \"start\" and the run\n"
+"                    ends with \"quit\" or end of input, not --duration;\n"
+"                    --mode is optional (default echo)\n"
 "  --pcap FILE       write every packet in and out of the device to FILE\n"
 "                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark)\n"
 "  -h, --help        this text\n"
@@ -92,8 +96,8 @@ usage(FILE *f, const char *prog)
 		prog);
 }
 
-static int
-parse_size(const char *s, struct tp_opts *o)
+int
+tp_parse_size(const char *s, struct tp_opts *o)
 {
 	char buf[64];
 	char *dash;
@@ -120,7 +124,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 {
 	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
 		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES,
-		O_RECONNECT, O_PCAP };
+		O_RECONNECT, O_PCAP, O_INTERACTIVE = 'i' };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -136,6 +140,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		{ "bytes", required_argument, NULL, O_BYTES },
 		{ "reconnect", no_argument, NULL, O_RECONNECT },
 		{ "pcap", required_argument, NULL, O_PCAP },
+		{ "interactive", no_argument, NULL, O_INTERACTIVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -149,7 +154,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		.nb_mbufs = 16384, .seed = 1 };
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hi", longopts, NULL)) != -1) {
 		const char *a = optarg;
 
 		switch (opt) {
@@ -161,10 +166,10 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			o->dev = a;
 			break;
 		case O_MODE:
-			for (i = 0; i < RTE_DIM(mode_names); i++)
-				if (strcmp(a, mode_names[i]) == 0)
+			for (i = 0; i < RTE_DIM(tp_mode_names); i++)
+				if (strcmp(a, tp_mode_names[i]) == 0)
 					break;
-			if (i == RTE_DIM(mode_names))
+			if (i == RTE_DIM(tp_mode_names))
 				return app_bad("--mode", a, "expected echo, sink, "
 					"source, pingpong or verify");
 			o->mode = (enum tp_mode)i;
@@ -188,7 +193,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			o->conns = (uint32_t)v;
 			break;
 		case O_SIZE:
-			if (parse_size(a, o) != 0)
+			if (tp_parse_size(a, o) != 0)
 				return app_bad("--size", a, "expected N or MIN-MAX "
 					"with 1 <= MIN <= MAX <= 983040");
 			break;
@@ -241,6 +246,9 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		case O_PCAP:
 			tp_pcap = a;
 			break;
+		case O_INTERACTIVE:
+			o->interactive = true;
+			break;
 		case 'h':
 			return 1;
 		case ':':
@@ -254,11 +262,22 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		return app_bad("argument", argv[optind], "unexpected");
 	if (o->dev == NULL)
 		return app_bad("--dev", "", "a device is required");
-	if (!mode_set)
+	/* The prompt starts as an echo server; "set mode" changes it. */
+	if (!mode_set && !o->interactive)
 		return app_bad("--mode", "", "a mode is required");
-	if (o->duration == 0 && o->mode != TP_ECHO && o->mode != TP_SINK)
+	if (o->duration == 0 && !o->interactive && o->mode != TP_ECHO &&
+			o->mode != TP_SINK)
 		return app_bad("--duration", "0", "only server modes run forever");
 	return 0;
+}
+
+/* Verify keeps a quarter of the pool's bytes in flight at most. */
+uint32_t
+tp_window(const struct tp_ctx *t)
+{
+	return (uint32_t)RTE_MIN(256u * 1024, RTE_MAX(16u * 1024,
+			(uint64_t)t->o.nb_mbufs * TP_MBUF_ROOM / 4 /
+			RTE_MAX(t->o.conns, 1u)));
 }
 
 static double
@@ -326,7 +345,7 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 	if (!t->o.json) {
 		printf("%s %s over %s: %.2f s, %u conns, rx %.3f Gbit/s, "
 			"%.4f M msg/s, errors %" PRIu64 "\n",
-			mode_names[t->o.mode],
+			tp_mode_names[t->o.mode],
 			t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
 			t->o.dev, seconds, t->o.conns, gbps, mpps,
 			t->st.errors);
@@ -347,7 +366,7 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		PRIu64 ", \"msgs_tx\": %" PRIu64 ", \"msgs_rx\": %" PRIu64
 		", \"errors\": %" PRIu64 ", \"seconds\": %.3f, "
 		"\"gbps\": %.4f, \"mpps\": %.6f",
-		mode_names[t->o.mode],
+		tp_mode_names[t->o.mode],
 		t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
 		t->o.dev, t->o.conns, c->bytes_tx + s->bytes_tx, bytes_rx,
 		c->msgs_tx + s->msgs_tx, msgs_rx, t->st.errors, seconds,
@@ -428,8 +447,15 @@ run(struct tp_ctx *t)
 {
 	double start = tp_now(), stop_at = 0, last_t = 0, next_tick = 1;
 	uint64_t last_bytes = 0;
-	bool server_only = !t->has_client;
+	bool server_only;
 
+	if (t->o.interactive) {
+		/* The prompt polls until quit; then the run ends as below. */
+		tp_cli_loop(t);
+		tp_modes_stop(t);
+		stop_at = tp_now() - start;
+	}
+	server_only = !t->has_client;
 	for (;;) {
 		double el = tp_now() - start;
 
@@ -437,7 +463,7 @@ run(struct tp_ctx *t)
 		if (t->nb_starved > 0)
 			tp_modes_retry_starved(t);
 		vsock_stack_poll(t->stack);
-		if (el >= next_tick) {
+		if (el >= next_tick && !t->o.interactive) {
 			progress(t, el, &last_bytes, &last_t);
 			next_tick += 1;
 		}
@@ -473,8 +499,8 @@ run(struct tp_ctx *t)
 		if (ss.conns_open == 0 && tp_now() >= quiet)
 			break;
 	}
-	return t->o.mode == TP_VERIFY || server_only ? tp_now() - start :
-		stop_at;
+	return t->o.mode == TP_VERIFY || server_only || t->o.interactive ?
+		tp_now() - start : stop_at;
 }
 
 int
@@ -527,6 +553,14 @@ main(int argc, char **argv)
 	t.has_server = !t.has_client || t.o.peer == 0;
 	t.nb_conns_max = (t.has_client ? t.o.conns : 0) +
 		(t.has_server ? RTE_MAX(t.o.conns, 1024u) : 0);
+	if (t.o.interactive) {
+		/* Stopped at first, always listening; clients up to 1024. */
+		t.has_client = false;
+		t.has_server = true;
+		t.stopping = true;
+		t.client_slots = RTE_MAX(t.o.conns, 1024u);
+		t.nb_conns_max = t.client_slots + RTE_MAX(t.o.conns, 1024u);
+	}
 	t.conns = rte_zmalloc("tp_conns", sizeof(*t.conns) * t.nb_conns_max,
 			0);
 	t.st.rtt_cap = t.o.mode == TP_PINGPONG ? TP_RTT_SAMPLES : 0;
@@ -559,10 +593,8 @@ main(int argc, char **argv)
 		}
 	}
 	t.pool_baseline = rte_mempool_in_use_count(t.pool);
-	/* Verify keeps a quarter of the pool's bytes in flight at most. */
-	t.window = (uint32_t)RTE_MIN(256u * 1024, RTE_MAX(16u * 1024,
-			(uint64_t)t.o.nb_mbufs * TP_MBUF_ROOM / 4 /
-			RTE_MAX(t.o.conns, 1u)));
+	t.dev = dev;
+	t.window = tp_window(&t);
 	if (t.conns == NULL || (t.st.rtt_cap && t.st.rtt_cycles == NULL)) {
 		fprintf(stderr, "vsock-testpmd: out of memory\n");
 		return 1;
@@ -576,7 +608,7 @@ main(int argc, char **argv)
 	if (!t.o.json)
 		printf("vsock-testpmd: %s, cid %" PRIu64 ", mode %s, %u "
 			"conns\n", t.o.dev, vsock_stack_local_cid(t.stack),
-			mode_names[t.o.mode], t.o.conns);
+			tp_mode_names[t.o.mode], t.o.conns);
 	seconds = run(&t);
 	report(&t, dev, seconds);
 	ret = t.st.errors == 0 ? 0 : 1;
