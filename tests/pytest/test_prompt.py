@@ -244,3 +244,49 @@ def test_prompt_end_of_input_quits(prompt):
     tail = p.text(before)
     assert "source stream over loopback" in tail, tail
     assert "errors 0" in tail, tail
+
+
+def test_prompt_on_a_terminal():
+    """On a tty the prompt puts it in raw mode (rdline echoes and edits):
+    TAB completes, Enter is "\\r", ctrl-d on an empty line quits."""
+    import os
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(TESTPMD, [TESTPMD] + EAL +
+                 ["--", "--dev", "loopback", "-i"])
+    out = bytearray()
+    done = 0
+
+    def read_until(what, timeout=30):
+        end = time.monotonic() + timeout
+        while what not in ESCAPES.sub("", out.decode(errors="replace")):
+            if time.monotonic() > end:
+                return False
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    out.extend(os.read(fd, 65536))
+                except OSError:
+                    return what in out.decode(errors="replace")
+        return True
+    try:
+        assert read_until(PROMPT), out
+        os.write(fd, b"sho\tconf\t\r")
+        assert read_until("mode echo (stopped)"), out
+        os.write(fd, b"\x04")
+        assert read_until("echo stream over loopback"), out
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            read_until("\0", 0.2)  # keep the pty drained
+        assert done, out
+        assert os.waitstatus_to_exitcode(status) == 0, out
+    finally:
+        if not done:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
