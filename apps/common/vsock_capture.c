@@ -109,13 +109,17 @@ cap_copy(struct vsock_capture *cap, struct rte_mbuf **pkts,
 		struct rte_mbuf **copies, uint16_t n, enum cap_dir dir)
 {
 	uint64_t tsc = rte_rdtsc();
+	/* Copy no more than the ring can take: a copy that is dropped
+	 * anyway is the most expensive drop there is.
+	 */
+	unsigned int room = rte_ring_free_count(cap->ring);
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *c = NULL;
 		struct cap_meta *meta;
 
-		if (pkts[i]->pkt_len > 0)
+		if (i < room && pkts[i]->pkt_len > 0)
 			c = rte_pktmbuf_copy(pkts[i], cap->pool, 0,
 					cap->snaplen);
 		copies[i] = c;
