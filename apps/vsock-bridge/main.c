@@ -56,6 +56,7 @@ struct br_opts {
 	uint32_t nb_mbufs;
 	uint32_t max_conns;	/* per guest's stack; 0: the stack's default */
 	const char *pcap;	/* --pcap FILE */
+	struct vsock_capture_conf pcap_conf;	/* --pcap-snaplen */
 };
 
 /* --pcap: one file for every guest's port (their CIDs tell them apart). */
@@ -98,6 +99,8 @@ usage(FILE *f, const char *prog)
 "  --pcap FILE       write every packet to and from the guests to FILE\n"
 "                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark);\n"
 "                    one file for all guests, told apart by their CIDs\n"
+"  --pcap-snaplen N  bytes kept of each packet, header included (default:\n"
+"                    whole packets; 44..262144)\n"
 "  -h, --help        this text\n"
 "\n"
 "Unix socket protocol (Firecracker's hybrid vsock):\n"
@@ -172,7 +175,7 @@ static int
 parse_opts(int argc, char **argv, struct br_opts *o)
 {
 	enum { O_SOCKET = 256, O_UDS, O_CID, O_CLIENT, O_ECHO, O_PERF,
-		O_MBUFS, O_MAX_CONNS, O_STATS, O_PCAP };
+		O_MBUFS, O_MAX_CONNS, O_STATS, O_PCAP, O_PCAP_SNAPLEN };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "uds", required_argument, NULL, O_UDS },
@@ -184,6 +187,7 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 		{ "nb-mbufs", required_argument, NULL, O_MBUFS },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "pcap", required_argument, NULL, O_PCAP },
+		{ "pcap-snaplen", required_argument, NULL, O_PCAP_SNAPLEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -261,6 +265,13 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 			break;
 		case O_PCAP:
 			o->pcap = a;
+			break;
+		case O_PCAP_SNAPLEN:
+			if (app_parse_u64(a, 44, VSOCK_CAPTURE_SNAPLEN_MAX,
+					&v) != 0)
+				return app_bad("--pcap-snaplen", a,
+					"must be 44..262144");
+			o->pcap_conf.snaplen = (uint32_t)v;
 			break;
 		case 'h':
 			return 1;
@@ -575,7 +586,8 @@ main(int argc, char **argv)
 	if (ret == 0 && o.pcap != NULL) {
 		char err[256];
 
-		br_cap = vsock_capture_open(o.pcap, NULL, err, sizeof(err));
+		br_cap = vsock_capture_open(o.pcap, &o.pcap_conf, err,
+				sizeof(err));
 		if (br_cap == NULL) {
 			fprintf(stderr, "vsock-bridge: --pcap %s\n", err);
 			ret = -EIO;

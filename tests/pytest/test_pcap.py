@@ -257,3 +257,25 @@ def test_pcap_unwritable_path_fails(tmp_path):
                      "1", "--pcap", str(tmp_path / "no" / "such.pcap")])
     assert r.rc == 1
     assert "--pcap" in r.stderr and "such.pcap" in r.stderr, r.stderr
+
+
+def test_perf_snaplen_keeps_headers(tmp_path):
+    """--pcap-snaplen 100: big packets are cut at 100 bytes of packet (the
+    record's length stays the real one) and still decode."""
+    pcap = tmp_path / "snap.pcap"
+    cmd = [PERF] + EAL + ["--", "--dev", "loopback", "-l", "4000", "-t",
+                          "0.5", "-i", "0", "-J", "--pcap", str(pcap),
+                          "--pcap-snaplen", "100"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    captured, _, written, truncated = capture_line(r.stderr, "vsock-perf")
+    recs = decode(pcap)
+    assert len(recs) == written == captured and truncated > 0
+    cut = 0
+    for rec in recs:
+        assert rec.trans == 2 and rec.trans_len == 44, rec
+        assert rec.mon_op == MON_OP[rec.v_op], rec
+        assert rec.frame_len == 32 + 44 + rec.v_len, rec
+        assert rec.cap_len == min(rec.frame_len, 32 + 100), rec
+        cut += rec.cap_len < rec.frame_len
+    assert cut == truncated
