@@ -17,9 +17,12 @@ from conftest import (BRIDGE, BUILD, EAL, TESTPMD, Background, run_testpmd,
 PERF = os.path.join(BUILD, "apps", "vsock-perf")
 EAL_VU = EAL + ["--single-file-segments"]
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
-                                reason="tshark is not installed "
-                                "(scripts/setup.sh installs it)")
+
+
+@pytest.fixture(autouse=True)
+def tshark_installed():
+    # A real peer, installed by scripts/setup.sh: its absence is a failure.
+    assert shutil.which("tshark"), "tshark is missing: run scripts/setup.sh"
 
 # Wireshark 4.0 spells the virtio ports "src_prot" and "dst_prot".
 FIELDS = ["frame.len", "frame.cap_len", "vsock.src_cid", "vsock.dst_cid",
