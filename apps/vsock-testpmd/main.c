@@ -32,6 +32,7 @@
 
 static const char *tp_pcap;	/* --pcap FILE */
 static struct vsock_capture *tp_cap;
+static struct vsock_capture_conf tp_pcap_conf;	/* --pcap-snaplen */
 
 const char *const tp_mode_names[TP_VERIFY + 1] = {
 	[TP_ECHO] = "echo", [TP_SINK] = "sink", [TP_SOURCE] = "source",
@@ -86,6 +87,8 @@ usage(FILE *f, const char *prog)
 "                    --mode is optional (default echo)\n"
 "  --pcap FILE       write every packet in and out of the device to FILE\n"
 "                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark)\n"
+"  --pcap-snaplen N  bytes kept of each packet, header included\n"
+"                    (44..262144)\n"
 "  -h, --help        this text\n"
 "\n"
 "Exit status: 0 when errors is 0, 1 on errors, 2 on a bad option.\n"
@@ -124,7 +127,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 {
 	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
 		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES,
-		O_RECONNECT, O_PCAP, O_INTERACTIVE = 'i' };
+		O_RECONNECT, O_PCAP, O_PCAP_SNAPLEN, O_INTERACTIVE = 'i' };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -140,6 +143,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		{ "bytes", required_argument, NULL, O_BYTES },
 		{ "reconnect", no_argument, NULL, O_RECONNECT },
 		{ "pcap", required_argument, NULL, O_PCAP },
+		{ "pcap-snaplen", required_argument, NULL, O_PCAP_SNAPLEN },
 		{ "interactive", no_argument, NULL, O_INTERACTIVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -245,6 +249,13 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			break;
 		case O_PCAP:
 			tp_pcap = a;
+			break;
+		case O_PCAP_SNAPLEN:
+			if (app_parse_u64(a, 44, VSOCK_CAPTURE_SNAPLEN_MAX,
+					&v) != 0)
+				return app_bad("--pcap-snaplen", a,
+					"expected 44..262144");
+			tp_pcap_conf.snaplen = (uint32_t)v;
 			break;
 		case O_INTERACTIVE:
 			o->interactive = true;
@@ -570,7 +581,8 @@ main(int argc, char **argv)
 	dconf.socket_id = (int)rte_socket_id();
 	dev = NULL;
 	if (tp_pcap != NULL && strcmp(t.o.dev, "none") != 0) {
-		tp_cap = vsock_capture_open(tp_pcap, NULL, err, sizeof(err));
+		tp_cap = vsock_capture_open(tp_pcap, &tp_pcap_conf, err,
+				sizeof(err));
 		if (tp_cap == NULL) {
 			fprintf(stderr, "vsock-testpmd: --pcap %s\n", err);
 			return 1;

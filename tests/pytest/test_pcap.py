@@ -282,3 +282,23 @@ def test_perf_snaplen_keeps_headers(tmp_path):
         assert rec.cap_len == min(rec.frame_len, 32 + 100), rec
         cut += rec.cap_len < rec.frame_len
     assert cut == truncated
+
+
+def test_testpmd_snaplen(tmp_path):
+    """vsock-testpmd --pcap-snaplen 60: payload packets are cut at 60 bytes
+    of packet, control packets (44 bytes) are whole; a bad value exits 2."""
+    pcap = tmp_path / "tp.pcap"
+    r = run_testpmd(["--dev", "loopback", "--mode", "pingpong", "--size",
+                     "100", "--bytes", "300", "--json", "--pcap", str(pcap),
+                     "--pcap-snaplen", "60"])
+    assert r.rc == 0, r.stderr
+    captured, dropped, written, truncated = capture_line(r.stderr,
+                                                         "vsock-testpmd")
+    recs = decode(pcap)
+    assert len(recs) == written == captured and dropped == 0
+    assert truncated == sum(rec.v_len > 16 for rec in recs) > 0
+    for rec in recs:
+        assert rec.cap_len == min(rec.frame_len, 32 + 60), rec
+    bad = run_testpmd(["--dev", "loopback", "--mode", "pingpong",
+                       "--pcap-snaplen", "7"])
+    assert bad.rc == 2 and "'7'" in bad.stderr
