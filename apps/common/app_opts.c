@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "app_opts.h"
 
@@ -34,5 +35,26 @@ app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+int
+app_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *lo,
+		uint64_t *hi)
+{
+	char buf[64];
+	char *dash;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	if (app_parse_u64(buf, min, max, lo) != 0)
+		return -EINVAL;
+	*hi = *lo;
+	if (dash != NULL && app_parse_u64(dash + 1, *lo, max, hi) != 0)
+		return -EINVAL;
 	return 0;
 }

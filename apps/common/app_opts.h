@@ -17,4 +17,8 @@ int app_bad(const char *opt, const char *val, const char *why);
 /* A decimal number in [@min, @max]: digits only, no sign, no spaces. */
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* "N" or "MIN-MAX" with @min <= MIN <= MAX <= @max (N gives MIN = MAX). */
+int app_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *lo,
+		uint64_t *hi);
+
 #endif /* VSOCK_APP_OPTS_H */

@@ -121,20 +121,9 @@ parse_seconds(const char *opt, const char *a, double *out)
 static int
 parse_len(const char *s, struct vp_opts *o)
 {
-	char buf[64];
-	char *dash;
 	uint64_t a, b;
 
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	dash = strchr(buf, '-');
-	if (dash != NULL)
-		*dash = '\0';
-	if (app_parse_u64(buf, 1, VPERF_MAX_MSG, &a) != 0)
-		return -EINVAL;
-	b = a;
-	if (dash != NULL && app_parse_u64(dash + 1, a, VPERF_MAX_MSG, &b) != 0)
+	if (app_parse_range(s, 1, VPERF_MAX_MSG, &a, &b) != 0)
 		return -EINVAL;
 	o->size_min = (uint32_t)a;
 	o->size_max = (uint32_t)b;

@@ -102,20 +102,9 @@ usage(FILE *f, const char *prog)
 int
 tp_parse_size(const char *s, struct tp_opts *o)
 {
-	char buf[64];
-	char *dash;
 	uint64_t a, b;
 
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	dash = strchr(buf, '-');
-	if (dash != NULL)
-		*dash = '\0';
-	if (app_parse_u64(buf, 1, TP_MAX_MSG, &a) != 0)
-		return -EINVAL;
-	b = a;
-	if (dash != NULL && app_parse_u64(dash + 1, a, TP_MAX_MSG, &b) != 0)
+	if (app_parse_range(s, 1, TP_MAX_MSG, &a, &b) != 0)
 		return -EINVAL;
 	o->size_min = (uint32_t)a;
 	o->size_max = (uint32_t)b;
