@@ -89,7 +89,7 @@ bench-quick: build
 	$(PYTHON) perf/bench.py --quick --build $(abspath $(BUILD))
 
 # 10 GB over 1,000 connections through the bridge's echo, every byte and
-# digest checked, the bridge killed every 5 s (make test runs --quick).
+# digest checked, the bridge killed every 2 s (make test runs --quick).
 soak: build
 	$(PYTHON) perf/soak.py --build $(abspath $(BUILD))
 

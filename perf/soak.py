@@ -92,7 +92,7 @@ def main():
     ap.add_argument("--conn-bytes", type=size_arg, default=None,
                     help="mean bytes per connection (default 1M; quick 2M)")
     ap.add_argument("--restart-every", type=positive, default=None,
-                    help="seconds between bridge restarts (default 5; "
+                    help="seconds between bridge restarts (default 2; "
                          "quick 1)")
     ap.add_argument("--restarts", type=int, default=None,
                     help="at most this many restarts (default: no limit; "
@@ -106,7 +106,7 @@ def main():
     nbytes = a.bytes or (2 << 30 if q else 10 << 30)
     conns = a.conns or (100 if q else 1000)
     conn_bytes = a.conn_bytes or (2 << 20 if q else 1 << 20)
-    every = a.restart_every or (1.0 if q else 5.0)
+    every = a.restart_every or (1.0 if q else 2.0)
     max_restarts = a.restarts if a.restarts is not None else (2 if q else
                                                                 1 << 30)
     if conns < 1 or conns > 65536:
