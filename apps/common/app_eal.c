@@ -21,11 +21,12 @@ app_on_signal(int sig)
 }
 
 int
-app_eal_start(struct app_args *a, const char *prog, const char *pci_addr)
+app_eal_start(struct app_args *a, const char *prog, const char *dev_spec)
 {
 	int ret;
 
-	app_eal_guard(a, pci_addr);
+	app_eal_guard(a, dev_spec != NULL && strncmp(dev_spec, "pci:", 4) == 0 ?
+			dev_spec + 4 : NULL);
 	ret = rte_eal_init(a->eal_argc, a->eal);
 	app_eal_free(a);
 	if (ret < 0) {

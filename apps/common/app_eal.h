@@ -34,10 +34,11 @@ void app_eal_free(struct app_args *a);
 extern volatile sig_atomic_t app_quit;
 
 /*
- * app_eal_guard(@pci_addr), rte_eal_init(), app_eal_free(), then catch
- * SIGINT and SIGTERM in app_quit. On failure prints why, as @prog, and
- * returns -1.
+ * app_eal_guard() with the PCI address of @dev_spec (a --dev spec, or
+ * NULL: "pci:ADDR" drives ADDR, anything else no PCI device),
+ * rte_eal_init(), app_eal_free(), then catch SIGINT and SIGTERM in
+ * app_quit. On failure prints why, as @prog, and returns -1.
  */
-int app_eal_start(struct app_args *a, const char *prog, const char *pci_addr);
+int app_eal_start(struct app_args *a, const char *prog, const char *dev_spec);
 
 #endif /* VSOCK_APP_EAL_H */

@@ -24,6 +24,7 @@
 #include <vsock_hdr.h>
 #include <vsock_port.h>
 
+#include "app_opts.h"
 #include "vsock_capture.h"
 
 #ifndef DLT_VSOCK
@@ -565,4 +566,16 @@ vsock_capture_close_report(struct vsock_capture *cap, const char *app,
 		st.captured, st.dropped, st.written, st.truncated,
 		ret != 0 ? ", WRITE ERRORS" : "");
 	return ret;
+}
+
+int
+vsock_capture_parse_snaplen(const char *s, struct vsock_capture_conf *conf)
+{
+	uint64_t v;
+
+	if (app_parse_u64(s, VSOCK_HDR_LEN, VSOCK_CAPTURE_SNAPLEN_MAX,
+			&v) != 0)
+		return app_bad("--pcap-snaplen", s, "expected 44..262144");
+	conf->snaplen = (uint32_t)v;
+	return 0;
 }

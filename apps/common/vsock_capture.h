@@ -59,6 +59,16 @@ struct vsock_capture_stats {
 };
 
 /**
+ * Parse --pcap-snaplen @p s (44..VSOCK_CAPTURE_SNAPLEN_MAX) into
+ * @p conf, the same for every app.
+ *
+ * @return
+ *   0, or -EINVAL after an error naming the value on stderr.
+ */
+int vsock_capture_parse_snaplen(const char *s,
+		struct vsock_capture_conf *conf);
+
+/**
  * Create the file, the ring, the pool and start the writer thread.
  *
  * Call it before the device starts: a vhost back-end sees only the memory

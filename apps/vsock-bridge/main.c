@@ -267,11 +267,8 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 			o->pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (app_parse_u64(a, 44, VSOCK_CAPTURE_SNAPLEN_MAX,
-					&v) != 0)
-				return app_bad("--pcap-snaplen", a,
-					"must be 44..262144");
-			o->pcap_conf.snaplen = (uint32_t)v;
+			if (vsock_capture_parse_snaplen(a, &o->pcap_conf) != 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			return 1;

@@ -287,11 +287,8 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			vp_pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (app_parse_u64(a, 44, VSOCK_CAPTURE_SNAPLEN_MAX,
-					&v) != 0)
-				return app_bad("--pcap-snaplen", a,
-					"expected 44..262144");
-			vp_pcap_conf.snaplen = (uint32_t)v;
+			if (vsock_capture_parse_snaplen(a, &vp_pcap_conf) != 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			return 1;
@@ -459,8 +456,7 @@ main(int argc, char **argv)
 			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
-	if (app_eal_start(&ea, "vsock-perf", strncmp(t.o.dev, "pci:", 4) == 0 ?
-			t.o.dev + 4 : NULL) != 0)
+	if (app_eal_start(&ea, "vsock-perf", t.o.dev) != 0)
 		return 1;
 	t.tsc_hz = rte_get_tsc_hz();
 	t.pool = rte_pktmbuf_pool_create("vp_pool", t.o.nb_mbufs, 256, 0,

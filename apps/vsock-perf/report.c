@@ -99,9 +99,6 @@ vp_progress(const struct vp_ctx *t, const struct vperf_server *sv,
 	}
 	switch (t->o.test) {
 	case VP_RECV:
-		*bytes = t->rcvd.bytes;
-		*msgs = t->rcvd.msgs;
-		break;
 	case VP_LATENCY:
 		*bytes = t->rcvd.bytes;
 		*msgs = t->rcvd.msgs;

@@ -240,11 +240,8 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			tp_pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (app_parse_u64(a, 44, VSOCK_CAPTURE_SNAPLEN_MAX,
-					&v) != 0)
-				return app_bad("--pcap-snaplen", a,
-					"expected 44..262144");
-			tp_pcap_conf.snaplen = (uint32_t)v;
+			if (vsock_capture_parse_snaplen(a, &tp_pcap_conf) != 0)
+				return -EINVAL;
 			break;
 		case O_INTERACTIVE:
 			o->interactive = true;
@@ -526,8 +523,7 @@ main(int argc, char **argv)
 			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
-	if (app_eal_start(&ea, "vsock-testpmd", strncmp(t.o.dev, "pci:", 4) == 0 ?
-			t.o.dev + 4 : NULL) != 0)
+	if (app_eal_start(&ea, "vsock-testpmd", t.o.dev) != 0)
 		return 1;
 	t.pool = rte_pktmbuf_pool_create("tp_pool", t.o.nb_mbufs, 256, 0,
 			TP_MBUF_ROOM + RTE_PKTMBUF_HEADROOM, rte_socket_id());
