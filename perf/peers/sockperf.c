@@ -9,6 +9,8 @@
  *   sockperf --client (--unix PATH | --tcp PORT) [--mode MODE]
  *            [--size BYTES] [--time SECONDS]
  *   sockperf --conn-rate (--unix PATH | --tcp PORT) [--time SECONDS]
+ *   sockperf --client --vsock CID:PORT [--mode stream|pingpong]
+ *            [--size BYTES] [--time SECONDS]
  *
  * A client opens one connection and sends a 16-byte request: mode,
  * message size, duration. stream: the client writes messages for the
@@ -19,6 +21,14 @@
  * trip timed. --conn-rate needs no server: one process on one core
  * listens, connects, accepts and closes both ends (TCP with SO_LINGER 0,
  * so no TIME_WAIT is left behind), as fast as it can.
+ *
+ * --vsock is a client of the vsock-perf protocol (apps/common/perf_proto.h)
+ * rather than of sockperf's own: the server is vsock-perf's, e.g. vsockd
+ * --perf-port at CID 1. stream is its SINK mode (the server answers the
+ * u64 byte count after the client's shutdown; a count other than what was
+ * sent is a failure), pingpong its ECHO mode. It uses plain AF_VSOCK
+ * sockets and is meant to run under libvsock-preload.so (inside
+ * vsock-guard in the benchmarks: the kernel's AF_VSOCK is never used).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/vm_sockets.h>
 
 #define SP_MAGIC 0x73707266u	/* "sprf" */
 #define SP_MAX_SIZE (16u << 20)
@@ -50,6 +61,18 @@
 
 enum sp_mode { SP_STREAM = 1, SP_REVERSE, SP_PINGPONG };
 
+/*
+ * The vsock-perf hello, re-declared here so that sockperf stays plain C
+ * without DPDK: keep in step with apps/common/perf_proto.h. 16 bytes,
+ * little-endian: u32 magic "VPRF", u8 version, u8 mode, u16 zero,
+ * u32 msg_size, u32 zero.
+ */
+#define VPERF_MAGIC 0x46525056u	/* "VPRF" read little-endian */
+#define VPERF_VERSION 1
+#define VPERF_HELLO_LEN 16u
+#define VPERF_MAX_MSG (1u << 20)
+enum { VPERF_SINK = 0, VPERF_SOURCE = 1, VPERF_ECHO = 2 };
+
 struct sp_req {
 	uint32_t magic;
 	uint32_t mode;
@@ -59,9 +82,11 @@ struct sp_req {
 
 struct sp_opts {
 	enum { ROLE_NONE, ROLE_SERVER, ROLE_CLIENT, ROLE_CONNRATE } role;
-	int family;		/* AF_UNIX or AF_INET */
+	int family;		/* AF_UNIX, AF_INET or AF_VSOCK */
 	const char *path;
 	uint16_t port;
+	uint32_t vsock_cid;
+	uint32_t vsock_port;
 	enum sp_mode mode;
 	uint32_t size;
 	double seconds;
@@ -79,6 +104,8 @@ usage(FILE *f)
 		"                [--size BYTES] [--time SECONDS]\n"
 		"       %s --conn-rate (--unix PATH | --tcp PORT) "
 		"[--time SECONDS]\n"
+		"       %s --client --vsock CID:PORT [--mode stream|pingpong]\n"
+		"                [--size BYTES] [--time SECONDS]\n"
 		"\n"
 		"AF_UNIX and TCP loopback (127.0.0.1) peer for the benchmarks.\n"
 		"  --server         serve clients one after the other\n"
@@ -87,13 +114,19 @@ usage(FILE *f)
 		"  --conn-rate      connect, accept and close in one process\n"
 		"  --unix PATH      AF_UNIX stream socket at PATH\n"
 		"  --tcp PORT       TCP on 127.0.0.1:PORT\n"
+		"  --vsock CID:PORT (client) AF_VSOCK stream to a vsock-perf\n"
+		"                   server (vsockd --perf-port: CID 1), speaking\n"
+		"                   its protocol: stream is SINK (the byte count\n"
+		"                   it answers must match), pingpong is ECHO;\n"
+		"                   --size up to %u. Run it under\n"
+		"                   libvsock-preload.so (and vsock-guard)\n"
 		"  --mode MODE      stream (client sends, default), reverse\n"
 		"                   (server sends) or pingpong (round trips)\n"
 		"  --size BYTES     message size, 1..%u (default 64)\n"
 		"  --time SECONDS   duration, > 0 (default 2)\n"
 		"  --help           this text\n"
 		"A client prints one JSON object on one line.\n",
-		prog, prog, prog, SP_MAX_SIZE);
+		prog, prog, prog, prog, VPERF_MAX_MSG, SP_MAX_SIZE);
 }
 
 static void __attribute__((noreturn))
@@ -145,6 +178,31 @@ parse_u32(const char *s, const char *what, uint32_t min, uint32_t max)
 	return (uint32_t)v;
 }
 
+/* --vsock CID:PORT, both 32-bit numbers (decimal, 0x hex). */
+static void
+parse_vsock(const char *arg, struct sp_opts *o)
+{
+	static const char what[] = "bad --vsock address '%s' (CID:PORT, "
+		"each 0..4294967295)";
+	const char *colon = strchr(arg, ':');
+	unsigned long long cid, port;
+	char *end;
+
+	if (colon == NULL || colon == arg || colon[1] == '\0' ||
+			arg[0] == '-' || colon[1] == '-')
+		bad_option(what, arg);
+	errno = 0;
+	cid = strtoull(arg, &end, 0);
+	if (errno != 0 || end != colon || cid > UINT32_MAX)
+		bad_option(what, arg);
+	port = strtoull(colon + 1, &end, 0);
+	if (errno != 0 || *end != '\0' || port > UINT32_MAX)
+		bad_option(what, arg);
+	o->family = AF_VSOCK;
+	o->vsock_cid = (uint32_t)cid;
+	o->vsock_port = (uint32_t)port;
+}
+
 static void
 parse_args(int argc, char **argv, struct sp_opts *o)
 {
@@ -155,12 +213,14 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 		{ "once", no_argument, NULL, '1' },
 		{ "unix", required_argument, NULL, 'u' },
 		{ "tcp", required_argument, NULL, 'T' },
+		{ "vsock", required_argument, NULL, 'V' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "size", required_argument, NULL, 'l' },
 		{ "time", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *size_arg = "";
 	char *end;
 	int c;
 
@@ -197,6 +257,9 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 			o->port = (uint16_t)parse_u32(optarg,
 				"bad --tcp port '%s' (1..65535)", 1, 65535);
 			break;
+		case 'V':
+			parse_vsock(optarg, o);
+			break;
 		case 'm':
 			if (strcmp(optarg, "stream") == 0)
 				o->mode = SP_STREAM;
@@ -209,6 +272,7 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 					"or pingpong)", optarg);
 			break;
 		case 'l':
+			size_arg = optarg;
 			o->size = parse_u32(optarg,
 				"bad --size '%s' (1..16777216 bytes)", 1,
 				SP_MAX_SIZE);
@@ -243,7 +307,20 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 		bad_option("%s", "one of --server, --client or --conn-rate "
 			"is needed");
 	if (o->family == 0)
-		bad_option("%s", "--unix PATH or --tcp PORT is needed");
+		bad_option("%s", "--unix PATH, --tcp PORT or --vsock CID:PORT "
+			"is needed");
+	if (o->family == AF_VSOCK) {
+		/* The server is vsock-perf's (vsockd --perf-port). */
+		if (o->role != ROLE_CLIENT)
+			bad_option("%s", "--vsock is for --client only (the "
+				"server is vsock-perf's)");
+		if (o->mode == SP_REVERSE)
+			bad_option("%s", "--vsock takes --mode stream or "
+				"pingpong");
+		if (o->size > VPERF_MAX_MSG)
+			bad_option("bad --size '%s' with --vsock (1..1048576 "
+				"bytes)", size_arg);
+	}
 }
 
 /* The address of --unix or --tcp. */
@@ -257,6 +334,14 @@ sp_addr(const struct sp_opts *o, struct sockaddr_storage *ss)
 		un->sun_family = AF_UNIX;
 		snprintf(un->sun_path, sizeof(un->sun_path), "%s", o->path);
 		return sizeof(*un);
+	}
+	if (o->family == AF_VSOCK) {
+		struct sockaddr_vm *vm = (struct sockaddr_vm *)ss;
+
+		vm->svm_family = AF_VSOCK;
+		vm->svm_cid = o->vsock_cid;
+		vm->svm_port = o->vsock_port;
+		return sizeof(*vm);
 	}
 	struct sockaddr_in *in = (struct sockaddr_in *)ss;
 
@@ -297,7 +382,8 @@ sp_connect(const struct sp_opts *o)
 	if (fd < 0)
 		die("socket");
 	if (connect(fd, (struct sockaddr *)&ss, len) != 0)
-		die(o->family == AF_UNIX ? o->path : "connect 127.0.0.1");
+		die(o->family == AF_UNIX ? o->path : o->family == AF_VSOCK ?
+			"connect (AF_VSOCK)" : "connect 127.0.0.1");
 	return fd;
 }
 
@@ -431,7 +517,8 @@ run_server(const struct sp_opts *o)
 static const char *
 family_name(int family)
 {
-	return family == AF_UNIX ? "unix" : "tcp";
+	return family == AF_UNIX ? "unix" : family == AF_VSOCK ? "vsock" :
+		"tcp";
 }
 
 static const char *
@@ -523,13 +610,53 @@ client_pingpong(const struct sp_opts *o, int fd, char *buf)
 	return 0;
 }
 
-static int
-run_client(const struct sp_opts *o)
+/* The vsock-perf hello for @mode (VPERF_*), little-endian. */
+static void
+vperf_hello(uint8_t out[VPERF_HELLO_LEN], unsigned int mode, uint32_t size)
+{
+	uint32_t w[4] = { VPERF_MAGIC, VPERF_VERSION | mode << 8, size, 0 };
+	unsigned int i;
+
+	for (i = 0; i < VPERF_HELLO_LEN; i++)
+		out[i] = (uint8_t)(w[i / 4] >> (8 * (i % 4)));
+}
+
+static uint64_t
+le64_read(const uint8_t b[8])
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* The request (or vsock-perf hello) that starts a test on @fd. */
+static void
+send_request(const struct sp_opts *o, int fd)
 {
 	struct sp_req req = { SP_MAGIC, o->mode, o->size,
 		(uint32_t)(o->seconds * 1000 + 0.5) };
+	uint8_t hello[VPERF_HELLO_LEN];
+
+	if (o->family != AF_VSOCK) {
+		if (write_full(fd, &req, sizeof(req)) != 0)
+			die("write request");
+		return;
+	}
+	vperf_hello(hello, o->mode == SP_PINGPONG ? VPERF_ECHO : VPERF_SINK,
+		o->size);
+	if (write_full(fd, hello, sizeof(hello)) != 0)
+		die("write hello");
+}
+
+static int
+run_client(const struct sp_opts *o)
+{
 	char *buf = malloc(io_len(o->size));
-	uint64_t total = 0;
+	uint64_t total = 0, sent = 0;
+	uint8_t count[8];
 	double start, end;
 	int fd, ret = 0;
 
@@ -537,20 +664,34 @@ run_client(const struct sp_opts *o)
 		die("malloc");
 	memset(buf, 0xa5, io_len(o->size));
 	fd = sp_connect(o);
-	if (write_full(fd, &req, sizeof(req)) != 0)
-		die("write request");
+	send_request(o, fd);
 	start = now_s();
 	switch (o->mode) {
 	case SP_STREAM:
 		end = start + o->seconds;
-		while (now_s() < end)
+		while (now_s() < end) {
 			if (write_full(fd, buf, o->size) != 0)
 				die("write");
-		shutdown(fd, SHUT_WR);
-		if (read_full(fd, &total, sizeof(total)) !=
-				(ssize_t)sizeof(total)) {
+			sent += o->size;
+		}
+		if (shutdown(fd, SHUT_WR) != 0)
+			die("shutdown");
+		if (read_full(fd, count, sizeof(count)) !=
+				(ssize_t)sizeof(count)) {
 			fprintf(stderr, "%s: no byte count from the server\n",
 				prog);
+			ret = 1;
+			break;
+		}
+		/* vsock-perf answers little-endian, our server natively. */
+		if (o->family == AF_VSOCK)
+			total = le64_read(count);
+		else
+			memcpy(&total, count, sizeof(total));
+		if (total != sent) {
+			fprintf(stderr, "%s: the server counted %" PRIu64
+				" bytes, %" PRIu64 " were sent\n", prog, total,
+				sent);
 			ret = 1;
 			break;
 		}

@@ -90,6 +90,37 @@ def test_help_and_bad_options():
     assert p.returncode == 2 and "--unix" in p.stderr
 
 
+def test_vsock_options():
+    """sockperf --vsock (the vsock-perf protocol client, run under the
+    preload by perf/bench.py) parses its options and rejects bad ones.
+    Every call here fails in the parser: no socket is created (a valid
+    --vsock run outside the preload and vsock-guard would reach the
+    kernel's AF_VSOCK)."""
+    p = sockperf("--help")
+    assert p.returncode == 0 and "--vsock CID:PORT" in p.stdout
+    for bad in ("1:notaport", "x:5201", ":5201", "1:", "5201",
+                "4294967296:1", "1:4294967296", "1:-1", "-1:1"):
+        p = sockperf("--client", "--vsock", bad, "--time", "0.1")
+        assert p.returncode == 2, (bad, p.stderr)
+        assert f"'{bad}'" in p.stderr and "--vsock" in p.stderr
+        assert p.stdout == ""
+    # Well-formed addresses with an option --vsock does not take.
+    p = sockperf("--server", "--vsock", "1:5201")
+    assert p.returncode == 2 and "--client only" in p.stderr
+    p = sockperf("--conn-rate", "--vsock", "1:5201")
+    assert p.returncode == 2 and "--client only" in p.stderr
+    p = sockperf("--client", "--vsock", "1:5201", "--mode", "reverse")
+    assert p.returncode == 2 and "stream or pingpong" in p.stderr
+    # The vsock-perf protocol's largest message is 1 MiB.
+    p = sockperf("--client", "--vsock", "1:5201", "--size", "1048577")
+    assert p.returncode == 2 and "'1048577'" in p.stderr
+    # A well-formed address still reaches the other checks first.
+    p = sockperf("--client", "--vsock", "0x1:0x1451", "--mode", "sideways")
+    assert p.returncode == 2 and "'sideways'" in p.stderr
+    p = sockperf("--client", "--vsock", "1:5201", "--time", "0")
+    assert p.returncode == 2 and "'0'" in p.stderr
+
+
 @pytest.mark.parametrize("family,mode,size", [
     ("unix", "stream", 64), ("unix", "reverse", 65536),
     ("tcp", "stream", 4096), ("tcp", "reverse", 64)])
