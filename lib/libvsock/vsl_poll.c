@@ -1,3 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* placeholder: being written */
-typedef int vsl_placeholder_vsl_poll;
+#include "libvsock.h"
+#include "vsl_priv.h"
+
+void
+vsl_poll_fd_closed(int fd, struct vsl_sock *s)
+{
+	(void)fd;
+	(void)s;
+}
