@@ -17,6 +17,18 @@ Targets and peers:
   idle_100k_throughput  one 64 KiB stream beside 100k idle connections vs
                         the same stream with none (same run)
   idle_conn_memory      bytes per idle connection (stated, no peer)
+The socket layer (--only preload runs these alone): vsockd on the
+loopback device with its vsock-perf server (--perf-port) on core 0, an
+unmodified program (sockperf --vsock) under libvsock-preload.so inside
+vsock-guard on core 1, beside AF_UNIX (blocking) and the native API
+(vsock-perf on the loopback device, one process on one core):
+  preload_pingpong_64B_p50/p99_busy   VSOCK_BUSY_POLL=1 vs AF_UNIX
+                        blocking (not like-for-like: ours spins)
+  preload_pingpong_64B_p50/p99_sleep  the default (sleeping) vs AF_UNIX
+                        blocking (like-for-like)
+  preload_stream_64KiB/4KiB  sockperf --vsock stream vs AF_UNIX stream
+  preload_idle_cpu      CPU used by a preloaded program blocked in
+                        recv() and accept() for 3 s (%)
 Plus a message-size sweep (ours, AF_UNIX, TCP) for the plot.
 
 Each figure is the median over the repeats, with min and max. Writes
@@ -51,6 +63,11 @@ GUEST_CID = 3
 TESTPMD = "/usr/bin/dpdk-testpmd"
 DPDK_COMMON = ["--in-memory", "--single-file-segments", "--no-pci",
                "--log-level=lib.eal:warning"]
+VSOCKD_EAL = ["-l", str(SERVER_CORE), "--in-memory", "--no-pci",
+              "--log-level=lib.eal:warning"]
+VMADDR_CID_LOCAL = 1
+IDLE_SECS = 3.0       # the idle probe's window
+GROUPS = ("bridge", "preload")
 
 T0 = time.monotonic()
 STARTED = []      # every Popen we started: killed by pid on the way out
@@ -74,7 +91,7 @@ def uid(prefix):
 class Proc:
     """A background process we started, its output in files."""
 
-    def __init__(self, cmd, tmp, name):
+    def __init__(self, cmd, tmp, name, env=None):
         self.name = name
         self.cmd = cmd
         self.out_path = os.path.join(tmp, uid(name) + ".out")
@@ -82,7 +99,8 @@ class Proc:
         self.out_f = open(self.out_path, "w")
         self.err_f = open(self.err_path, "w")
         self.p = subprocess.Popen(cmd, stdout=self.out_f,
-                                  stderr=self.err_f, stdin=subprocess.DEVNULL)
+                                  stderr=self.err_f, stdin=subprocess.DEVNULL,
+                                  env=env)
         STARTED.append(self.p)
 
     def alive(self):
@@ -121,11 +139,11 @@ def kill_started():
                 pass
 
 
-def run(cmd, timeout):
+def run(cmd, timeout, env=None):
     """Run to completion; (rc, stdout, stderr). Killed (by its pid) when
     it overruns."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, text=True)
+                         stdin=subprocess.DEVNULL, text=True, env=env)
     STARTED.append(p)
     try:
         out, err = p.communicate(timeout=timeout)
@@ -390,6 +408,169 @@ def rx_figure(j, key):
     return None
 
 
+# ------------------------------------------------- the socket layer
+
+class Preload:
+    """vsockd on the loopback device with the vsock-perf server inside it
+    (--perf-port), on core 0; unmodified programs on core 1 reach it
+    through libvsock-preload.so, always inside vsock-guard (the kernel's
+    AF_VSOCK is hidden and refused there, so a call that falls through
+    fails instead of touching this machine's vsock). At most two threads
+    spin: vsockd's lcore and, in busy-poll mode, the client."""
+
+    def __init__(self, build, sp_bin, tmp, secs):
+        self.vsockd = os.path.join(build, "apps", "vsockd")
+        self.lib = os.path.join(build, "lib", "libvsock",
+                                "libvsock-preload.so")
+        self.guard = os.path.join(build, "tests", "guard", "vsock-guard")
+        self.perf = os.path.join(build, "apps", "vsock-perf")
+        self.sp = sp_bin
+        self.tmp = tmp
+        self.secs = secs
+        self.vd = None
+        self.sock = None
+
+    def check(self):
+        """None when everything is there, else what is missing."""
+        for b in (self.vsockd, self.guard, self.perf):
+            if not os.access(b, os.X_OK):
+                return f"{b} is missing (build it: make build)"
+        if not os.path.exists(self.lib):
+            return f"{self.lib} is missing (build it: make build)"
+        rc, out, err = run([self.vsockd, "--help"], 30)
+        if "--perf-port" not in out + err:
+            return f"{self.vsockd} has no --perf-port option yet"
+        return None
+
+    def start(self):
+        self.sock = os.path.join(self.tmp, uid("vd") + ".sock")
+        cmd = [self.vsockd] + VSOCKD_EAL + [
+            "--", "--dev", "loopback", "--socket", self.sock,
+            "--perf-port", str(PERF_PORT)]
+        self.vd = Proc(cmd, self.tmp, "vsockd")
+        wait_for(lambda: os.path.exists(self.sock), self.vd,
+                 "vsockd's control socket")
+
+    def stop(self):
+        if self.vd is not None:
+            rc = self.vd.stop()
+            if rc not in (0, None, -signal.SIGINT, 130):
+                log(f"vsockd exited with {rc}: {tail(self.vd.err(), 5)}")
+        if self.sock and os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self.vd = None
+
+    def env(self, busy):
+        e = dict(os.environ)
+        for k in ("VSOCK_BUSY_POLL", "VSOCK_KERNEL", "LD_PRELOAD"):
+            e.pop(k, None)
+        e["LD_PRELOAD"] = self.lib
+        e["VSOCKD_SOCKET"] = self.sock
+        if busy:
+            e["VSOCK_BUSY_POLL"] = "1"
+        return e
+
+    def guarded(self, cmd):
+        """@cmd on the client core, inside the guard."""
+        return taskset(CLIENT_CORE) + [self.guard, "--"] + cmd
+
+    def client(self, mode, size, busy=False):
+        """sockperf --vsock against vsockd's vsock-perf server (SINK for
+        stream, ECHO for pingpong); its JSON, or None."""
+        cmd = self.guarded([
+            self.sp, "--client", "--vsock",
+            f"{VMADDR_CID_LOCAL}:{PERF_PORT}", "--mode", mode,
+            "--size", str(size), "--time", str(self.secs)])
+        what = f"preloaded sockperf {mode} {size}" + \
+            (" (busy-poll)" if busy else "")
+        for attempt in (1, 2):
+            rc, out, err = run(cmd, self.secs + 60, env=self.env(busy))
+            j = parse_json(out)
+            if rc == 0 and j is not None and j.get("family") == "vsock":
+                return j
+            if self.vd is not None and not self.vd.alive():
+                log(f"{what} failed (rc {rc}): {tail(err, 3)}"
+                    f"vsockd died: {tail(self.vd.err(), 6)}")
+                return None
+            log(f"{what} failed (rc {rc})"
+                + (", once more" if attempt == 1 else "")
+                + f": {tail(err, 3).strip()}")
+        return None
+
+    def idle_cpu(self):
+        """Percent of a core used by preloaded programs blocked in recv()
+        and in accept() on vsock sockets (the default, sleeping mode),
+        over the same IDLE_SECS; {"recv": %, "accept": %} (None for a
+        probe that did not block)."""
+        probe = os.path.join(HERE, "idle_probe.py")
+        py = sys.executable or "/usr/bin/python3"
+        procs = {
+            "recv": Proc(self.guarded([py, probe, "recv",
+                                       str(VMADDR_CID_LOCAL),
+                                       str(PERF_PORT)]),
+                         self.tmp, "idle-recv", env=self.env(False)),
+            "accept": Proc(self.guarded([py, probe, "accept",
+                                         str(PERF_PORT + 100)]),
+                           self.tmp, "idle-accept", env=self.env(False)),
+        }
+        res = {k: None for k in procs}
+        try:
+            for k, p in procs.items():
+                try:
+                    wait_for(lambda: "blocked" in p.out(), p,
+                             f"the {k} probe blocking", timeout=30)
+                except BenchError as e:
+                    log(f"idle probe ({k}): {e}")
+            up = {k: p for k, p in procs.items()
+                  if p.alive() and "blocked" in p.out()}
+            time.sleep(0.5)  # into the blocking call, past any spin
+            t0 = {k: cpu_ticks(p.p.pid) for k, p in up.items()}
+            w0 = time.monotonic()
+            time.sleep(IDLE_SECS)
+            t1 = {k: cpu_ticks(p.p.pid) for k, p in up.items()}
+            wall = time.monotonic() - w0
+            hz = os.sysconf("SC_CLK_TCK")
+            for k, p in up.items():
+                if t0[k] is None or t1[k] is None or not p.alive():
+                    log(f"idle probe ({k}) ended during the window: "
+                        f"{tail(p.err(), 3)}")
+                    continue
+                res[k] = 100.0 * (t1[k] - t0[k]) / hz / wall
+        finally:
+            for p in procs.values():
+                p.stop(signal.SIGKILL, timeout=10)
+        return res
+
+    def native(self, size, latency=False):
+        """The native API for comparison: vsock-perf on the loopback
+        device serving itself, one process on the client core (device,
+        stack, server and client inline on one lcore)."""
+        args = ["-l", str(size), "-t", str(self.secs)]
+        if latency:
+            args.append("--latency")
+        cmd = [self.perf, "-l", str(CLIENT_CORE)] + DPDK_COMMON + [
+            "--file-prefix", uid("np"), "--", "--dev", "loopback"] + \
+            args + ["-J"]
+        rc, out, err = run(cmd, self.secs + 60)
+        j = parse_json(out)
+        if rc != 0 or j is None:
+            log(f"native vsock-perf {' '.join(args)} failed (rc {rc}): "
+                f"{tail(err, 3)}")
+            return None
+        return j
+
+
+def cpu_ticks(pid):
+    """utime + stime of the process (all its threads), in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
 # ------------------------------------------------------------ the plan
 
 def plan(quick):
@@ -398,14 +579,17 @@ def plan(quick):
                 "testpmd_samples": 2,
                 "sizes": [64, 4096, 65536], "rev_sizes": [4096, 65536],
                 "tcp_sizes": [64, 4096, 65536], "tcp_rev_sizes": [],
-                "idle": [100000]}
+                "idle": [100000],
+                "preload_sizes": [4096, 65536], "preload_busy_sizes": []}
     return {"repeats": 5, "secs": 3, "testpmd_launches": 3,
             "testpmd_samples": 3,
             "sizes": [64, 256, 1024, 4096, 16384, 65536],
             "rev_sizes": [64, 1024, 4096, 16384, 65536],
             "tcp_sizes": [64, 256, 1024, 4096, 16384, 65536],
             "tcp_rev_sizes": [4096, 65536],
-            "idle": [1000, 10000, 100000]}
+            "idle": [1000, 10000, 100000],
+            "preload_sizes": [64, 4096, 65536],
+            "preload_busy_sizes": [4096, 65536]}
 
 
 def collect(args):
@@ -418,8 +602,13 @@ def collect(args):
     if not os.access(sp_bin, os.X_OK):
         raise BenchError(f"{sp_bin} is missing: build it first (make build)")
     tmp = tempfile.mkdtemp(prefix="vsock-bench.")
+    groups = set(args.only) if args.only else set(GROUPS)
+    P["groups"] = sorted(groups)
     sp = Sockperf(sp_bin, tmp, P["secs"])
-    ours = None if args.peers_only else Ours(args.build, tmp, P["secs"])
+    ours = None if args.peers_only or "bridge" not in groups \
+        else Ours(args.build, tmp, P["secs"])
+    pre = None if args.peers_only or "preload" not in groups \
+        else Preload(args.build, sp_bin, tmp, P["secs"])
     if ours is not None:
         try:
             ours.check()
@@ -428,6 +617,15 @@ def collect(args):
             raise
     # raw[key] = list of per-repeat results (dicts or None)
     raw = {"plan": P}
+    if pre is not None:
+        why = pre.check()
+        if why is not None and args.only:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BenchError(why)
+        if why is not None:
+            log(f"the socket layer's targets are not measured: {why}")
+            raw["preload_missing"] = why
+            pre = None
 
     def add(key, val):
         raw.setdefault(key, []).append(val)
@@ -461,9 +659,15 @@ def collect(args):
                     ours.stop_bridge()
                 log("  ours: connection rate, loopback, one core")
                 add("ours_conn_rate", ours.conn_rate())
-            for fam, sizes, rsizes in (
-                    ("unix", P["sizes"], P["rev_sizes"]),
-                    ("tcp", P["tcp_sizes"], P["tcp_rev_sizes"])):
+            if pre is not None:
+                collect_preload(pre, P, add)
+            fams = (("unix", P["sizes"], P["rev_sizes"]),
+                    ("tcp", P["tcp_sizes"], P["tcp_rev_sizes"]))
+            if "bridge" not in groups:
+                # only the AF_UNIX peers of the socket layer's targets
+                fams = (("unix", sorted(set(P["preload_sizes"]) &
+                                        {4096, 65536}), []),)
+            for fam, sizes, rsizes in fams:
                 srv, addr = sp.server(fam)
                 try:
                     for size in sizes:
@@ -478,9 +682,11 @@ def collect(args):
                     add(f"{fam}_pingpong", sp.client(addr, "pingpong", 64))
                 finally:
                     srv.stop(signal.SIGTERM)
+                if "bridge" not in groups:
+                    continue
                 log(f"  {fam}: connection rate, one core")
                 add(f"{fam}_conn_rate", sp.conn_rate(fam))
-            if r < P["testpmd_launches"]:
+            if r < P["testpmd_launches"] and "bridge" in groups:
                 log(f"  testpmd pair: {P['testpmd_samples']} samples of 2 s")
                 try:
                     for v in testpmd_pair(tmp, P["testpmd_samples"]):
@@ -493,7 +699,175 @@ def collect(args):
     return raw, P
 
 
+def collect_preload(pre, P, add):
+    """One repeat of the socket layer's measurements: through vsockd
+    (ping-pong both ways of waiting, streams, the idle probe), then the
+    native API for the third column."""
+    pre.start()
+    try:
+        for busy, tag in ((True, "busy"), (False, "sleep")):
+            log(f"  preload: 64 B ping-pong, "
+                f"{'busy-poll' if busy else 'sleeping'}")
+            add(f"preload_pingpong_{tag}", pre.client("pingpong", 64, busy))
+        for size in P["preload_sizes"]:
+            log(f"  preload: {size} B stream -> vsockd sink")
+            add(f"preload_fwd_{size}", pre.client("stream", size))
+        for size in P["preload_busy_sizes"]:
+            log(f"  preload: {size} B stream, busy-poll")
+            add(f"preload_busy_fwd_{size}",
+                pre.client("stream", size, busy=True))
+        log(f"  preload: idle programs blocked in recv() and accept(), "
+            f"{IDLE_SECS:g} s")
+        add("preload_idle_cpu", pre.idle_cpu())
+    finally:
+        pre.stop()
+    log("  native: 64 B ping-pong, loopback, one core")
+    add("native_pingpong", pre.native(64, latency=True))
+    for size in sorted(set(P["preload_sizes"]) & {4096, 65536}):
+        log(f"  native: {size} B stream, loopback, one core")
+        add(f"native_fwd_{size}", pre.native(size))
+
+
+class AllOf(rep.Goal):
+    """Every one of several goals (e.g. an absolute figure and a ratio)."""
+
+    def __init__(self, *goals):
+        super().__init__("all")
+        self.goals = goals
+
+    def met(self, ours, rat):
+        return all(g.met(ours, rat) for g in self.goals)
+
+    def text(self):
+        return " and ".join(g.text() for g in self.goals)
+
+
+class Below(rep.Goal):
+    """Strictly under an absolute figure."""
+
+    def __init__(self, value, unit):
+        super().__init__("abs", value, lower_is_better=True, unit=unit)
+
+    def met(self, ours, rat):
+        return ours is not None and ours < self.value
+
+    def text(self):
+        return f"< {self.value:g} {self.unit}"
+
+
+def analyse_preload(raw, P):
+    """The socket layer's targets; each row's third column (the native
+    API) goes into its note and into the extra table."""
+    S = rep.summarize
+    goal = rep.Goal
+
+    def vals(key, fn):
+        return [None if x is None else fn(x) for x in raw.get(key, [])]
+
+    def sp_field(key, field, scale=1.0):
+        return S(vals(key, lambda j: j.get(field, 0) / scale or None))
+
+    def native_lat(pct):
+        return S(vals("native_pingpong", lambda j: (
+            j.get("end", {}).get("latency") or {}).get(pct)))
+
+    def native_bps(size):
+        return S(vals(f"native_fwd_{size}", lambda j: (
+            rx_figure(j, "bits_per_second") or 0) / 1e9 or None))
+
+    def fmt(summary, unit):
+        m = rep.median_of(summary)
+        return "–" if m is None else f"{m:.3g} {unit}"
+
+    T = []
+    busy_note = ("VSOCK_BUSY_POLL=1 (the client spins) against AF_UNIX's "
+                 "blocking ping-pong: not a like-for-like comparison")
+    sleep_note = ("the preload's default (it sleeps in blocking calls) "
+                  "against AF_UNIX's blocking ping-pong: like-for-like")
+    for tag, lim, note in (("busy", 3.0, busy_note),
+                           ("sleep", 15.0, sleep_note)):
+        for pct in ("p50_us", "p99_us"):
+            if pct == "p50_us":
+                g = goal("abs", lim, lower_is_better=True, unit="µs")
+                if tag == "sleep":
+                    g = AllOf(g, goal("ratio", 1.0))
+            else:
+                g = goal("stated")
+            nat = native_lat(pct)
+            T.append(dict(rep.make_target(
+                f"preload_pingpong_64B_{pct[:-3]}_{tag}",
+                sp_field(f"preload_pingpong_{tag}", pct),
+                sp_field("unix_pingpong", pct), "µs", g,
+                peer_name="(AF_UNIX, blocking)", lower_is_better=True,
+                note=f"{note}; native API: {fmt(nat, 'µs')}"),
+                _native=rep.median_of(nat)))
+    for size, name in ((65536, "64KiB"), (4096, "4KiB")):
+        g = goal("ratio", 1.5)
+        if size == 65536:
+            g = AllOf(goal("abs", 60, unit="Gbit/s"), g)
+        nat = native_bps(size)
+        busy = S(vals(f"preload_busy_fwd_{size}", lambda j: j.get(
+            "bits_per_second", 0) / 1e9 or None))
+        note = (f"sockperf --vsock stream (sleeping mode) into vsockd's "
+                f"sink, byte count checked; native API: {fmt(nat, 'Gbit/s')}")
+        if busy is not None:
+            note += f"; busy-poll: {fmt(busy, 'Gbit/s')}"
+        T.append(dict(rep.make_target(
+            f"preload_stream_{name}",
+            sp_field(f"preload_fwd_{size}", "bits_per_second", 1e9),
+            sp_field(f"unix_fwd_{size}", "bits_per_second", 1e9),
+            "Gbit/s", g, peer_name="(AF_UNIX)", note=note),
+            _native=rep.median_of(nat)))
+    idle = raw.get("preload_idle_cpu", [])
+
+    def worst(d):
+        if d is None or any(v is None for v in d.values()):
+            return None
+        return max(d.values())
+    each = {k: S([None if d is None else d.get(k) for d in idle])
+            for k in ("recv", "accept")}
+    T.append(rep.make_target(
+        "preload_idle_cpu", S([worst(d) for d in idle]), None, "% CPU",
+        Below(1.0, "%"),
+        note=f"a preloaded program blocked {IDLE_SECS:g} s in recv() "
+             f"({fmt(each['recv'], '%')}) and one in accept() "
+             f"({fmt(each['accept'], '%')}) on vsock sockets, default "
+             "mode; utime + stime from /proc/PID/stat; the worse of the "
+             "two"))
+    return T
+
+
+def preload_table(targets):
+    """The socket layer's rows with the native API as a third column."""
+    rows = [t for t in targets if "_native" in t]
+    if not rows:
+        return ""
+    lines = ["", "Socket layer: an unmodified program through "
+             "libvsock-preload.so and vsockd, beside AF_UNIX and the "
+             "native API (vsock-perf, loopback device, one process on one "
+             "core):", "",
+             "| target | preload | AF_UNIX | native API | unit |",
+             "| --- | ---: | ---: | ---: | --- |"]
+
+    def f(x):
+        return "–" if x is None else f"{x:.3g}"
+    for t in rows:
+        lines.append(f"| {t['name']} | {f(t['ours'])} | {f(t['peer'])} "
+                     f"| {f(t['_native'])} | {t['unit']} |")
+    return "\n".join(lines) + "\n"
+
+
 def analyse(raw, P):
+    groups = P.get("groups", GROUPS)
+    T = []
+    if "bridge" in groups:
+        T += analyse_bridge(raw, P)
+    if "preload" in groups:
+        T += analyse_preload(raw, P)
+    return T
+
+
+def analyse_bridge(raw, P):
     S = rep.summarize
 
     def vals(key, fn):
@@ -596,6 +970,11 @@ def plots(raw, P, outdir, date):
     if P["tcp_rev_sizes"]:
         tp["TCP reverse"] = series("tcp_rev_{}", P["tcp_rev_sizes"],
                                    peer_bps)
+    if "preload" in P.get("groups", GROUPS):
+        tp["preload → vsockd (sockperf --vsock)"] = series(
+            "preload_fwd_{}", P["preload_sizes"], peer_bps)
+        tp["native API, loopback"] = series(
+            "native_fwd_{}", P["preload_sizes"], ours_bps)
     path = os.path.join(outdir, "throughput.png")
     rep.plot_throughput(path, tp, f"Throughput by message size ({date})")
     made.append(path)
@@ -618,10 +997,15 @@ def plots(raw, P, outdir, date):
     path = os.path.join(outdir, "latency.png")
     rep.plot_latency(path, {
         "dpdk-vsock driver↔bridge": pct_medians("ours_pingpong", True),
+        "preload busy-poll": pct_medians("preload_pingpong_busy", False),
+        "preload sleeping": pct_medians("preload_pingpong_sleep", False),
+        "native API, loopback": pct_medians("native_pingpong", True),
         "AF_UNIX": pct_medians("unix_pingpong", False),
         "TCP loopback": pct_medians("tcp_pingpong", False)},
         f"64 B ping-pong round trip ({date})")
     made.append(path)
+    if "bridge" not in P.get("groups", GROUPS):
+        return made
 
     def conn(key, ours_side):
         return S([None if j is None else
@@ -642,6 +1026,17 @@ def plots(raw, P, outdir, date):
         scaling, f"Connections ({date})")
     made.append(path)
     return made
+
+
+def git_commit():
+    """HEAD of the tree measured, "-dirty" when tracked files differ."""
+    try:
+        out = subprocess.run(["git", "-C", ROOT, "describe", "--always",
+                              "--dirty", "--abbrev=12"],
+                             capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def main(argv=None):
@@ -665,6 +1060,12 @@ def main(argv=None):
                     help="seconds per measurement (default 1 quick, 3)")
     ap.add_argument("--peers-only", action="store_true",
                     help="measure the peers alone (no vsock-perf needed)")
+    ap.add_argument("--only", action="append", choices=GROUPS,
+                    help="only these targets (repeatable): bridge (the "
+                    "native API against the bridge and its peers), "
+                    "preload (the socket layer: vsockd and "
+                    "libvsock-preload.so, beside AF_UNIX and the native "
+                    "API); default both")
     args = ap.parse_args(argv)
     if args.repeats < 0 or args.seconds < 0:
         ap.error("--repeats and --seconds must be positive")
@@ -677,6 +1078,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
 
     mach = rep.machine()
+    mach["commit"] = git_commit()
     date = datetime.date.today().isoformat()
     mode = "quick" if args.quick else "full"
     log(f"{mode} run on {mach['cpu']}, {mach['cores']} cores, "
@@ -692,6 +1094,12 @@ def main(argv=None):
     targets = analyse(raw, P)
     wall = time.monotonic() - T0
     table = rep.write_results(args.out, date, targets, raw, mach, mode, wall)
+    # The commit measured, and the socket layer's three columns.
+    lines = table.split("\n", 1)
+    table = lines[0] + f"\n\nCommit: {mach['commit']}.\n" + lines[1] + \
+        preload_table(targets)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(table)
     try:
         for p in plots(raw, P, args.out, date):
             log(f"wrote {os.path.relpath(p, ROOT)}")
@@ -703,7 +1111,7 @@ def main(argv=None):
     missing = [t["name"] for t in targets
                if t["ours"] is None and not args.peers_only
                or t["peer"] is None and t["goal"] != "stated"
-               and not t["name"].startswith("idle_")]
+               and not t["name"].startswith(("idle_", "preload_idle"))]
     if missing:
         print(f"bench: no figure for {', '.join(missing)}", file=sys.stderr)
         return 1
