@@ -849,8 +849,7 @@ def preload_table(targets):
              "| target | preload | AF_UNIX | native API | unit |",
              "| --- | ---: | ---: | ---: | --- |"]
 
-    def f(x):
-        return "–" if x is None else f"{x:.3g}"
+    f = rep._fmt
     for t in rows:
         lines.append(f"| {t['name']} | {f(t['ours'])} | {f(t['peer'])} "
                      f"| {f(t['_native'])} | {t['unit']} |")
