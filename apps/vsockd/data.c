@@ -561,6 +561,8 @@ vd_doorbells(struct vd_app *a)
 		return;
 	if (n > a->nslots) {
 		/* More than it can have pushed: skip to its head. */
+		VD_LOG(DEBUG, "pid %d: doorbell head %u, tail %u\n",
+			(int)a->pid, head, a->db_tail);
 		a->cnt.bad_doorbell++;
 		a->db_tail = head;
 		__atomic_store_n(&a->hdr->db_tail, head, __ATOMIC_RELEASE);
@@ -572,6 +574,8 @@ vd_doorbells(struct vd_app *a)
 				(a->nslots - 1)], __ATOMIC_RELAXED);
 
 		if (v >= a->nslots) {
+			VD_LOG(DEBUG, "pid %d: doorbell for slot %u\n",
+				(int)a->pid, v);
 			a->cnt.bad_doorbell++;
 			continue;
 		}
@@ -587,6 +591,8 @@ vd_doorbells(struct vd_app *a)
 		struct vd_sock *s = a->socks[idx[i]];
 
 		if (s == NULL) {
+			VD_LOG(DEBUG, "pid %d: doorbell for free slot %u\n",
+				(int)a->pid, idx[i]);
 			a->cnt.bad_doorbell++;
 			continue;
 		}

@@ -105,7 +105,7 @@ vd_tel_sock_fill(struct vd_tel_r *r, uint32_t *seen, struct vd_sock *s)
 		e->remote_port = ci.remote_port;
 	}
 	e->accept_ready = s->acq_len;
-	e->rx_pending = s->pend_bytes;
+	e->rx_pending = s->pend_bytes + s->msg_len;
 	e->tx_queued = s->tx_queued;
 }
 
