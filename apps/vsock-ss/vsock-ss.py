@@ -8,6 +8,10 @@ Unix socket, one command per message, one JSON reply per message) for
 /vsock/stacks, /vsock/conns, /vsock/listeners and /vsock/stats. The
 process's poll loop answers; a stack that does not poll is reported as
 such. Only the Python standard library is needed.
+
+With -p it also asks vsockd's /vsockd/sockets which application owns each
+socket (vsockd serves AF_VSOCK sockets to other processes from its stack)
+and shows it the way 'ss -p' does.
 """
 import argparse
 import json
@@ -69,8 +73,43 @@ class Telemetry:
                 return out, None
             offset = page["next"]
 
+    def vsockd_sockets(self):
+        """vsockd's /vsockd/sockets, every page. Returns (entries, error);
+        entries is None when the process is not vsockd."""
+        out, offset = [], 0
+        while True:
+            page = self.query(f"/vsockd/sockets,{offset}")
+            if page is None:
+                return None, None
+            if "error" in page:
+                return out, page["error"]
+            for k in sorted((k for k in page if k.isdigit()), key=int):
+                out.append(page[k])
+            if not page.get("next"):
+                return out, None
+            offset = page["next"]
+
     def close(self):
         self.sock.close()
+
+
+def owners(socks):
+    """Index vsockd's sockets: connections by both addresses, listeners
+    by port (a listener takes every CID, as /vsock/listeners says)."""
+    conns, listeners = {}, {}
+    for s in socks or []:
+        user = f'("{s["comm"]}",pid={s["pid"]},slot={s["slot"]})'
+        if s["state"] == "listen":
+            listeners.setdefault(s["local_port"], []).append(user)
+        elif s["remote_port"] or s["remote_cid"]:
+            key = (s["local_cid"], s["local_port"], s["remote_cid"],
+                   s["remote_port"])
+            conns.setdefault(key, []).append(user)
+    return conns, listeners
+
+
+def users(found):
+    return "users:(" + ",".join(found) + ")" if found else ""
 
 
 def addr(cid, port):
@@ -132,6 +171,8 @@ def print_table(rows, several, header=True):
             ("peer", "Peer Address:Port", "<")]
     if several:
         cols.insert(0, ("stack", "Stack", "<"))
+    if any("process" in r for r in rows):
+        cols.append(("process", "Process", "<"))
     width = {k: max([len(h)] + [len(str(r[k])) for r in rows])
              for k, h, _ in cols}
     if header:
@@ -200,6 +241,9 @@ def main():
                     help="bytes each way, packets in flight, shutdowns")
     ap.add_argument("-s", "--summary", action="store_true",
                     help="summary and counters (/vsock/stats)")
+    ap.add_argument("-p", "--processes", action="store_true",
+                    help="show the application owning each socket "
+                    "(from vsockd's /vsockd/sockets), like 'ss -p'")
     ap.add_argument("-j", "--json", action="store_true",
                     help="everything, as JSON")
     ap.add_argument("-H", "--no-header", action="store_true",
@@ -244,12 +288,32 @@ def main():
                 errors += 1
             if a.summary or a.json:
                 stats[st["name"]] = t.query(f"/vsock/stats,{sel}") or {}
+        socks = None
+        if a.processes:
+            socks, err = t.vsockd_sockets()
+            if socks is None:
+                print("vsock-ss: -p: the process is not vsockd (no "
+                      "/vsockd/sockets); its sockets are its own",
+                      file=sys.stderr)
+            elif err is not None:
+                print(f"vsock-ss: -p: {err}", file=sys.stderr)
+                errors += 1
     finally:
         t.close()
+    conn_owner, listen_owner = owners(socks)
+
+    def conn_users(c):
+        return conn_owner.get((c["local_cid"], c["local_port"],
+                               c["remote_cid"], c["remote_port"]), [])
 
     if a.json:
         for st in chosen:
             st["stats"] = stats.get(st["name"], {})
+            if a.processes:
+                for c in st["conns"]:
+                    c["users"] = conn_users(c)
+                for li in st["listeners"]:
+                    li["users"] = listen_owner.get(li["local_port"], [])
         json.dump({"pid": t.pid, "stacks": chosen}, sys.stdout, indent=1)
         print()
         return 1 if errors else 0
@@ -260,12 +324,18 @@ def main():
     for st in chosen:
         if a.listening or a.all:
             for li in st["listeners"]:
-                rows.append(dict(listener_row(li), stack=st["name"]))
+                r = dict(listener_row(li), stack=st["name"])
+                if a.processes:
+                    r["process"] = users(
+                        listen_owner.get(li["local_port"], []))
+                rows.append(r)
         if not a.listening:
             for c in sorted(st["conns"], key=lambda c: (
                     c["local_cid"], c["local_port"], c["remote_cid"],
                     c["remote_port"])):
                 r = dict(conn_row(c), stack=st["name"])
+                if a.processes:
+                    r["process"] = users(conn_users(c))
                 extra = []
                 if a.extended:
                     extra.append(extended(c))
