@@ -14,6 +14,11 @@
  *
  * The _chk variants are what programs built with _FORTIFY_SOURCE call.
  */
+/*
+ * Both open and open64 (fcntl and fcntl64) are defined here: meson's
+ * -D_FILE_OFFSET_BITS=64 would rename the first of each to the second.
+ */
+#undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
