@@ -363,6 +363,7 @@ static int
 vd_rpc_accept(struct vd_app *a, struct vd_sock *l, uint32_t nslot, int efd,
 		struct vsl_rep *rep)
 {
+	struct vsock_conn_info ci;
 	struct vd_sock *s;
 
 	if (l->st != VD_LISTEN)
@@ -383,11 +384,13 @@ vd_rpc_accept(struct vd_app *a, struct vd_sock *l, uint32_t nslot, int efd,
 	s->st = VD_CONNECTED;
 	vd_sock_attach_slot(s, nslot, efd);
 	vd_sock_publish_addr(s);
+	/* From the stack, not from the segment the app may scribble on. */
+	vsock_conn_info(s->c, &ci);
+	rep->cid = ci.local_cid;
+	rep->port = ci.local_port;
+	rep->rcid = ci.remote_cid;
+	rep->rport = ci.remote_port;
 	vd_rx_drain(s);
-	rep->cid = s->sh->d.local_cid;
-	rep->port = s->sh->d.local_port;
-	rep->rcid = s->sh->d.remote_cid;
-	rep->rport = s->sh->d.remote_port;
 	return 0;
 }
 
