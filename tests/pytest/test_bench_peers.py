@@ -121,6 +121,21 @@ def test_vsock_options():
     assert p.returncode == 2 and "'0'" in p.stderr
 
 
+def test_idle_probe_refuses_outside_the_guard():
+    """perf/idle_probe.py creates its AF_VSOCK socket only under the
+    preload and a seccomp filter: here (no LD_PRELOAD) it refuses before
+    any socket exists."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    probe = os.path.join(ROOT, "perf", "idle_probe.py")
+    for args in (["recv", "1", "5201"], ["accept", "5301"]):
+        p = subprocess.run([sys.executable, probe] + args, env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "refusing" in p.stderr, p.stderr
+    p = subprocess.run([sys.executable, probe, "sideways"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "idle_probe.py recv" in p.stderr
+
+
 @pytest.mark.parametrize("family,mode,size", [
     ("unix", "stream", 64), ("unix", "reverse", 65536),
     ("tcp", "stream", 4096), ("tcp", "reverse", 64)])
@@ -222,6 +237,10 @@ def test_bench_help_and_missing_build(tmp_path):
     p = subprocess.run([sys.executable, BENCH, "--help"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "--quick" in p.stdout
+    assert "--only" in p.stdout and "preload" in p.stdout
+    p = subprocess.run([sys.executable, BENCH, "--only", "sideways"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "sideways" in p.stderr
     p = subprocess.run([sys.executable, BENCH, "--quick", "--build",
                         str(tmp_path / "nowhere"), "--out",
                         str(tmp_path / "out")],
