@@ -26,6 +26,7 @@
 
 #include "app_eal.h"
 #include "app_opts.h"
+#include "perf_server.h"
 #include "vsockd.h"
 
 RTE_LOG_REGISTER(vd_logtype, vsock.vsockd, INFO);
@@ -76,6 +77,11 @@ usage(FILE *f, const char *prog)
 "                       1..65536)\n"
 "  --rpc-interval US    microseconds between looks at the control\n"
 "                       sockets (default %u; 1..100000)\n"
+"  --perf-port P        the vsock-perf server inside the daemon, on its own\n"
+"                       stack: port P (STREAM) and P+1 (SEQPACKET), for\n"
+"                       benchmarks of the socket layer (sockperf --vsock\n"
+"                       1:P under the preload) with no second spinning\n"
+"                       process\n"
 "  -h, --help           this text\n"
 "\n"
 "Telemetry (dpdk-telemetry.py, vsock-ss -p): /vsockd/apps,\n"
@@ -131,7 +137,8 @@ static int
 parse_opts(int argc, char **argv, struct vd_conf *c)
 {
 	enum { O_DEV = 256, O_SOCKET, O_MODE, O_GROUP, O_SOCKS, O_RING,
-		O_NB_MBUFS, O_MBUF_SIZE, O_MAX_CONNS, O_MAX_APPS, O_RPC };
+		O_NB_MBUFS, O_MBUF_SIZE, O_MAX_CONNS, O_MAX_APPS, O_RPC,
+		O_PERF };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -144,6 +151,7 @@ parse_opts(int argc, char **argv, struct vd_conf *c)
 		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
 		{ "max-apps", required_argument, NULL, O_MAX_APPS },
 		{ "rpc-interval", required_argument, NULL, O_RPC },
+		{ "perf-port", required_argument, NULL, O_PERF },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -234,6 +242,14 @@ parse_opts(int argc, char **argv, struct vd_conf *c)
 				return app_bad("--rpc-interval", a,
 					"expected 1..100000 microseconds");
 			c->rpc_interval_us = (uint32_t)v;
+			break;
+		case O_PERF:
+			if (app_parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
+				return app_bad("--perf-port", a,
+					"must be 0..4294967293 (P+1 is used "
+					"too)");
+			c->perf = true;
+			c->perf_port = (uint32_t)v;
 			break;
 		case 'h':
 			return 1;
@@ -384,6 +400,23 @@ vd_open_devs(void)
 	return 0;
 }
 
+/* --perf-port: the vsock-perf server on the daemon's own stack. */
+static struct vperf_server *vd_perf;
+
+static int
+vd_perf_start(void)
+{
+	if (!vd.conf.perf)
+		return 0;
+	vd_perf = vperf_server_start(vd.stack, vd.pool, vd.conf.perf_port);
+	if (vd_perf == NULL) {
+		fprintf(stderr, "vsockd: --perf-port %u: %s\n",
+			vd.conf.perf_port, rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 vd_loop(void)
 {
@@ -393,6 +426,8 @@ vd_loop(void)
 
 	while (!app_quit) {
 		vsock_stack_poll(vd.stack);
+		if (vd_perf != NULL)
+			vperf_server_poll(vd_perf);
 		TAILQ_FOREACH(a, &vd.apps, link)
 			if (a->hello)
 				vd_doorbells(a);
@@ -453,7 +488,8 @@ main(int argc, char **argv)
 		VD_LOG(NOTICE, "one lcore is used; the others stay idle\n");
 	ret = 1;
 	/* Every allocation before the devices: a vhost back-end maps them. */
-	if (vd_setup() != 0 || vd_ctl_open() != 0 || vd_open_devs() != 0)
+	if (vd_setup() != 0 || vd_ctl_open() != 0 || vd_open_devs() != 0 ||
+			vd_perf_start() != 0)
 		goto out;
 	vd_tel_init();
 	VD_LOG(NOTICE, "serving on %s (CID %" PRIu64 ")\n",
@@ -461,6 +497,8 @@ main(int argc, char **argv)
 	vd_loop();
 	VD_LOG(NOTICE, "shutting down\n");
 	vd_app_free_all();
+	if (vd_perf != NULL)
+		vperf_server_stop(vd_perf);
 	vd_settle();
 	ret = 0;
 out:
@@ -472,6 +510,8 @@ out:
 			virtio_vsock_close(vd_devs[i]);
 	if (vd.stack != NULL)
 		vsock_stack_destroy(vd.stack);
+	/* Its payload may sit in the devices' rings until they close. */
+	vperf_server_free(vd_perf);
 	if (vd.ports != NULL)
 		rte_hash_free(vd.ports);
 	rte_mempool_free(vd.pool);

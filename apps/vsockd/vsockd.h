@@ -54,6 +54,8 @@ struct vd_conf {
 	uint32_t max_conns;
 	uint32_t max_apps;
 	uint32_t rpc_interval_us;
+	bool perf;		/* --perf-port given */
+	uint32_t perf_port;
 };
 
 /* Counters kept per application and summed for the daemon. */
