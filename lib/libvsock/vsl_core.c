@@ -623,17 +623,49 @@ vsl_sock_arm(struct vsl_sock *s)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/*
+ * Several threads may sleep on one eventfd (recv in one, send or poll in
+ * another): one wake-up wakes them all, but the first to drain it can
+ * leave the others to see nothing and sleep again. So a drain that took
+ * vsockd's count while others sleep passes a marker on (a count vsockd
+ * never writes, which is not passed on again), and with more than two
+ * sleepers nobody sleeps longer than VSL_SHARED_SLEEP_NS.
+ */
+#define VSL_WAKE_MARK (1ull << 32)
+#define VSL_SHARED_SLEEP_NS (100 * 1000 * 1000LL)
+
+int64_t
+vsl_sleep_begin(struct vsl_sock *s)
+{
+	int w = __atomic_add_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
+
+	return w > 2 ? VSL_SHARED_SLEEP_NS : -1;
+}
+
+void
+vsl_sleep_end(struct vsl_sock *s)
+{
+	__atomic_sub_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
+}
+
 void
 vsl_sock_drain(struct vsl_sock *s)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
-	(void)!syscall(SYS_read, vsl_sock_kfd(s), &v, sizeof(v));
+	if (vsl_stale(s))
+		return;
+	if (syscall(SYS_read, vsl_sock_kfd(s), &v, sizeof(v)) != sizeof(v))
+		return;
+	if ((v & (VSL_WAKE_MARK - 1)) != 0 &&
+	    __atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) > 1) {
+		v = VSL_WAKE_MARK;
+		(void)!syscall(SYS_write, vsl_sock_kfd(s), &v, sizeof(v));
+	}
 }
 
-/* ppoll's timeout for @p deadline; NULL means forever. */
-static struct timespec *
-remaining(int64_t deadline, struct timespec *ts)
+struct timespec *
+vsl_remaining(int64_t deadline, struct timespec *ts)
 {
 	int64_t left;
 
@@ -653,6 +685,7 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 {
 	struct timespec ts, *tp;
 	struct pollfd pf[2];
+	int64_t cap;
 	long r;
 
 	for (;;) {
@@ -676,8 +709,13 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 		/* A hang-up of the control socket: vsockd is gone. */
 		pf[1].fd = s->p->ctl;
 		pf[1].events = 0;
-		tp = remaining(deadline, &ts);
+		cap = vsl_sleep_begin(s);
+		if (cap > 0 && (deadline < 0 || deadline - vsl_now_ns() > cap))
+			tp = vsl_remaining(vsl_now_ns() + cap, &ts);
+		else
+			tp = vsl_remaining(deadline, &ts);
 		r = syscall(SYS_ppoll, pf, 2, tp, NULL, (size_t)8);
+		vsl_sleep_end(s);
 		if (r < 0 && errno == EINTR)
 			return -EINTR;
 		if (r > 0 && pf[1].revents & (POLLHUP | POLLERR)) {

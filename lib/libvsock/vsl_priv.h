@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/vm_sockets.h>
 
 #include "vsl_proto.h"
@@ -73,6 +74,7 @@ struct vsl_sock {
 	int nfds;			/* fds naming this socket */
 	int kfd;			/* one of them, for ppoll */
 	bool closed;			/* its last fd went */
+	int waiters;			/* threads asleep on kfd (atomic) */
 
 	unsigned int gen;		/* vsl_gen when created (fork) */
 	struct vsl_proc *p;
@@ -100,6 +102,7 @@ struct vsl_sock {
 	uint32_t shut;			/* VSL_SHUT_* done locally */
 	bool err_cleared;		/* d.error reported: SO_ERROR reads 0 */
 	int lerr;			/* a pending error of our own */
+	uint32_t connect_seq;		/* d.events before VSL_OP_CONNECT */
 
 	uint32_t local_port;		/* once bound */
 	uint64_t local_cid;
@@ -142,6 +145,9 @@ int vsl_sys_eventfd(bool cloexec);
 int64_t vsl_now_ns(void);
 int64_t vsl_deadline(int64_t timeout_ns, bool nonblock);
 
+/* A kernel timeout for @p deadline in @p ts; NULL means forever. */
+struct timespec *vsl_remaining(int64_t deadline, struct timespec *ts);
+
 /* The process's connection to vsockd, made on first use; NULL + errno. */
 struct vsl_proc *vsl_proc_get(void);
 int vsl_rpc(struct vsl_proc *p, struct vsl_req *req, int fd_out,
@@ -169,6 +175,13 @@ vsl_stale(const struct vsl_sock *s)
 {
 	return s->gen != __atomic_load_n(&vsl_gen, __ATOMIC_RELAXED);
 }
+
+/*
+ * Sleeping on @p s's eventfd: vsl_sleep_begin() before the kernel call
+ * returns the longest sleep (ns, -1 none) that is safe; see vsl_core.c.
+ */
+int64_t vsl_sleep_begin(struct vsl_sock *s);
+void vsl_sleep_end(struct vsl_sock *s);
 
 /* Tell vsockd that the slot's app indices moved. */
 void vsl_doorbell(struct vsl_sock *s);

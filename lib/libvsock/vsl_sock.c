@@ -62,7 +62,11 @@ vsl_sock_sync(struct vsl_sock *s)
 	if (st == VSL_ST_CONNECTED) {
 		__atomic_store_n(&s->connected, true, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->connecting, false, __ATOMIC_RELEASE);
-	} else if (st != VSL_ST_CONNECTING || s->p->dead) {
+	} else if (((st == VSL_ST_CLOSED || st == VSL_ST_FREE) &&
+		    VSL_LD(s->slot->d.events) != s->connect_seq) ||
+		   s->p->dead) {
+		/* vsockd publishes after its reply: until d.events moves,
+		 * d.state may be an earlier attempt's outcome. */
 		if (s->p->dead && st == VSL_ST_CONNECTING)
 			__atomic_store_n(&s->lerr, ECONNRESET,
 					__ATOMIC_RELAXED);
@@ -260,8 +264,8 @@ static bool
 accept_ready(struct vsl_sock *s, void *arg)
 {
 	(void)arg;
-	return VSL_LD(s->slot->d.accept_ready) > 0 || s->p->dead ||
-		VSL_LD(s->slot->d.state) != VSL_ST_LISTEN;
+	/* Not d.state: vsockd publishes LISTEN after its reply. */
+	return VSL_LD(s->slot->d.accept_ready) > 0 || s->p->dead;
 }
 
 /* One VSL_OP_ACCEPT: a new socket's fd, -EAGAIN, or -errno. */
@@ -342,8 +346,6 @@ vsl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 			return vsl_fail(s, -r);
 		if (s->p->dead)
 			return vsl_fail(s, ECONNABORTED);
-		if (VSL_LD(s->slot->d.state) != VSL_ST_LISTEN)
-			return vsl_fail(s, EINVAL);
 		r = accept_one(s, flags, &rcid, &rport);
 		if (r != -EAGAIN)
 			break;
@@ -418,6 +420,7 @@ vsl_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		req.arg = tmo > UINT32_MAX ? UINT32_MAX : (uint32_t)tmo;
 		s->lerr = 0;
 		__atomic_store_n(&s->err_cleared, false, __ATOMIC_RELAXED);
+		s->connect_seq = VSL_LD(s->slot->d.events);
 		r = vsl_rpc(s->p, &req, -1, &rep, NULL);
 		if (r < 0)
 			goto out;

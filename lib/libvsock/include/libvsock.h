@@ -16,6 +16,13 @@
  * The first vsl_socket() connects to vsockd at $VSOCKD_SOCKET, or
  * /run/dpdk-vsock/vsockd.sock. libvsock-preload.so routes the libc calls
  * of an unmodified program here.
+ *
+ * fork: a child never touches its parent's connection to vsockd. Every
+ * call on a socket inherited through fork fails with EBADFD (poll reports
+ * POLLNVAL) except close(), which only closes the child's fd; the child's
+ * own vsl_socket() makes its own connection. exec: a socket's fd is an
+ * eventfd (non-blocking underneath); without SOCK_CLOEXEC/FD_CLOEXEC the
+ * new program inherits it as a plain eventfd, not a socket.
  */
 #ifndef LIBVSOCK_H
 #define LIBVSOCK_H
