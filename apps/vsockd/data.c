@@ -9,6 +9,7 @@
  * that socket and is counted, and nothing else happens.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,11 +59,31 @@ vd_touch(struct vd_sock *s)
 	TAILQ_INSERT_TAIL(&vd.dirty, s, dlink);
 }
 
+/*
+ * Write 1 to an application's eventfd. The file description is shared
+ * with the application, which may have cleared its O_NONBLOCK and pushed
+ * the counter to its maximum, where a write blocks: ask first whether a
+ * write can go through (POLLOUT), and never wait for it.
+ */
+static void
+vd_wake(int efd)
+{
+	static const uint64_t one = 1;
+	struct pollfd pf = { .fd = efd, .events = POLLOUT };
+
+	if (poll(&pf, 1, 0) != 1 || (pf.revents & POLLOUT) == 0) {
+		VD_LOG(DEBUG, "eventfd %d not writable: wake-up dropped\n",
+			efd);
+		return;
+	}
+	if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		VD_LOG(DEBUG, "eventfd write: %s\n", strerror(errno));
+}
+
 static void
 vd_publish(struct vd_sock *s)
 {
 	struct vsl_slot *sh = s->sh;
-	static const uint64_t one = 1;
 	uint32_t seq;
 
 	sh->d.state = (uint32_t)s->st;
@@ -80,9 +101,7 @@ vd_publish(struct vd_sock *s)
 		return;
 	s->last_sleep = seq;
 	vd_cnt(s)->wakeups++;
-	/* An eventfd (checked at SOCKET) never blocks on a write of 1. */
-	if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		VD_LOG(DEBUG, "eventfd write: %s\n", strerror(errno));
+	vd_wake(s->efd);
 }
 
 void
