@@ -234,25 +234,61 @@ vd_counters_add(struct vd_counters *to, const struct vd_counters *c)
 		dst[i] += src[i];
 }
 
+/* The last of @a: its segment, its counters, its entry. */
 static void
-vd_app_free(struct vd_app *a)
+vd_app_release(struct vd_app *a)
 {
-	uint32_t i;
-
-	for (i = 0; a->socks != NULL && i < a->nslots; i++)
-		if (a->socks[i] != NULL)
-			vd_sock_teardown(a->socks[i]);
-	epoll_ctl(vd.epfd, EPOLL_CTL_DEL, a->fd, NULL);
-	close(a->fd);
 	if (a->seg != NULL)
 		munmap(a->seg, a->seg_size);
-	VD_LOG(INFO, "application %s pid %d detached\n", a->comm,
-		(int)a->pid);
 	vd_counters_add(&vd.cnt, &a->cnt);
 	TAILQ_REMOVE(&vd.apps, a, link);
 	vd.nb_apps--;
 	free(a->socks);
 	free(a);
+}
+
+/*
+ * The application went away (or the daemon stops, @force). Its open
+ * sockets are reset towards their peers: what their rings hold may be
+ * half a message. Sockets it had closed, or shut down for writing (all
+ * it meant to send is in the ring: socat exits so), finish their close
+ * as Linux would after the process exits: what they still hold is sent,
+ * from the segment, which stays mapped until the last of them is done
+ * (vd_app_sock_gone()).
+ */
+static void
+vd_app_free(struct vd_app *a, bool force)
+{
+	uint32_t i;
+
+	for (i = 0; a->socks != NULL && i < a->nslots; i++) {
+		struct vd_sock *s = a->socks[i];
+
+		if (s == NULL)
+			continue;
+		if (force || !vd_sock_finished_writing(s))
+			vd_sock_teardown(s);
+		else if (s->st != VD_CLOSING)
+			vd_rpc_close(s, false);
+	}
+	if (!a->gone) {
+		epoll_ctl(vd.epfd, EPOLL_CTL_DEL, a->fd, NULL);
+		close(a->fd);
+		a->fd = -1;
+		a->gone = true;
+		a->hello = false;	/* no more doorbells */
+		VD_LOG(INFO, "application %s pid %d detached\n", a->comm,
+			(int)a->pid);
+	}
+	if (a->nb_socks == 0)
+		vd_app_release(a);
+}
+
+void
+vd_app_sock_gone(struct vd_app *a)
+{
+	if (a->gone && a->nb_socks == 0)
+		vd_app_release(a);
 }
 
 void
@@ -261,7 +297,7 @@ vd_app_free_all(void)
 	struct vd_app *a;
 
 	while ((a = TAILQ_FIRST(&vd.apps)) != NULL)
-		vd_app_free(a);
+		vd_app_free(a, true);
 }
 
 /* ---- the segment ---- */
@@ -598,7 +634,7 @@ vd_ctl_poll(void)
 	/* After the round: one event never frees what another points to. */
 	for (a = TAILQ_FIRST(&vd.apps); a != NULL; a = next) {
 		next = TAILQ_NEXT(a, link);
-		if (a->dead)
-			vd_app_free(a);
+		if (a->dead && !a->gone)
+			vd_app_free(a, false);
 	}
 }

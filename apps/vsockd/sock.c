@@ -338,6 +338,7 @@ vd_sock_free(struct vd_sock *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	free(s);
+	vd_app_sock_gone(a);
 }
 
 /* The socket breaks (a protocol violation by the app, or no memory). */
@@ -368,6 +369,14 @@ vd_sock_reset(struct vd_sock *s, int err)
 	s->st = VD_CLOSED;
 	s->error = err;
 	vd_touch(s);
+}
+
+/* Did the app close @s, or shut it down for writing? */
+bool
+vd_sock_finished_writing(const struct vd_sock *s)
+{
+	return s->st == VD_CLOSING ||
+		(s->st == VD_CONNECTED && (s->shut_req & VSL_SHUT_WR));
 }
 
 /* The app is gone: abort without telling its (unmapped) segment. */

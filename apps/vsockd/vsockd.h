@@ -170,6 +170,7 @@ struct vd_app {
 	char comm[32];
 	bool hello;
 	bool dead;		/* torn down at the end of the epoll round */
+	bool gone;		/* detached; closed sockets still finishing */
 	/* The segment and its geometry, kept privately. */
 	uint8_t *seg;
 	uint64_t seg_size;
@@ -220,6 +221,8 @@ int vd_ctl_open(void);
 void vd_ctl_close(void);
 void vd_ctl_poll(void);
 void vd_app_free_all(void);
+/* A socket of @a was freed: release @a if it had gone and that was the last. */
+void vd_app_sock_gone(struct vd_app *a);
 
 /* sock.c */
 extern const struct vsock_ops vd_ops;
@@ -227,6 +230,7 @@ struct vd_sock *vd_sock_new(struct vd_app *a, uint32_t type);
 void vd_sock_attach_slot(struct vd_sock *s, uint32_t idx, int efd);
 void vd_sock_free(struct vd_sock *s);
 void vd_sock_reset(struct vd_sock *s, int err);
+bool vd_sock_finished_writing(const struct vd_sock *s);
 void vd_sock_teardown(struct vd_sock *s);
 int vd_port_reserve(struct vd_sock *s, uint32_t port);
 void vd_port_release(struct vd_sock *s);
