@@ -69,6 +69,7 @@ usage(FILE *f, const char *prog)
 "  --ring-size BYTES    each socket's rx and tx ring, a power of two\n"
 "                       (default %u; %u..%u); a socket's buffer size\n"
 "                       (SO_VM_SOCKETS_BUFFER_SIZE) is at most this - 16\n"
+"                       for SEQPACKET, %u MiB for STREAM\n"
 "  --nb-mbufs N         mbufs in the pool (default %u; 1024..4194304)\n"
 "  --mbuf-size N        data bytes per mbuf (default %u; 2048..65407)\n"
 "  --max-conns N        connections the stack holds (default %u;\n"
@@ -94,6 +95,7 @@ usage(FILE *f, const char *prog)
 		prog, VD_MAX_DEVS, virtio_vsock_spec_usage(), VSL_ENV_SOCKET,
 		VSL_DEFAULT_SOCKET, VD_DEFAULT_MODE, VSL_DEFAULT_SLOTS,
 		VSL_DEFAULT_RING, VD_RING_MIN, VD_RING_MAX,
+		VD_STREAM_BUF_MAX >> 20,
 		VD_DEFAULT_NB_MBUFS, VD_DEFAULT_MBUF_SIZE,
 		VD_DEFAULT_MAX_CONNS, VD_DEFAULT_MAX_APPS, VD_DEFAULT_RPC_US,
 		prog);
@@ -355,7 +357,7 @@ vd_setup(void)
 	sconf.pool = vd.pool;
 	sconf.max_conns = c->max_conns;
 	sconf.buf_alloc = RTE_MIN(256u << 10, vd.buf_cap);
-	sconf.buf_max = vd.buf_cap;
+	sconf.buf_max = RTE_MAX(vd.buf_cap, VD_STREAM_BUF_MAX);
 	sconf.socket_id = (int)rte_socket_id();
 	vd.stack = vsock_stack_create("vsockd", &sconf);
 	if (vd.stack == NULL) {

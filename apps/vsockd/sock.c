@@ -294,8 +294,13 @@ vd_rpc_setopt(struct vd_sock *s, uint32_t opt, uint64_t val, uint64_t *out)
 		v = s->buf_max;
 	if (v < s->buf_min)
 		v = s->buf_min;
-	/* What the rx ring holds (a SEQPACKET record must fit whole). */
-	s->buf_size = RTE_MIN(v, (uint64_t)vd.buf_cap);
+	/*
+	 * A SEQPACKET record must fit the rx ring whole; a stream's bytes
+	 * beyond the ring wait in mbufs, so only a bound on what one
+	 * connection may pin of the pool applies.
+	 */
+	s->buf_size = RTE_MIN(v, s->type == VSL_TYPE_SEQPACKET ?
+			(uint64_t)vd.buf_cap : VD_STREAM_BUF_MAX);
 	vd_apply_buf(s);
 	*out = opt == VSL_OPT_BUF_SIZE ? s->buf_size :
 		opt == VSL_OPT_BUF_MIN ? s->buf_min : s->buf_max;

@@ -40,6 +40,12 @@ extern int vd_logtype;
 #define VD_MAX_PEND_MSGS 4096u
 
 /* Options. */
+/*
+ * Largest STREAM buffer (SO_VM_SOCKETS_BUFFER_SIZE): what one connection
+ * may make the daemon hold in mbufs for an application that does not read.
+ */
+#define VD_STREAM_BUF_MAX (16u << 20)
+
 struct vd_conf {
 	const char *devs[VD_MAX_DEVS];
 	unsigned int nb_devs;

@@ -69,7 +69,7 @@ ssize_t vsl_writev(int fd, const struct iovec *iov, int iovcnt);
 ssize_t vsl_send(int fd, const void *buf, size_t len, int flags);
 /** recv(2): MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL, MSG_TRUNC. */
 ssize_t vsl_recv(int fd, void *buf, size_t len, int flags);
-/** sendto(2); the address is ignored on a connected socket, as Linux does. */
+/** sendto(2): an address gives EISCONN when connected, EOPNOTSUPP before, as Linux does. */
 ssize_t vsl_sendto(int fd, const void *buf, size_t len, int flags,
 		const struct sockaddr *addr, socklen_t alen);
 /** recvfrom(2). */

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """SOCK_SEQPACKET over AF_VSOCK: boundaries and MSG_TRUNC.
-  vsock_seq.py server PORT     echo each message back (checking MSG_EOR);
+  vsock_seq.py server PORT     echo each message back with the MSG_EOR it
+                               came with (Linux reports MSG_EOR exactly
+                               where the sender passed it);
                                after b"trunc", receive the next message
                                with recv(100) and the one after with
                                recvmsg(100), answering what they gave
@@ -23,7 +25,7 @@ def server(port):
         m, _, flags, _ = s.recvmsg(1 << 20)
         if not m:
             break
-        if not flags & MSG_EOR or flags & socket.MSG_TRUNC:
+        if flags & socket.MSG_TRUNC:
             s.send(b"BADFLAGS %d" % flags)
             continue
         if m == b"trunc":
@@ -33,7 +35,7 @@ def server(port):
             s.send(b)
             s.send(b"%d" % fl)
             continue
-        s.send(m)
+        s.sendmsg([m], [], flags & MSG_EOR)
         n += 1
     print("server done", n, flush=True)
 
@@ -47,9 +49,11 @@ def client(cid, port, seed):
     count = 0
     for size in sizes:       # one at a time, large ones too
         m = rnd.randbytes(size)
-        s.send(m)
-        got = s.recv(1 << 20)
+        eor = rnd.random() < 0.5
+        s.sendmsg([m], [], MSG_EOR if eor else 0)
+        got, _, fl, _ = s.recvmsg(1 << 20)
         assert got == m, f"size {size}: got {len(got)} B"
+        assert bool(fl & MSG_EOR) == eor, f"size {size}: flags {fl:#x}"
         count += 1
     for burst in range(20):  # several queued: boundaries between them
         msgs = [rnd.randbytes(rnd.randint(1, 12000)) for _ in range(10)]
