@@ -626,10 +626,12 @@ vsl_sock_arm(struct vsl_sock *s)
 /*
  * Several threads may sleep on one eventfd (recv in one, send or poll in
  * another): one wake-up wakes them all, but the first to drain it can
- * leave the others to see nothing and sleep again. So a drain that took
- * vsockd's count while others sleep passes a marker on (a count vsockd
- * never writes, which is not passed on again), and with more than two
- * sleepers nobody sleeps longer than VSL_SHARED_SLEEP_NS.
+ * leave the others to see nothing and sleep again, and so can a thread
+ * that armed but is not yet asleep: vsockd woke once for both arms. So a
+ * thread counts as a sleeper from before its arm until after its drain,
+ * a drain that took vsockd's count while others sleep passes a marker on
+ * (a count vsockd never writes, which is not passed on again), and with
+ * more than two sleepers nobody sleeps longer than VSL_SHARED_SLEEP_NS.
  */
 #define VSL_WAKE_MARK (1ull << 32)
 #define VSL_SHARED_SLEEP_NS (100 * 1000 * 1000LL)
@@ -701,20 +703,26 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 			vsl_relax();
 			continue;
 		}
+		/* Counted as a sleeper from before the arm to after the
+		 * drain: see vsl_sock_drain(). */
+		cap = vsl_sleep_begin(s);
 		vsl_sock_arm(s);
-		if (ready(s, arg))
+		if (ready(s, arg)) {
+			vsl_sleep_end(s);
 			return 0;
+		}
 		pf[0].fd = vsl_sock_kfd(s);
 		pf[0].events = POLLIN;
 		/* A hang-up of the control socket: vsockd is gone. */
 		pf[1].fd = s->p->ctl;
 		pf[1].events = 0;
-		cap = vsl_sleep_begin(s);
 		if (cap > 0 && (deadline < 0 || deadline - vsl_now_ns() > cap))
 			tp = vsl_remaining(vsl_now_ns() + cap, &ts);
 		else
 			tp = vsl_remaining(deadline, &ts);
 		r = syscall(SYS_ppoll, pf, 2, tp, NULL, (size_t)8);
+		if (r > 0)
+			vsl_sock_drain(s);
 		vsl_sleep_end(s);
 		if (r < 0 && errno == EINTR)
 			return -EINTR;
@@ -722,8 +730,6 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 			s->p->dead = true;
 			return 0;
 		}
-		if (r > 0)
-			vsl_sock_drain(s);
 	}
 }
 

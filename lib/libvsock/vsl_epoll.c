@@ -312,8 +312,8 @@ ep_sleepers(struct ep_set *e, bool begin)
 		if (e->m[i].fd < 0 || e->m[i].disabled)
 			continue;
 		if (begin) {
-			vsl_sock_arm(e->m[i].s);
 			vsl_sleep_begin(e->m[i].s);
+			vsl_sock_arm(e->m[i].s);
 		} else {
 			vsl_sleep_end(e->m[i].s);
 		}
@@ -376,12 +376,14 @@ vsl_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_ms,
 		r = syscall(SYS_epoll_pwait, epfd, evs, max, k, sigmask,
 				(size_t)8);
 		pthread_mutex_lock(&e->lock);
-		ep_sleepers(e, false);
 		if (r < 0) {
+			ep_sleepers(e, false);
 			pthread_mutex_unlock(&e->lock);
 			return -1;
 		}
+		/* Drained before we stop counting as sleepers. */
 		n = ep_filter(e, evs, (int)r);
+		ep_sleepers(e, false);
 		if (n < max)
 			n += ep_collect(e, evs + n, max - n);
 		pthread_mutex_unlock(&e->lock);

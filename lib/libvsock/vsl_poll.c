@@ -84,6 +84,24 @@ kernel_poll(struct pollfd *fds, struct vsl_sock **socks, struct pollfd *k,
 	return ready;
 }
 
+/* Count this thread as a sleeper on each socket and arm it, or stop. */
+static void
+sleepers(struct vsl_sock **socks, nfds_t n, bool begin)
+{
+	nfds_t i;
+
+	for (i = 0; i < n; i++) {
+		if (socks[i] == NULL)
+			continue;
+		if (begin) {
+			vsl_sleep_begin(socks[i]);
+			vsl_sock_arm(socks[i]);
+		} else {
+			vsl_sleep_end(socks[i]);
+		}
+	}
+}
+
 static int
 poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 		const sigset_t *mask)
@@ -110,14 +128,18 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 		any |= socks[i] != NULL;
 	}
 	for (;;) {
+		bool armed = false;
+
 		ready = vsock_ready(fds, socks, n);
 		if (ready == 0 && any && deadline != 0 && !vsl_busy_poll()) {
-			for (i = 0; i < n; i++)
-				if (socks[i] != NULL)
-					vsl_sock_arm(socks[i]);
+			/* Sleepers from before the arm to after the drain. */
+			sleepers(socks, n, true);
+			armed = true;
 			ready = vsock_ready(fds, socks, n);
 		}
 		if (ready > 0 || deadline == 0 || vsl_busy_poll()) {
+			if (armed)
+				sleepers(socks, n, false);
 			/* The kernel fds' state now, without sleeping. */
 			kr = kernel_poll(fds, socks, k, n, 0, NULL);
 			if (kr < 0) {
@@ -132,13 +154,8 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 			vsl_relax();
 			continue;
 		}
-		for (i = 0; i < n; i++)
-			if (socks[i] != NULL)
-				vsl_sleep_begin(socks[i]);
 		kr = kernel_poll(fds, socks, k, n, deadline, mask);
-		for (i = 0; i < n; i++)
-			if (socks[i] != NULL)
-				vsl_sleep_end(socks[i]);
+		sleepers(socks, n, false);
 		if (kr < 0) {
 			ready = -1;
 			break;
