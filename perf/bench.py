@@ -1027,6 +1027,35 @@ def plots(raw, P, outdir, date):
     return made
 
 
+def busy_processes(window=0.5, above=20.0):
+    """Other processes using more than @above % of a core over @window s
+    at the start (the machine is shared: a spinning one moves figures)."""
+    def sample():
+        out = {}
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                t = cpu_ticks(int(pid))
+                if t is not None:
+                    out[int(pid)] = t
+        return out
+    a = sample()
+    time.sleep(window)
+    b = sample()
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, t in b.items():
+        pct = 100.0 * (t - a.get(pid, t)) / hz / window
+        if pct > above and pid != os.getpid():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(
+                        errors="replace").strip()[:120]
+            except OSError:
+                cmd = "?"
+            busy.append({"pid": pid, "cpu_pct": round(pct), "cmd": cmd})
+    return busy
+
+
 def git_commit():
     """HEAD of the tree measured, "-dirty" when tracked files differ."""
     try:
@@ -1078,6 +1107,10 @@ def main(argv=None):
 
     mach = rep.machine()
     mach["commit"] = git_commit()
+    mach["busy_processes"] = busy_processes()
+    for b in mach["busy_processes"]:
+        log(f"busy at the start: pid {b['pid']} at {b['cpu_pct']} % "
+            f"({b['cmd']}): figures will move")
     date = datetime.date.today().isoformat()
     mode = "quick" if args.quick else "full"
     log(f"{mode} run on {mach['cpu']}, {mach['cores']} cores, "
