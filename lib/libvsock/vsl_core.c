@@ -423,6 +423,7 @@ vsl_sock_new(struct vsl_proc *p, uint32_t idx, int type, int protocol)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->rx_lock, NULL);
 	pthread_mutex_init(&s->tx_lock, NULL);
+	pthread_mutex_init(&s->wait_lock, NULL);
 	s->local_port = VMADDR_PORT_ANY;
 	s->local_cid = VMADDR_CID_ANY;
 	s->buf_size = VSL_BUF_SIZE_DEFAULT;
@@ -445,6 +446,7 @@ vsl_sock_free(struct vsl_sock *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->rx_lock);
 	pthread_mutex_destroy(&s->tx_lock);
+	pthread_mutex_destroy(&s->wait_lock);
 	free(s);
 }
 
@@ -495,6 +497,14 @@ vsl_sock_get(int fd)
 		s->refs++;
 	pthread_mutex_unlock(&vsl_fd_lock);
 	return s;
+}
+
+void
+vsl_sock_ref(struct vsl_sock *s)
+{
+	pthread_mutex_lock(&vsl_fd_lock);
+	s->refs++;
+	pthread_mutex_unlock(&vsl_fd_lock);
 }
 
 void
@@ -625,45 +635,102 @@ vsl_sock_arm(struct vsl_sock *s)
 
 /*
  * Several threads may sleep on one eventfd (recv in one, send or poll in
- * another): one wake-up wakes them all, but the first to drain it can
- * leave the others to see nothing and sleep again, and so can a thread
- * that armed but is not yet asleep: vsockd woke once for both arms. So a
- * thread counts as a sleeper from before its arm until after its drain,
- * a drain that took vsockd's count while others sleep passes a marker on
- * (a count vsockd never writes, which is not passed on again), and with
- * more than two sleepers nobody sleeps longer than VSL_SHARED_SLEEP_NS.
+ * another), and vsockd writes it once per change of a.sleep_seq: one
+ * wake-up for all who armed since its last one. Whoever drains it takes
+ * it from the others; passing a marker on after the drain (the earlier
+ * design) still lost wake-ups: the drainer, not ready, went back to sleep
+ * on its own marker and took it before the other thread, woken but not
+ * yet running, looked (a kernel poll re-checks readiness when it runs),
+ * and so left that thread asleep for good; a third sleeper got nothing.
+ *
+ * So the bookkeeping is exact, under wait_lock, with each drain's read
+ * and re-post done under it too:
+ *  - a thread is a sleeper from before its arm until after its drain
+ *    (waiters), and notes the wake generation it started from (seen);
+ *  - a drain that takes a count vsockd (or vsl_wake_local) wrote starts
+ *    a new generation: every other sleeper is owed it (wake_owed), as
+ *    each may have armed before the write and be asleep;
+ *  - while wake_owed > 0 the eventfd is kept readable (a marker, a count
+ *    vsockd never writes); a sleeper owed the generation that drains it
+ *    or leaves pays its debt once (seen catches up);
+ *  - a sleeper not owed anything that finds only the marker puts it back
+ *    and must not sleep on the eventfd (it would take the marker again):
+ *    vsl_sock_drain() says so and it backs off briefly. Those owed are
+ *    awake or about to look, and each pays within its next steps, so the
+ *    back-off ends; a new write meanwhile starts a generation it is owed.
+ * A sleeper can thus only miss a wake-up it is not owed, that is one
+ * that came before its begin, and its check after its arm sees that.
  */
 #define VSL_WAKE_MARK (1ull << 32)
-#define VSL_SHARED_SLEEP_NS (100 * 1000 * 1000LL)
-
-int64_t
-vsl_sleep_begin(struct vsl_sock *s)
-{
-	int w = __atomic_add_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
-
-	return w > 2 ? VSL_SHARED_SLEEP_NS : -1;
-}
+#define VSL_BACKOFF_NS (200 * 1000)
 
 void
-vsl_sleep_end(struct vsl_sock *s)
+vsl_sleep_begin(struct vsl_sock *s, uint32_t *seen)
 {
-	__atomic_sub_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
-}
-
-void
-vsl_sock_drain(struct vsl_sock *s)
-{
-	uint64_t v = 0;
-
+	/* Inherited through fork: its wait_lock may be a parent thread's. */
+	*seen = 0;
 	if (vsl_stale(s))
 		return;
-	if (syscall(SYS_read, vsl_sock_kfd(s), &v, sizeof(v)) != sizeof(v))
+	pthread_mutex_lock(&s->wait_lock);
+	s->waiters++;
+	*seen = s->wake_gen;
+	pthread_mutex_unlock(&s->wait_lock);
+}
+
+void
+vsl_sleep_end(struct vsl_sock *s, const uint32_t *seen)
+{
+	if (vsl_stale(s))
 		return;
-	if ((v & (VSL_WAKE_MARK - 1)) != 0 &&
-	    __atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) > 1) {
-		v = VSL_WAKE_MARK;
-		(void)!syscall(SYS_write, vsl_sock_kfd(s), &v, sizeof(v));
+	pthread_mutex_lock(&s->wait_lock);
+	s->waiters--;
+	/* Owed a wake-up it no longer waits for: nobody keeps it for us.
+	 * A marker left behind costs one later sleeper a spurious look. */
+	if (*seen != s->wake_gen && s->wake_owed > 0)
+		s->wake_owed--;
+	pthread_mutex_unlock(&s->wait_lock);
+}
+
+bool
+vsl_sock_drain(struct vsl_sock *s, uint32_t *seen)
+{
+	uint64_t v = 0;
+	bool backoff = false;
+	int fd;
+
+	if (vsl_stale(s))
+		return false;
+	fd = vsl_sock_kfd(s);
+	pthread_mutex_lock(&s->wait_lock);
+	if (syscall(SYS_read, fd, &v, sizeof(v)) != sizeof(v))
+		v = 0;
+	if ((v & (VSL_WAKE_MARK - 1)) != 0) {
+		/* A wake-up from vsockd: everyone else asleep is owed it. */
+		s->wake_gen++;
+		s->wake_owed = s->waiters - 1;
+		*seen = s->wake_gen;
+	} else if (*seen != s->wake_gen) {
+		if (s->wake_owed > 0)
+			s->wake_owed--;
+		*seen = s->wake_gen;
+	} else if (v != 0 && s->wake_owed > 0) {
+		/* Their marker, not ours. */
+		backoff = true;
 	}
+	if (v != 0 && s->wake_owed > 0) {
+		v = VSL_WAKE_MARK;
+		(void)!syscall(SYS_write, fd, &v, sizeof(v));
+	}
+	pthread_mutex_unlock(&s->wait_lock);
+	return backoff;
+}
+
+void
+vsl_sleep_backoff(void)
+{
+	struct timespec ts = { 0, VSL_BACKOFF_NS };
+
+	(void)!syscall(SYS_nanosleep, &ts, NULL);
 }
 
 struct timespec *
@@ -687,7 +754,8 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 {
 	struct timespec ts, *tp;
 	struct pollfd pf[2];
-	int64_t cap;
+	uint32_t seen;
+	bool backoff;
 	long r;
 
 	for (;;) {
@@ -703,12 +771,12 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 			vsl_relax();
 			continue;
 		}
-		/* Counted as a sleeper from before the arm to after the
-		 * drain: see vsl_sock_drain(). */
-		cap = vsl_sleep_begin(s);
+		/* A sleeper from before the arm to after the drain: see
+		 * vsl_sock_drain(). */
+		vsl_sleep_begin(s, &seen);
 		vsl_sock_arm(s);
 		if (ready(s, arg)) {
-			vsl_sleep_end(s);
+			vsl_sleep_end(s, &seen);
 			return 0;
 		}
 		pf[0].fd = vsl_sock_kfd(s);
@@ -716,20 +784,20 @@ vsl_wait(struct vsl_sock *s, bool (*ready)(struct vsl_sock *, void *),
 		/* A hang-up of the control socket: vsockd is gone. */
 		pf[1].fd = s->p->ctl;
 		pf[1].events = 0;
-		if (cap > 0 && (deadline < 0 || deadline - vsl_now_ns() > cap))
-			tp = vsl_remaining(vsl_now_ns() + cap, &ts);
-		else
-			tp = vsl_remaining(deadline, &ts);
+		tp = vsl_remaining(deadline, &ts);
 		r = syscall(SYS_ppoll, pf, 2, tp, NULL, (size_t)8);
-		if (r > 0)
-			vsl_sock_drain(s);
-		vsl_sleep_end(s);
+		backoff = false;
+		if (r > 0 && (pf[0].revents & POLLIN))
+			backoff = vsl_sock_drain(s, &seen);
+		vsl_sleep_end(s, &seen);
 		if (r < 0 && errno == EINTR)
 			return -EINTR;
 		if (r > 0 && pf[1].revents & (POLLHUP | POLLERR)) {
 			s->p->dead = true;
 			return 0;
 		}
+		if (backoff)
+			vsl_sleep_backoff();
 	}
 }
 

@@ -269,33 +269,62 @@ ep_collect(struct ep_set *e, struct epoll_event *evs, int max)
 	return n;
 }
 
-/* The inner set fired: drain the eventfds it names. */
-static void
-ep_drain(struct ep_set *e)
+/*
+ * This call's sleeps: the members it counted itself a sleeper on (with a
+ * reference: epoll_ctl may drop them meanwhile) and its generations.
+ */
+struct ep_sleep {
+	int i;			/* member index */
+	struct vsl_sock *s;
+	uint32_t seen;
+};
+
+#define VSL_EP_STACK 64
+
+/*
+ * The inner set fired: drain the eventfds it names that we sleep on. One
+ * we are not counted on is left readable for the next round, counted:
+ * draining it would take a wake-up another of our threads sleeps for.
+ * True when an eventfd holds a wake-up for other sleepers only.
+ */
+static bool
+ep_drain(struct ep_set *e, struct ep_sleep *sl, int nsl)
 {
 	struct epoll_event kev[64];
+	bool backoff = false;
 	long r;
-	int j;
+	int j, x;
 
 	r = syscall(SYS_epoll_pwait, e->inner, kev, 64, 0, NULL,
 			(size_t)8);
 	for (j = 0; j < r; j++) {
 		uint64_t i = kev[j].data.u64;
 
-		if (i < (uint64_t)e->n && e->m[i].fd >= 0)
-			vsl_sock_drain(e->m[i].s);
+		if (i >= (uint64_t)e->n || e->m[i].fd < 0)
+			continue;
+		for (x = 0; x < nsl; x++)
+			if (sl[x].i == (int)i && sl[x].s == e->m[i].s)
+				break;
+		if (x < nsl && vsl_sock_drain(sl[x].s, &sl[x].seen))
+			backoff = true;
 	}
+	return backoff;
 }
 
-/* Kernel events minus our cookie (drained). */
+/*
+ * Kernel events minus our cookie (drained when @p sl says we sleep on
+ * the members, else only dropped).
+ */
 static int
-ep_filter(struct ep_set *e, struct epoll_event *evs, int n)
+ep_filter(struct ep_set *e, struct epoll_event *evs, int n,
+		struct ep_sleep *sl, int nsl, bool *backoff)
 {
 	int i, k = 0;
 
 	for (i = 0; i < n; i++) {
 		if (evs[i].data.u64 == e->cookie) {
-			ep_drain(e);
+			if (sl != NULL && ep_drain(e, sl, nsl))
+				*backoff = true;
 			continue;
 		}
 		evs[k++] = evs[i];
@@ -303,21 +332,81 @@ ep_filter(struct ep_set *e, struct epoll_event *evs, int n)
 	return k;
 }
 
-static void
-ep_sleepers(struct ep_set *e, bool begin)
+/* Count this call as a sleeper on every enabled member. Under e->lock. */
+static int
+ep_sleep_begin(struct ep_set *e, struct ep_sleep **slp,
+		struct ep_sleep *stack)
 {
-	int i;
+	struct ep_sleep *sl = stack;
+	int i, n = 0;
 
+	if (e->n > VSL_EP_STACK) {
+		sl = malloc((size_t)e->n * sizeof(*sl));
+		if (sl == NULL)
+			return -1;
+	}
 	for (i = 0; i < e->n; i++) {
+		struct vsl_sock *s = e->m[i].s;
+
 		if (e->m[i].fd < 0 || e->m[i].disabled)
 			continue;
-		if (begin) {
-			vsl_sleep_begin(e->m[i].s);
-			vsl_sock_arm(e->m[i].s);
-		} else {
-			vsl_sleep_end(e->m[i].s);
-		}
+		vsl_sock_ref(s);
+		sl[n].i = i;
+		sl[n].s = s;
+		vsl_sleep_begin(s, &sl[n].seen);
+		vsl_sock_arm(s);
+		n++;
 	}
+	*slp = sl;
+	return n;
+}
+
+static void
+ep_sleep_end(struct ep_sleep *sl, int n, struct ep_sleep *stack)
+{
+	int x;
+
+	for (x = 0; x < n; x++) {
+		vsl_sleep_end(sl[x].s, &sl[x].seen);
+		vsl_sock_put(sl[x].s);
+	}
+	if (sl != stack)
+		free(sl);
+}
+
+/*
+ * The kernel fds ready now, without sleeping, into @p evs (room for
+ * @p max). Our cookie may take one of the kernel's entries: ask for one
+ * more, or a ready kernel fd waits for the next call while we return
+ * fewer than it and the vsock members (selectors lost a pipe so).
+ */
+static int
+ep_kernel_now(struct ep_set *e, struct epoll_event *evs, int max)
+{
+	struct epoll_event stack[VSL_EP_STACK + 1], *t = stack;
+	bool backoff = false;
+	long r;
+	int n;
+
+	if (max > VSL_EP_STACK) {
+		t = malloc(((size_t)max + 1) * sizeof(*t));
+		if (t == NULL)
+			return -1;
+	}
+	r = syscall(SYS_epoll_pwait, e->epfd, t, max + 1, 0, NULL,
+			(size_t)8);
+	if (r < 0) {
+		n = -1;
+		goto out;
+	}
+	n = ep_filter(e, t, (int)r, NULL, 0, &backoff);
+	if (n > max)
+		n = max;
+	memcpy(evs, t, (size_t)n * sizeof(*t));
+out:
+	if (t != stack)
+		free(t);
+	return n;
 }
 
 VSL_API int
@@ -325,8 +414,10 @@ vsl_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_ms,
 		const sigset_t *sigmask)
 {
 	struct ep_set *e = ep_find(epfd);
+	struct ep_sleep slstack[VSL_EP_STACK], *sl;
 	int64_t deadline;
-	int n, k;
+	bool backoff;
+	int n, k, nsl;
 	long r;
 
 	if (e == NULL)
@@ -343,13 +434,12 @@ vsl_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_ms,
 		n = ep_collect(e, evs, max);
 		pthread_mutex_unlock(&e->lock);
 		if (n < max) {
-			r = syscall(SYS_epoll_pwait, epfd, evs + n, max - n, 0,
-					NULL, (size_t)8);
-			if (r < 0)
-				return n > 0 ? n : -1;
 			pthread_mutex_lock(&e->lock);
-			n += ep_filter(e, evs + n, (int)r);
+			k = ep_kernel_now(e, evs + n, max - n);
 			pthread_mutex_unlock(&e->lock);
+			if (k < 0)
+				return n > 0 ? n : -1;
+			n += k;
 		}
 		if (n > 0 || deadline == 0)
 			return n;
@@ -360,13 +450,16 @@ vsl_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_ms,
 			continue;
 		}
 		pthread_mutex_lock(&e->lock);
-		ep_sleepers(e, true);
+		nsl = ep_sleep_begin(e, &sl, slstack);
+		if (nsl < 0) {
+			pthread_mutex_unlock(&e->lock);
+			errno = ENOMEM;
+			return -1;
+		}
 		n = ep_collect(e, evs, max);
 		pthread_mutex_unlock(&e->lock);
 		if (n > 0) {
-			pthread_mutex_lock(&e->lock);
-			ep_sleepers(e, false);
-			pthread_mutex_unlock(&e->lock);
+			ep_sleep_end(sl, nsl, slstack);
 			return n;
 		}
 		k = deadline < 0 ? -1 :
@@ -375,20 +468,24 @@ vsl_epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout_ms,
 			k = 0;
 		r = syscall(SYS_epoll_pwait, epfd, evs, max, k, sigmask,
 				(size_t)8);
-		pthread_mutex_lock(&e->lock);
 		if (r < 0) {
-			ep_sleepers(e, false);
-			pthread_mutex_unlock(&e->lock);
+			ep_sleep_end(sl, nsl, slstack);
 			return -1;
 		}
 		/* Drained before we stop counting as sleepers. */
-		n = ep_filter(e, evs, (int)r);
-		ep_sleepers(e, false);
+		backoff = false;
+		pthread_mutex_lock(&e->lock);
+		n = ep_filter(e, evs, (int)r, sl, nsl, &backoff);
+		pthread_mutex_unlock(&e->lock);
+		ep_sleep_end(sl, nsl, slstack);
+		pthread_mutex_lock(&e->lock);
 		if (n < max)
 			n += ep_collect(e, evs + n, max - n);
 		pthread_mutex_unlock(&e->lock);
 		if (n > 0)
 			return n;
+		if (backoff)
+			vsl_sleep_backoff();
 	}
 }
 

@@ -43,9 +43,6 @@ void vsl_sock_arm(struct vsl_sock *s);
 /* The kernel fd that turns readable (POLLIN) when vsockd wakes @p s. */
 int vsl_sock_kfd(struct vsl_sock *s);
 
-/* Reset vsl_sock_kfd(s)'s readability after a wake-up (non-blocking). */
-void vsl_sock_drain(struct vsl_sock *s);
-
 /* VSOCK_BUSY_POLL=1: spin on shared memory instead of sleeping. */
 bool vsl_busy_poll(void);
 

@@ -627,7 +627,7 @@ vsl_sock_revents(struct vsl_sock *s)
 	if ((shut & VSL_SHUT_RD) || (pshut & VSL_SHUT_WR))
 		m |= POLLRDHUP | POLLIN | POLLRDNORM;
 	if (s->listening) {
-		if (VSL_LD(sl->d.accept_ready) > 0)
+		if (vsl_accept_pending(s) > 0)
 			m |= POLLIN | POLLRDNORM;
 		return m;
 	}

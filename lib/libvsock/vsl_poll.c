@@ -51,13 +51,19 @@ vsock_ready(struct pollfd *fds, struct vsl_sock **socks, nfds_t n)
 }
 
 /*
- * One kernel ppoll over the kernel fds (as asked) and the sockets'
- * eventfds (POLLIN); kernel revents copied back. Returns the kernel fds
- * ready, or -1 with errno.
+ * One kernel ppoll over the kernel fds (as asked) and, when @p seen is
+ * given (the caller is a sleeper on every socket), the sockets' eventfds
+ * (POLLIN), drained when readable; kernel revents copied back. Without
+ * @p seen the eventfds are left out: a thread that is not counted as a
+ * sleeper must not drain, or it takes a wake-up another thread of ours
+ * sleeps for (the zero-timeout look when vsock sockets are ready already
+ * did so). Returns the kernel fds ready, or -1 with errno; *backoff set
+ * when an eventfd holds a wake-up for other sleepers only.
  */
 static int
-kernel_poll(struct pollfd *fds, struct vsl_sock **socks, struct pollfd *k,
-		nfds_t n, int64_t deadline, const sigset_t *mask)
+kernel_poll(struct pollfd *fds, struct vsl_sock **socks, uint32_t *seen,
+		struct pollfd *k, nfds_t n, int64_t deadline,
+		const sigset_t *mask, bool *backoff)
 {
 	struct timespec ts, *tp = vsl_remaining(deadline, &ts);
 	int ready = 0;
@@ -65,8 +71,13 @@ kernel_poll(struct pollfd *fds, struct vsl_sock **socks, struct pollfd *k,
 	long r;
 
 	for (i = 0; i < n; i++) {
-		k[i].fd = socks[i] != NULL ? vsl_sock_kfd(socks[i]) : fds[i].fd;
-		k[i].events = socks[i] != NULL ? POLLIN : fds[i].events;
+		if (socks[i] != NULL) {
+			k[i].fd = seen != NULL ? vsl_sock_kfd(socks[i]) : -1;
+			k[i].events = POLLIN;
+		} else {
+			k[i].fd = fds[i].fd;
+			k[i].events = fds[i].events;
+		}
 		k[i].revents = 0;
 	}
 	r = syscall(SYS_ppoll, k, n, tp, mask, VSL_SIGSET_SIZE);
@@ -74,8 +85,9 @@ kernel_poll(struct pollfd *fds, struct vsl_sock **socks, struct pollfd *k,
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (socks[i] != NULL) {
-			if (k[i].revents & POLLIN)
-				vsl_sock_drain(socks[i]);
+			if (seen != NULL && (k[i].revents & POLLIN) &&
+			    vsl_sock_drain(socks[i], &seen[i]))
+				*backoff = true;
 			continue;
 		}
 		fds[i].revents = k[i].revents;
@@ -86,7 +98,7 @@ kernel_poll(struct pollfd *fds, struct vsl_sock **socks, struct pollfd *k,
 
 /* Count this thread as a sleeper on each socket and arm it, or stop. */
 static void
-sleepers(struct vsl_sock **socks, nfds_t n, bool begin)
+sleepers(struct vsl_sock **socks, uint32_t *seen, nfds_t n, bool begin)
 {
 	nfds_t i;
 
@@ -94,10 +106,10 @@ sleepers(struct vsl_sock **socks, nfds_t n, bool begin)
 		if (socks[i] == NULL)
 			continue;
 		if (begin) {
-			vsl_sleep_begin(socks[i]);
+			vsl_sleep_begin(socks[i], &seen[i]);
 			vsl_sock_arm(socks[i]);
 		} else {
-			vsl_sleep_end(socks[i]);
+			vsl_sleep_end(socks[i], &seen[i]);
 		}
 	}
 }
@@ -108,6 +120,7 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 {
 	struct vsl_sock *sstack[VSL_POLL_STACK], **socks = sstack;
 	struct pollfd kstack[VSL_POLL_STACK], *k = kstack;
+	uint32_t seenstack[VSL_POLL_STACK], *seen = seenstack;
 	int ready = 0, kr;
 	bool any = false;
 	nfds_t i;
@@ -115,9 +128,11 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 	if (n > VSL_POLL_STACK) {
 		socks = calloc(n, sizeof(*socks));
 		k = calloc(n, sizeof(*k));
-		if (socks == NULL || k == NULL) {
+		seen = calloc(n, sizeof(*seen));
+		if (socks == NULL || k == NULL || seen == NULL) {
 			free(socks);
 			free(k);
+			free(seen);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -128,20 +143,22 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 		any |= socks[i] != NULL;
 	}
 	for (;;) {
-		bool armed = false;
+		bool armed = false, backoff = false;
 
 		ready = vsock_ready(fds, socks, n);
 		if (ready == 0 && any && deadline != 0 && !vsl_busy_poll()) {
 			/* Sleepers from before the arm to after the drain. */
-			sleepers(socks, n, true);
+			sleepers(socks, seen, n, true);
 			armed = true;
 			ready = vsock_ready(fds, socks, n);
 		}
 		if (ready > 0 || deadline == 0 || vsl_busy_poll()) {
 			if (armed)
-				sleepers(socks, n, false);
-			/* The kernel fds' state now, without sleeping. */
-			kr = kernel_poll(fds, socks, k, n, 0, NULL);
+				sleepers(socks, seen, n, false);
+			/* The kernel fds' state now, without sleeping (and
+			 * without the eventfds: we sleep on none). */
+			kr = kernel_poll(fds, socks, NULL, k, n, 0, NULL,
+					&backoff);
 			if (kr < 0) {
 				ready = -1;
 				break;
@@ -154,8 +171,9 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 			vsl_relax();
 			continue;
 		}
-		kr = kernel_poll(fds, socks, k, n, deadline, mask);
-		sleepers(socks, n, false);
+		kr = kernel_poll(fds, socks, seen, k, n, deadline, mask,
+				&backoff);
+		sleepers(socks, seen, n, false);
 		if (kr < 0) {
 			ready = -1;
 			break;
@@ -165,12 +183,15 @@ poll_core(struct pollfd *fds, nfds_t n, int64_t deadline,
 			break;
 		if (deadline >= 0 && vsl_now_ns() >= deadline)
 			break;
+		if (backoff)
+			vsl_sleep_backoff();
 	}
 	for (i = 0; i < n; i++)
 		vsl_sock_put(socks[i]);
 	if (socks != sstack) {
 		free(socks);
 		free(k);
+		free(seen);
 	}
 	return ready;
 }

@@ -74,7 +74,17 @@ struct vsl_sock {
 	int nfds;			/* fds naming this socket */
 	int kfd;			/* one of them, for ppoll */
 	bool closed;			/* its last fd went */
-	int waiters;			/* threads asleep on kfd (atomic) */
+
+	/* Threads sleeping on kfd: see vsl_sock_drain(). Under wait_lock,
+	 * a leaf lock (only non-blocking eventfd calls under it). */
+	pthread_mutex_t wait_lock;
+	int waiters;			/* between sleep_begin and _end */
+	uint32_t wake_gen;		/* wake-ups drained from kfd */
+	int wake_owed;			/* sleepers yet to see wake_gen */
+	/* Listener: connections this process accepted that d.accept_ready
+	 * (published after the reply) may not show yet: the d.events they
+	 * count against in the high half, the count in the low half. */
+	uint64_t acc_taken;
 
 	unsigned int gen;		/* vsl_gen when created (fork) */
 	struct vsl_proc *p;
@@ -161,6 +171,8 @@ void vsl_slot_release(struct vsl_proc *p, uint32_t idx);
 struct vsl_sock *vsl_sock_new(struct vsl_proc *p, uint32_t idx, int type,
 		int protocol);
 void vsl_sock_free(struct vsl_sock *s);
+/* Another reference on @p s (one is held already); vsl_sock_put() it. */
+void vsl_sock_ref(struct vsl_sock *s);
 /* Record @p fd as naming @p s (takes a ref). */
 void vsl_fd_install(int fd, struct vsl_sock *s);
 /*
@@ -177,11 +189,16 @@ vsl_stale(const struct vsl_sock *s)
 }
 
 /*
- * Sleeping on @p s's eventfd: vsl_sleep_begin() before the kernel call
- * returns the longest sleep (ns, -1 none) that is safe; see vsl_core.c.
+ * Sleeping on @p s's eventfd (see vsl_sock_drain() in vsl_core.c): a
+ * thread is a sleeper from vsl_sleep_begin(), before its arm, until
+ * vsl_sleep_end(), after its drain; @p seen is its own wake generation.
+ * vsl_sock_drain() true: the eventfd holds a wake-up for other sleepers
+ * only; leave it to them (vsl_sleep_backoff()) rather than sleep on it.
  */
-int64_t vsl_sleep_begin(struct vsl_sock *s);
-void vsl_sleep_end(struct vsl_sock *s);
+void vsl_sleep_begin(struct vsl_sock *s, uint32_t *seen);
+void vsl_sleep_end(struct vsl_sock *s, const uint32_t *seen);
+bool vsl_sock_drain(struct vsl_sock *s, uint32_t *seen);
+void vsl_sleep_backoff(void);
 
 /* Tell vsockd that the slot's app indices moved. */
 void vsl_doorbell(struct vsl_sock *s);
@@ -239,6 +256,23 @@ vsl_rx_avail(struct vsl_sock *s)
 {
 	return VSL_LD(s->slot->d.rx_head) -
 		__atomic_load_n(&s->slot->a.rx_tail, __ATOMIC_RELAXED);
+}
+
+/*
+ * Connections waiting on listener @p s. vsockd publishes accept_ready
+ * after its ACCEPT reply: while d.events has not moved since before our
+ * ACCEPT, the count still holds what we took (see accept_one()).
+ */
+static inline uint32_t
+vsl_accept_pending(struct vsl_sock *s)
+{
+	uint32_t ev = VSL_LD(s->slot->d.events);
+	uint32_t n = VSL_LD(s->slot->d.accept_ready);
+	uint64_t t = __atomic_load_n(&s->acc_taken, __ATOMIC_ACQUIRE);
+
+	if (VSL_LD(s->slot->d.events) != ev || (uint32_t)(t >> 32) != ev)
+		return n;
+	return n > (uint32_t)t ? n - (uint32_t)t : 0;
 }
 
 static inline uint32_t

@@ -265,7 +265,34 @@ accept_ready(struct vsl_sock *s, void *arg)
 {
 	(void)arg;
 	/* Not d.state: vsockd publishes LISTEN after its reply. */
-	return VSL_LD(s->slot->d.accept_ready) > 0 || s->p->dead;
+	return vsl_accept_pending(s) > 0 || s->p->dead;
+}
+
+/*
+ * vsockd answers ACCEPT, then publishes the listener's accept_ready on
+ * its next pass: in between, the slot still counts the connection we
+ * took, and a level-triggered poll or epoll_wait right after accept()
+ * reported the emptied listener readable (and a blocking accept spun on
+ * -EAGAIN). So remember what we took against d.events as it read before
+ * the request (@p ev0): if it has not moved since, no publish after our
+ * request came yet, and vsl_accept_pending() takes ours off until it
+ * moves. If it moved already, a publish came, maybe before vsockd saw
+ * our request: counting ours then could hide a connection that waits
+ * (a hang), not counting it at worst reports a listener readable once
+ * more where accept() says EAGAIN, as a racing accept may anyway.
+ */
+static void
+accept_taken(struct vsl_sock *ls, uint32_t ev0)
+{
+	uint64_t t = __atomic_load_n(&ls->acc_taken, __ATOMIC_ACQUIRE), nt;
+
+	do {
+		if (VSL_LD(ls->slot->d.events) != ev0)
+			return;
+		nt = (uint32_t)(t >> 32) == ev0 ? t + 1 :
+			(uint64_t)ev0 << 32 | 1;
+	} while (!__atomic_compare_exchange_n(&ls->acc_taken, &t, nt, false,
+			__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
 /* One VSL_OP_ACCEPT: a new socket's fd, -EAGAIN, or -errno. */
@@ -276,7 +303,7 @@ accept_one(struct vsl_sock *ls, int flags, uint64_t *rcid, uint32_t *rport)
 	struct vsl_proc *p = ls->p;
 	struct vsl_rep rep;
 	struct vsl_sock *s;
-	uint32_t idx;
+	uint32_t idx, ev0;
 	int efd, r;
 
 	r = vsl_slot_take(p, &idx);
@@ -293,12 +320,14 @@ accept_one(struct vsl_sock *ls, int flags, uint64_t *rcid, uint32_t *rport)
 		goto fail_fd;
 	}
 	req.arg = idx;
+	ev0 = VSL_LD(ls->slot->d.events);
 	r = vsl_rpc(p, &req, efd, &rep, NULL);
 	if (r < 0) {
 		s->gen--;
 		vsl_sock_free(s);
 		goto fail_fd;
 	}
+	accept_taken(ls, ev0);
 	/* What a Linux child socket inherits from its listener. */
 	s->buf_size = ls->buf_size;
 	s->buf_min = ls->buf_min;
