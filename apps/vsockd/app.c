@@ -593,6 +593,12 @@ vd_app_read(struct vd_app *a)
 			memcpy(&q, raw, sizeof(q));
 			rep.status = vd_rpc(a, &q, fds, nfds, &rep, &out_fd);
 		}
+		/*
+		 * What the request changed is in the slots before the reply
+		 * leaves: an application that took the last queued
+		 * connection must not read the listener as readable still.
+		 */
+		vd_flush();
 		r = vd_reply(a, &rep, out_fd);
 		if (out_fd >= 0)
 			close(out_fd);
