@@ -38,9 +38,26 @@ def peer(name):
     return os.path.join(PEERS, name)
 
 
+def sanitizer_runtimes(lib):
+    """The ASan/UBSan runtimes @lib links (a sanitizer build): they must
+    come first in LD_PRELOAD, before the preload itself."""
+    out = subprocess.run(["ldd", lib], capture_output=True, text=True,
+                         check=True).stdout
+    return [m.group(1) for m in re.finditer(
+        r"lib(?:asan|ubsan)\.so\S* => (\S+)", out)]
+
+
+PRELOAD_LIST = ":".join(sanitizer_runtimes(PRELOAD) + [PRELOAD]) \
+    if os.path.exists(PRELOAD) else PRELOAD
+
+
 def preloaded(cmd, sock, user=None):
-    """@cmd under vsock-guard with the preload: (argv, env)."""
-    env = dict(os.environ, LD_PRELOAD=PRELOAD, VSOCKD_SOCKET=sock)
+    """@cmd under vsock-guard with the preload: (argv, env). In a
+    sanitizer build the runtimes go first, and leak checks are off for
+    the program (they would report the interpreter's own, not ours)."""
+    env = dict(os.environ, LD_PRELOAD=PRELOAD_LIST, VSOCKD_SOCKET=sock)
+    if PRELOAD_LIST != PRELOAD:
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
     guard = [GUARD] + (["--user", user] if user else []) + ["--"]
     return guard + list(cmd), env
 
