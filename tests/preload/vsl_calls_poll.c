@@ -160,6 +160,16 @@ t_select_mix(char *why)
 	CHECK(n == 1 && !FD_ISSET(s, &r) && FD_ISSET(p[0], &r),
 	      "pipe arrival: n %d", n);
 	SYS(write(c, "v", 1));
+	/*
+	 * The byte crosses the stack before s is readable (so it does on
+	 * Linux's loopback transport): wait for it, then ask for all three.
+	 */
+	{
+		struct pollfd pf = { .fd = s, .events = POLLIN };
+
+		SYS(n = poll(&pf, 1, 5000));
+		CHECK(n == 1, "the byte did not arrive: poll %d", n);
+	}
 	SETS();
 	FD_ZERO(&w);
 	FD_SET(c, &w);
