@@ -1125,20 +1125,29 @@ def main(argv=None):
         return 130
     targets = analyse(raw, P)
     wall = time.monotonic() - T0
-    table = rep.write_results(args.out, date, targets, raw, mach, mode, wall)
+    # --only: the dated file of that part alone, latest.* left as they are.
+    part = "-".join(sorted(set(args.only))) \
+        if args.only and set(args.only) != set(GROUPS) else None
+    table = rep.write_results(args.out, date, targets, raw, mach, mode, wall,
+                              part)
     # The commit measured, and the socket layer's three columns.
     lines = table.split("\n", 1)
     table = lines[0] + f"\n\nCommit: {mach['commit']}.\n" + lines[1] + \
         preload_table(targets)
-    with open(os.path.join(args.out, "latest.md"), "w") as f:
-        f.write(table)
-    try:
-        for p in plots(raw, P, args.out, date):
-            log(f"wrote {os.path.relpath(p, ROOT)}")
-    except Exception as e:  # a plot must not lose the figures
-        log(f"plotting failed: {e!r}")
-    log(f"wrote {os.path.relpath(args.out, ROOT)}/{date}.json, latest.json,"
-        f" latest.md in {wall:.0f} s")
+    out = os.path.relpath(args.out, ROOT)
+    if part:
+        log(f"wrote {out}/{date}-{part}.json in {wall:.0f} s (latest.* "
+            "are the last whole run's)")
+    else:
+        with open(os.path.join(args.out, "latest.md"), "w") as f:
+            f.write(table)
+        try:
+            for p in plots(raw, P, args.out, date):
+                log(f"wrote {os.path.relpath(p, ROOT)}")
+        except Exception as e:  # a plot must not lose the figures
+            log(f"plotting failed: {e!r}")
+        log(f"wrote {out}/{date}.json, latest.json, latest.md in "
+            f"{wall:.0f} s")
     print(table)
     missing = [t["name"] for t in targets
                if t["ours"] is None and not args.peers_only

@@ -185,19 +185,25 @@ def markdown(targets, mach, date, mode, wall_s=None):
     return "\n".join(lines) + "\n"
 
 
-def write_results(outdir, date, targets, raw, mach, mode, wall_s=None):
-    """Writes <date>.json, latest.json, latest.md; returns the table."""
+def write_results(outdir, date, targets, raw, mach, mode, wall_s=None,
+                  part=None):
+    """Writes <date>.json, latest.json, latest.md; returns the table.
+    A run of only some targets (@part names them) writes
+    <date>-<part>.json alone: latest.* stay the last whole run's."""
     os.makedirs(outdir, exist_ok=True)
     full = {"date": date, "mode": mode, "machine": mach,
             "ratio_convention": RATIO_NOTE, "wall_seconds": wall_s,
             "targets": targets, "raw": raw}
-    with open(os.path.join(outdir, f"{date}.json"), "w") as f:
+    name = f"{date}-{part}.json" if part else f"{date}.json"
+    with open(os.path.join(outdir, name), "w") as f:
         json.dump(full, f, indent=1, sort_keys=False)
         f.write("\n")
+    table = markdown(targets, mach, date, mode, wall_s)
+    if part:
+        return table
     with open(os.path.join(outdir, "latest.json"), "w") as f:
         json.dump(public_targets(targets), f, indent=1)
         f.write("\n")
-    table = markdown(targets, mach, date, mode, wall_s)
     with open(os.path.join(outdir, "latest.md"), "w") as f:
         f.write(table)
     return table

@@ -213,6 +213,14 @@ def test_report_writer(tmp_path):
     assert full["raw"] == {"x": [1]} and full["machine"]["cpu"] == "test cpu"
     md = (tmp_path / "latest.md").read_text()
     assert md == table
+    # A run of only some targets leaves latest.* to the last whole run.
+    rep.write_results(str(tmp_path), "2000-01-02", targets[:1], {"y": [2]},
+                      mach, "quick", 3.0, part="preload")
+    part = json.loads((tmp_path / "2000-01-02-preload.json").read_text())
+    assert part["raw"] == {"y": [2]}
+    assert json.loads((tmp_path / "latest.json").read_text()) == latest
+    assert (tmp_path / "latest.md").read_text() == table
+    assert not (tmp_path / "2000-01-02.json").exists()
     assert "| target | ours | peer | ratio |" in md
     assert "test cpu" in md and "2 cores" in md and "6.1" in md
     assert "| rate | 3.00 (2.00–4.00) | 1.00 (1.00–1.00) | 3.00× |" in md
