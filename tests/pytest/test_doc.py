@@ -12,7 +12,8 @@ DOXYFILE = os.path.join(ROOT, "doc", "Doxyfile")
 PUBLIC_HEADERS = ["lib/vsock_stack/include/vsock_stack.h",
                   "lib/vsock_stack/include/vsock_port.h",
                   "lib/vsock_stack/include/vsock_hdr.h",
-                  "drivers/net/virtio_vsock/virtio_vsock_dev.h"]
+                  "drivers/net/virtio_vsock/virtio_vsock_dev.h",
+                  "lib/libvsock/include/libvsock.h"]
 
 
 def doxyfile_inputs():

@@ -12,12 +12,13 @@ from conftest import BUILD, EAL, ROOT
 
 EXAMPLE = os.path.join(ROOT, "examples", "hello_vsock")
 PUBLIC_HEADERS = ["vsock_stack.h", "vsock_port.h", "vsock_hdr.h",
-                  "virtio_vsock_dev.h"]
+                  "virtio_vsock_dev.h", "libvsock.h"]
 LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
 PRIVATE_HEADERS = ["vsock_private.h", "vsock_credit.h", "virtqueue.h",
                    "virtio_vsock_transport.h", "virtqueue_dev.h",
-                   "virtio_ring_defs.h", "dpdk_vsock_config.h"]
+                   "virtio_ring_defs.h", "dpdk_vsock_config.h",
+                   "vsl_proto.h", "vsl_priv.h", "vsl_internal.h"]
 
 
 def run(cmd, **kw):
@@ -78,6 +79,17 @@ def test_installed_files(installed):
         assert os.path.isfile(a), a
         assert os.path.islink(so), so
         assert os.path.isfile(os.path.realpath(so)), so
+    # The socket layer: libvsock, the preload, vsockd and its unit.
+    assert os.path.isfile(os.path.join(lib, "libvsock.a"))
+    assert os.path.islink(os.path.join(lib, "libvsock.so"))
+    assert os.path.isfile(os.path.join(lib, "libvsock-preload.so"))
+    assert os.access(os.path.join(root, "bin", "vsockd"), os.X_OK)
+    assert os.path.isfile(os.path.join(root, "lib", "systemd", "system",
+                                       "vsockd.service"))
+    with open(os.path.join(lib, "pkgconfig", "libvsock.pc")) as f:
+        vpc = f.read()
+    # No DPDK behind it: nothing required, only itself and pthreads.
+    assert "-lvsock" in vpc and "Requires" not in vpc, vpc
     pc = os.path.join(lib, "pkgconfig", "libdpdk-vsock.pc")
     with open(pc) as f:
         text = f.read()
@@ -145,3 +157,58 @@ def test_example_builds_and_runs(installed, tmp_path, link):
 
     p = run([exe] + EAL, env=renv, timeout=120)
     assert 'hello_vsock: received "hello"' in p.stdout, p.stdout + p.stderr
+
+
+LIBVSOCK_PROG = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <libvsock.h>
+
+int main(void)
+{
+	/* No vsockd is needed for these two: what Linux answers. */
+	if (vsl_socket(AF_VSOCK, SOCK_DGRAM, 0) != -1 || errno != ENODEV)
+		return printf("DGRAM: %s\\n", strerror(errno)), 1;
+	if (vsl_socket(AF_VSOCK, SOCK_STREAM, 0) != -1 ||
+			errno != EAFNOSUPPORT)
+		return printf("no vsockd: %s\\n", strerror(errno)), 1;
+	puts("libvsock ok");
+	return 0;
+}
+"""
+
+
+def test_libvsock_without_dpdk(installed, tmp_path):
+    """A program built on the installed libvsock.pc links no DPDK, and
+    libvsock answers as Linux does before any daemon is involved."""
+    _, _, lib, _ = installed
+    pcd = str(tmp_path / "pc")
+    os.makedirs(pcd)
+    with open(os.path.join(lib, "pkgconfig", "libvsock.pc")) as f:
+        lines = f.read().splitlines()
+    prefix = build_option("prefix")
+    root = lib[:lib.index(prefix) + len(prefix)]
+    with open(os.path.join(pcd, "libvsock.pc"), "w") as f:
+        f.write("\n".join(f"prefix={root}" if l.startswith("prefix=")
+                          else l for l in lines) + "\n")
+    env = dict(os.environ, PKG_CONFIG_PATH=pcd)
+    flags = run(["pkg-config", "--cflags", "--libs", "libvsock"],
+                env=env).stdout.split()
+    src = tmp_path / "prog.c"
+    src.write_text(LIBVSOCK_PROG)
+    exe = str(tmp_path / "prog")
+    san = sanitizer_flags().split()
+    run(["cc", "-Wall", "-Werror", str(src), "-o", exe] + san + flags)
+    renv = dict(os.environ, LD_LIBRARY_PATH=lib,
+                VSOCKD_SOCKET=str(tmp_path / "nobody-here.sock"),
+                ASAN_OPTIONS="detect_leaks=0")
+    ldd = run(["ldd", exe], env=renv).stdout
+    assert os.path.join(lib, "libvsock.so") in ldd, ldd
+    assert "librte_" not in ldd, ldd
+    p = subprocess.run([exe], env=renv, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and p.stdout == "libvsock ok\n", \
+        p.stdout + p.stderr
+    # One line on stderr says why: the path and the reason.
+    assert str(tmp_path / "nobody-here.sock") in p.stderr, p.stderr
