@@ -359,13 +359,15 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		return;
 	}
 	printf("{\"mode\": \"%s\", \"type\": \"%s\", \"dev\": \"%s\", "
+		"\"cid\": %" PRIu64 ", "
 		"\"conns\": %u, \"bytes_tx\": %" PRIu64 ", \"bytes_rx\": %"
 		PRIu64 ", \"msgs_tx\": %" PRIu64 ", \"msgs_rx\": %" PRIu64
 		", \"errors\": %" PRIu64 ", \"seconds\": %.3f, "
 		"\"gbps\": %.4f, \"mpps\": %.6f",
 		tp_mode_names[t->o.mode],
 		t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
-		t->o.dev, t->o.conns, c->bytes_tx + s->bytes_tx, bytes_rx,
+		t->o.dev, vsock_stack_local_cid(t->stack), t->o.conns,
+		c->bytes_tx + s->bytes_tx, bytes_rx,
 		c->msgs_tx + s->msgs_tx, msgs_rx, t->st.errors, seconds,
 		gbps, mpps);
 	if (t->o.mode == TP_PINGPONG)
