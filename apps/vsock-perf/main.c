@@ -545,6 +545,12 @@ main(int argc, char **argv)
 	if (sv != NULL)
 		vperf_server_stop(sv);
 	vp_settle(&t, sv);
+	if (t.o.client && t.o.test == VP_SEND && t.trailers != t.o.streams) {
+		fprintf(stderr, "vsock-perf: %u of %u sinks never answered "
+			"with their byte count\n", t.o.streams - t.trailers,
+			t.o.streams);
+		t.errors++;
+	}
 	vp_report_finish(&rep, &t, sv, dev);
 	ret = t.errors == 0 ? 0 : 1;
 	/* Packets still in the device's rings come from the stack's pools. */

@@ -215,9 +215,11 @@ vp_sums(const struct vp_ctx *t, struct vp_count *sent, struct vp_count *rcvd)
 	*sent = t->sent;
 	*rcvd = t->rcvd;
 	if (t->o.test == VP_SEND) {
-		/* The sinks' own counts, when every one of them answered. */
-		rcvd->bytes = t->trailers == t->o.streams ? t->sink_rcvd :
-			t->sent.bytes;
+		/*
+		 * The sinks' own counts: a sink that never answered counts
+		 * nothing (and is an error, main.c), never what was sent.
+		 */
+		rcvd->bytes = t->sink_rcvd;
 		rcvd->msgs = rcvd->bytes / t->o.size;
 	} else if (t->o.test == VP_RECV) {
 		*sent = t->rcvd;	/* what the servers managed to send */
