@@ -393,19 +393,14 @@ do_send(int fd, const struct iovec *iov, int n, int flags, bool kernel_ok,
 	struct vsl_sock *s;
 	ssize_t r;
 
-	s = vsl_sock_get(fd);
-	if (s == NULL) {
-		if (!kernel_ok) {
-			errno = syscall(SYS_fcntl, fd, F_GETFD) < 0 ? EBADF :
-				ENOTSOCK;
-			return -1;
-		}
+	if (kernel_ok && !vsl_is_socket(fd)) {
 		if (mh != NULL)
 			return syscall(SYS_sendmsg, fd, mh, flags);
 		return syscall(SYS_writev, fd, iov, n);
 	}
-	if (vsl_stale(s))
-		return vsl_fail(s, EBADFD);
+	s = vsl_sock_of(fd);
+	if (s == NULL)
+		return -1;
 	r = iov_in(v, iov, n, &c.total);
 	if (r == 0)
 		r = sock_send(s, &c, flags);
@@ -426,19 +421,14 @@ do_recv(int fd, const struct iovec *iov, int n, int flags, int *mflags,
 	struct vsl_sock *s;
 	ssize_t r;
 
-	s = vsl_sock_get(fd);
-	if (s == NULL) {
-		if (!kernel_ok) {
-			errno = syscall(SYS_fcntl, fd, F_GETFD) < 0 ? EBADF :
-				ENOTSOCK;
-			return -1;
-		}
+	if (kernel_ok && !vsl_is_socket(fd)) {
 		if (mh != NULL)
 			return syscall(SYS_recvmsg, fd, mh, flags);
 		return syscall(SYS_readv, fd, iov, n);
 	}
-	if (vsl_stale(s))
-		return vsl_fail(s, EBADFD);
+	s = vsl_sock_of(fd);
+	if (s == NULL)
+		return -1;
 	r = iov_in(v, iov, n, &c.total);
 	if (r == 0)
 		r = sock_recv(s, &c, flags, mflags);
