@@ -8,7 +8,14 @@
  * its own (16 bytes, little-endian; on SEQPACKET it is a message of its
  * own):
  *
- *   u32 magic "VPRF"  u8 version  u8 mode  u16 zero  u32 msg_size  u32 zero
+ *   u32 magic "VPRF"  u8 version  u8 mode  u8 flags  u8 zero  u32 msg_size
+ *   u32 zero
+ *
+ * Flags (a server that does not know one refuses the hello):
+ *   COLD    the sending side walks a buffer larger than the last-level
+ *           cache (vperf_cold_len()) instead of one hot pattern, and the
+ *           receiving side reads every byte (vperf_payload_sum()) instead
+ *           of dropping it unread: what a real application costs.
  *
  * Modes:
  *   SINK    the client sends; the server reads and drops every byte. When
@@ -26,6 +33,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -50,8 +58,12 @@ enum vperf_mode {
 	VPERF_NB_MODES
 };
 
+#define VPERF_F_COLD 0x01u	/* cold source, reading sink */
+#define VPERF_F_ALL VPERF_F_COLD
+
 struct vperf_hello {
 	uint8_t mode;		/* enum vperf_mode */
+	uint8_t flags;		/* VPERF_F_* */
 	uint32_t msg_size;
 };
 
@@ -60,7 +72,8 @@ vperf_hello_encode(uint8_t out[VPERF_HELLO_LEN], const struct vperf_hello *h)
 {
 	rte_le32_t w[4] = {
 		rte_cpu_to_le_32(VPERF_MAGIC),
-		rte_cpu_to_le_32(VPERF_VERSION | (uint32_t)h->mode << 8),
+		rte_cpu_to_le_32(VPERF_VERSION | (uint32_t)h->mode << 8 |
+				(uint32_t)h->flags << 16),
 		rte_cpu_to_le_32(h->msg_size),
 		0,
 	};
@@ -78,9 +91,11 @@ vperf_hello_decode(const uint8_t in[VPERF_HELLO_LEN], struct vperf_hello *h)
 	memcpy(w, in, sizeof(w));
 	vm = rte_le_to_cpu_32(w[1]);
 	if (rte_le_to_cpu_32(w[0]) != VPERF_MAGIC ||
-			(vm & 0xff) != VPERF_VERSION || vm >> 16 != 0)
+			(vm & 0xff) != VPERF_VERSION || vm >> 24 != 0 ||
+			((vm >> 16) & ~VPERF_F_ALL) != 0)
 		return -EPROTO;
 	h->mode = (uint8_t)(vm >> 8);
+	h->flags = (uint8_t)(vm >> 16);
 	h->msg_size = rte_le_to_cpu_32(w[2]);
 	if (h->mode >= VPERF_NB_MODES || h->msg_size == 0 ||
 			h->msg_size > VPERF_MAX_MSG)
@@ -98,6 +113,33 @@ struct vperf_payload;
 
 /* A pattern of VPERF_MAX_MSG bytes on @socket; NULL with rte_errno. */
 struct vperf_payload *vperf_payload_create(int socket);
+
+/* Overrides vperf_cold_len(): bytes, a multiple of 2 MiB up to 1 GiB. */
+#define VPERF_COLD_ENV "VSOCK_PERF_COLD_BYTES"
+
+/*
+ * Bytes of a cold pattern: 1.25 times the last-level cache, rounded up
+ * to 2 MiB, within 64 MiB..1 GiB (64 MiB when the size is unknown), or
+ * $VSOCK_PERF_COLD_BYTES; 0 when that is not a valid size.
+ */
+size_t vperf_cold_len(void);
+
+/*
+ * A cold pattern of vperf_cold_len() bytes on @socket, every page
+ * touched: vperf_payload_msgs() walks it, each message taken where the
+ * last one ended. NULL with rte_errno (ENOMEM: not enough hugepages;
+ * EINVAL: a bad $VSOCK_PERF_COLD_BYTES).
+ */
+struct vperf_payload *vperf_payload_create_cold(int socket);
+
+/* The pattern's length in bytes. */
+size_t vperf_payload_len(const struct vperf_payload *p);
+
+/*
+ * A sum over every byte of @m's chain, for a sink that reads what it is
+ * given (COLD): the caller keeps it so that no read can be left out.
+ */
+uint64_t vperf_payload_sum(const struct rte_mbuf *m);
 void vperf_payload_free(struct vperf_payload *p);
 
 /*
@@ -116,7 +158,8 @@ bool vperf_payload_check(const struct vperf_payload *p, uint64_t off,
 
 /*
  * Up to @n messages of @size bytes from @pool into @out; returns how many
- * (0 when the pool is empty).
+ * (0 when the pool is empty). A hot pattern gives its first @size bytes
+ * every time; a cold one the next @size bytes of its walk.
  */
 unsigned int vperf_payload_msgs(struct vperf_payload *p,
 		struct rte_mempool *pool, uint32_t size, struct rte_mbuf **out,

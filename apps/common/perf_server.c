@@ -3,7 +3,10 @@
  * The vsock-perf server: one small state machine per connection, driven
  * by the stack's callbacks. Zero copy both ways: a sink drops the mbufs
  * it is handed, a source sends the shared pattern (perf_proto.h), an echo
- * sends back the very mbufs it received.
+ * sends back the very mbufs it received. With COLD a sink reads every
+ * byte first and a source walks a pattern larger than the last-level
+ * cache, made on the first such hello (a pause of a fraction of a
+ * second on this lcore) and kept.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,6 +33,7 @@ struct vperf_sconn {
 	struct vsock_conn *vc;
 	enum vsock_type type;
 	int mode;		/* enum vperf_mode; -1 until the hello */
+	uint8_t flags;		/* the hello's VPERF_F_* */
 	uint32_t hello_got;
 	uint32_t msg_size;
 	bool starved;
@@ -45,6 +49,8 @@ struct vperf_server {
 	struct vsock_stack *s;
 	struct rte_mempool *pool;
 	struct vperf_payload *pay;
+	struct vperf_payload *cold;	/* COLD sources: NULL until one */
+	uint64_t sum;		/* COLD sinks: what reading every byte gave */
 	uint32_t port;
 	TAILQ_HEAD(, vperf_sconn) conns;
 	TAILQ_HEAD(, vperf_sconn) starved;
@@ -102,12 +108,14 @@ static void
 vperf_source_pump(struct vperf_sconn *pc)
 {
 	struct vperf_server *sv = pc->sv;
+	struct vperf_payload *pay = pc->flags & VPERF_F_COLD ? sv->cold :
+		sv->pay;
 
 	for (;;) {
 		struct rte_mbuf *m = pc->pend;
 		int r;
 
-		if (m == NULL && vperf_payload_msgs(sv->pay, sv->pool,
+		if (m == NULL && vperf_payload_msgs(pay, sv->pool,
 				pc->msg_size, &m, 1) == 0) {
 			if (!pc->starved) {
 				pc->starved = true;
@@ -216,8 +224,31 @@ vperf_payload_in(struct vperf_sconn *pc, struct rte_mbuf *m, uint32_t flags)
 		vperf_echo_data(pc, m, flags);
 		return;
 	}
+	if (pc->flags & VPERF_F_COLD)
+		pc->sv->sum += vperf_payload_sum(m);
 	rte_pktmbuf_free(m);
 	vsock_consumed(pc->vc, len);
+}
+
+/*
+ * Whether @h can be served: COLD is for sinks and sources only, and a
+ * cold source needs the cold pattern (made now, once).
+ */
+static bool
+vperf_cold_ready(struct vperf_server *sv, const struct vperf_hello *h)
+{
+	if (!(h->flags & VPERF_F_COLD))
+		return true;
+	if (h->mode != VPERF_SINK && h->mode != VPERF_SOURCE)
+		return false;
+	if (h->mode == VPERF_SOURCE && sv->cold == NULL) {
+		sv->cold = vperf_payload_create_cold((int)rte_socket_id());
+		if (sv->cold == NULL) {
+			sv->st.errors++;
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Gather the hello; true when @m (what is left of it) is payload. */
@@ -240,7 +271,8 @@ vperf_hello_in(struct vperf_sconn *pc, struct rte_mbuf **mp)
 	pc->hello_got += take;
 	vsock_consumed(pc->vc, take);
 	if (take == 0 || (pc->hello_got == VPERF_HELLO_LEN &&
-			vperf_hello_decode(pc->hello, &h) != 0)) {
+			(vperf_hello_decode(pc->hello, &h) != 0 ||
+			!vperf_cold_ready(sv, &h)))) {
 		sv->st.bad_hello++;
 		rte_pktmbuf_free(m);
 		vperf_sconn_close(pc, true);
@@ -250,6 +282,7 @@ vperf_hello_in(struct vperf_sconn *pc, struct rte_mbuf **mp)
 	if (pc->hello_got < VPERF_HELLO_LEN)
 		return false;
 	pc->mode = h.mode;
+	pc->flags = h.flags;
 	pc->msg_size = h.msg_size;
 	sv->st.tests[h.mode]++;
 	if (h.mode == VPERF_SOURCE)
@@ -435,5 +468,6 @@ vperf_server_free(struct vperf_server *sv)
 	if (sv == NULL)
 		return;
 	vperf_payload_free(sv->pay);
+	vperf_payload_free(sv->cold);
 	free(sv);
 }

@@ -68,7 +68,8 @@ vp_error(struct vp_stream *st)
 static int
 vp_send_hello(struct vp_ctx *t, struct vsock_conn *vc, uint8_t mode)
 {
-	struct vperf_hello h = { .mode = mode, .msg_size = t->o.size };
+	struct vperf_hello h = { .mode = mode, .msg_size = t->o.size,
+		.flags = t->o.cold && mode != VPERF_IDLE ? VPERF_F_COLD : 0 };
 	uint8_t b[VPERF_HELLO_LEN];
 
 	vperf_hello_encode(b, &h);
@@ -195,6 +196,8 @@ vp_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 		vp_trailer_in(st, m);
 		break;
 	case VP_RECV:
+		if (t->o.cold)
+			t->sum += vperf_payload_sum(m);
 		if (!t->stopping) {
 			t->rcvd.bytes += len;
 			t->rcvd.msgs = t->rcvd.bytes / t->o.size;

@@ -65,6 +65,12 @@ usage(FILE *f, const char *prog)
 "  -P, --parallel N  streams at once (default 1; 1..65536)\n"
 "  -R, --reverse     the server sends, the client receives (zero copy)\n"
 "      --seqpacket   SEQPACKET connections (each message whole)\n"
+"      --cold        the source walks a buffer larger than the last-level\n"
+"                    cache and the sink reads every byte (this side's\n"
+"                    or the server's, by -R) instead of a hot pattern\n"
+"                    and a sink that drops unread; the buffer is 1.25 x\n"
+"                    the LLC within 64 MiB..1 GiB, or\n"
+"                    $VSOCK_PERF_COLD_BYTES (both ends read it)\n"
 "      --latency     ping-pong: one message out, its echo back; round\n"
 "                    trip p50/p99/p99.9 from a histogram\n"
 "      --conn-rate   connect and close as fast as possible, -P at once\n"
@@ -136,7 +142,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 {
 	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_VERIFY,
 		O_BYTES, O_CONN_BYTES, O_SEED, O_IDLE, O_NB_MBUFS, O_MBUF_SIZE,
-		O_MAX_CONNS, O_PCAP, O_PCAP_SNAPLEN };
+		O_MAX_CONNS, O_PCAP, O_PCAP_SNAPLEN, O_COLD };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "server", no_argument, NULL, 's' },
@@ -147,6 +153,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "reverse", no_argument, NULL, 'R' },
 		{ "seqpacket", no_argument, NULL, O_SEQPACKET },
+		{ "cold", no_argument, NULL, O_COLD },
 		{ "latency", no_argument, NULL, O_LATENCY },
 		{ "conn-rate", no_argument, NULL, O_CONN_RATE },
 		{ "verify", no_argument, NULL, O_VERIFY },
@@ -223,6 +230,9 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			break;
 		case O_SEQPACKET:
 			o->type = VSOCK_TYPE_SEQPACKET;
+			break;
+		case O_COLD:
+			o->cold = true;
 			break;
 		case O_LATENCY:
 			o->test = VP_LATENCY;
@@ -322,6 +332,10 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->bytes != 0))
 		return app_bad("-t", "0", "only a server, or --verify with "
 			"--bytes, runs without a time limit");
+	if (o->cold && (!o->client || (o->test != VP_SEND &&
+			o->test != VP_RECV)))
+		return app_bad("--cold", "", "is for a client's stream tests "
+			"(sending, or -R)");
 	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > VP_SEQ_MAX)
 		return app_bad("-l", "", "SEQPACKET messages are at most "
 			"524288 bytes");
@@ -462,12 +476,27 @@ main(int argc, char **argv)
 	t.pool = rte_pktmbuf_pool_create("vp_pool", t.o.nb_mbufs, 256, 0,
 			(uint16_t)(t.o.mbuf_size + RTE_PKTMBUF_HEADROOM),
 			rte_socket_id());
-	t.pay = t.pool != NULL ? vperf_payload_create((int)rte_socket_id()) :
-		NULL;
+	if (t.pool != NULL)
+		t.pay = t.o.cold && t.o.test == VP_SEND ?
+			vperf_payload_create_cold((int)rte_socket_id()) :
+			vperf_payload_create((int)rte_socket_id());
 	t.hist = rte_zmalloc("vp_hist", sizeof(*t.hist), 0);
-	if (t.pool == NULL || t.pay == NULL || t.hist == NULL) {
+	if (t.pool == NULL || t.hist == NULL) {
 		fprintf(stderr, "vsock-perf: cannot allocate %u mbufs: %s\n",
 			t.o.nb_mbufs, rte_strerror(rte_errno));
+		return 1;
+	}
+	if (t.pay == NULL && t.o.cold && vperf_cold_len() == 0) {
+		fprintf(stderr, "vsock-perf: bad %s '%s': expected bytes, a "
+			"multiple of 2 MiB up to 1 GiB\n", VPERF_COLD_ENV,
+			getenv(VPERF_COLD_ENV));
+		return 2;
+	}
+	if (t.pay == NULL) {
+		fprintf(stderr, "vsock-perf: cannot allocate the %zu-byte %s "
+			"pattern in hugepages: %s\n", t.o.cold ?
+			vperf_cold_len() : (size_t)VPERF_MAX_MSG,
+			t.o.cold ? "cold" : "payload", rte_strerror(rte_errno));
 		return 1;
 	}
 	/*

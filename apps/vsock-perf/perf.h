@@ -36,6 +36,7 @@ struct vp_opts {
 	uint32_t streams;
 	enum vsock_type type;
 	enum vp_test test;
+	bool cold;		/* --cold: cold source, reading sink */
 	uint32_t idle;		/* --idle N */
 	bool json;
 	uint32_t nb_mbufs;
@@ -103,6 +104,7 @@ struct vp_ctx {
 	struct vp_count sent;		/* by the client */
 	struct vp_count rcvd;		/* by the client (-R, echo) */
 	uint64_t sink_rcvd;		/* servers' trailers (send test) */
+	uint64_t sum;			/* --cold -R: every byte read */
 	uint32_t trailers;		/* streams whose trailer came */
 	uint64_t conns_done;		/* --conn-rate: connects finished */
 	uint64_t errors;

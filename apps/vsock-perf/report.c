@@ -12,6 +12,7 @@
 #include <vsock_stack.h>
 
 #include "perf.h"
+#include "perf_proto.h"
 #include "perf_server.h"
 #include "report.h"
 
@@ -117,7 +118,7 @@ void
 vp_report_start(struct vp_report *r, const struct vp_ctx *t,
 		struct virtio_vsock_dev *dev)
 {
-	RTE_SET_USED(r);
+	r->dev = dev;
 	if (t->o.json)
 		return;
 	printf("vsock-perf: %s on %s (cid %" PRIu64 "), port %u",
@@ -137,6 +138,7 @@ vp_report_begin(struct vp_report *r, const struct vp_ctx *t, double now)
 {
 	r->t0 = now;
 	r->last = now;
+	virtio_vsock_stats_get(r->dev, &r->ring0);
 	vp_progress(t, NULL, &r->last_bytes, &r->last_msgs);
 }
 
@@ -196,6 +198,15 @@ vp_report_end_of_traffic(struct vp_report *r, const struct vp_ctx *t,
 {
 	RTE_SET_USED(t);
 	r->t_end = now;
+	virtio_vsock_stats_get(r->dev, &r->ring1);
+}
+
+/* Packets the driver moved over the test window, each way. */
+static void
+vp_ring_pkts(const struct vp_report *r, uint64_t *tx, uint64_t *rx)
+{
+	*tx = r->ring1.tx_pkts - r->ring0.tx_pkts;
+	*rx = r->ring1.rx_pkts - r->ring0.rx_pkts;
 }
 
 static void
@@ -234,6 +245,7 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 	struct vsock_stack_stats ss;
 	struct virtio_vsock_stats ds;
 	struct vp_count sent, rcvd;
+	uint64_t ring_tx, ring_rx;
 	unsigned int i, ends = sv != NULL && t->o.client ? 2 : 1;
 
 	vsock_stack_stats_get(t->stack, &ss);
@@ -244,14 +256,15 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 		", \"port\": %u, \"role\": \"%s\", \"test\": \"%s\", "
 		"\"type\": \"%s\", \"msg_size\": %u, \"streams\": %u, "
 		"\"reverse\": %s, \"latency\": %s, \"duration\": %.3f, "
-		"\"idle\": %u},\n", t->o.dev, vsock_stack_local_cid(t->stack),
+		"\"idle\": %u, \"cold\": %s, \"cold_bytes\": %zu},\n", t->o.dev, vsock_stack_local_cid(t->stack),
 		t->peer_cid, t->o.port, t->o.client ? "client" : "server",
 		vp_test_names[t->o.test],
 		t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
 		t->o.size, t->o.streams,
 		t->o.test == VP_RECV ? "true" : "false",
 		t->o.test == VP_LATENCY ? "true" : "false", t->o.duration,
-		t->o.idle);
+		t->o.idle, t->o.cold ? "true" : "false",
+		t->o.cold ? vperf_cold_len() : (size_t)0);
 	printf(" \"intervals\": [");
 	for (i = 0; i < r->nb_iv; i++) {
 		const struct vp_interval *iv = &r->iv[i];
@@ -298,6 +311,12 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 			r->idle_seconds, r->stack_bytes_per_conn,
 			r->stack_bytes_per_conn + (r->idle_up ?
 			(double)r->idle_bytes / r->idle_up / ends : 0));
+	vp_ring_pkts(r, &ring_tx, &ring_rx);
+	printf(",\n  \"ring\": {\"seconds\": %.6f, \"tx_pkts\": %" PRIu64
+		", \"rx_pkts\": %" PRIu64 ", \"tx_pkts_per_second\": %.1f, "
+		"\"rx_pkts_per_second\": %.1f}", secs, ring_tx, ring_rx,
+		secs > 0 ? (double)ring_tx / secs : 0,
+		secs > 0 ? (double)ring_rx / secs : 0);
 	printf(",\n  \"stack\": {\"rx_pkts\": %" PRIu64 ", \"tx_pkts\": %"
 		PRIu64 ", \"coalesced\": %" PRIu64 ", \"credit_stalls\": %"
 		PRIu64 ", \"credit_updates_tx\": %" PRIu64 ", \"rst_tx\": %"
@@ -331,10 +350,13 @@ vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
 		const struct vperf_server *sv, struct virtio_vsock_dev *dev)
 {
 	struct vp_count sent, rcvd;
+	uint64_t ring_tx, ring_rx;
 	double secs;
 
-	if (r->t_end == 0)
+	if (r->t_end == 0) {
 		r->t_end = r->last;
+		virtio_vsock_stats_get(r->dev, &r->ring1);
+	}
 	secs = r->t_end - r->t0;
 	if (t->o.json) {
 		vp_json(r, t, sv, dev);
@@ -351,6 +373,10 @@ vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
 				rcvd.msgs);
 			printf("      receiver\n");
 		}
+		vp_ring_pkts(r, &ring_tx, &ring_rx);
+		printf("ring: tx %.3f Mpkt/s, rx %.3f Mpkt/s (driver "
+			"counters)\n", secs > 0 ? ring_tx / secs / 1e6 : 0,
+			secs > 0 ? ring_rx / secs / 1e6 : 0);
 		if (t->o.test == VP_LATENCY)
 			printf("rtt: p50 %.2f us  p99 %.2f us  p99.9 %.2f us"
 				"  (%" PRIu64 " samples)\n",

@@ -5,9 +5,10 @@
 
 #include <stdint.h>
 
+#include <virtio_vsock_dev.h>
+
 struct vp_ctx;
 struct vperf_server;
-struct virtio_vsock_dev;
 
 struct vp_interval {
 	double start;
@@ -30,6 +31,14 @@ struct vp_report {
 	double idle_seconds;
 	uint64_t idle_bytes;	/* memory the idle connections took */
 	double stack_bytes_per_conn;	/* the stack's reservation per slot */
+	/*
+	 * The driver's counters when traffic started and stopped: packets
+	 * on the ring over the test window, not application messages (the
+	 * stack coalesces small stream writes).
+	 */
+	struct virtio_vsock_dev *dev;
+	struct virtio_vsock_stats ring0;
+	struct virtio_vsock_stats ring1;
 };
 
 void vp_report_start(struct vp_report *r, const struct vp_ctx *t,

@@ -51,11 +51,12 @@ BRIDGE = os.path.join(BUILD, "apps", "vsock-bridge")
 class Background:
     """A process the test started: tracked by pid, stopped by the test."""
 
-    def __init__(self, cmd, name):
+    def __init__(self, cmd, name, env=None):
         self.name = name
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     env=env)
         self.out = self.err = ""
 
     def alive(self):

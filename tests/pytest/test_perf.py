@@ -114,6 +114,8 @@ def test_text_output_has_intervals_and_summary():
     (["--dev", "nonsense"], "'nonsense'"),
     (["--dev", "vhost-user:path=/x"], "-c"),
     (["--bogus"], "--bogus"),
+    (["--cold"], "--cold"),
+    (["-c", "2", "--cold", "--latency"], "--cold"),
 ])
 def test_bad_options_exit_2_naming_the_value(args, bad):
     p = run_perf(args)
@@ -168,6 +170,70 @@ def test_bridge_serves_every_test(bridge):
     assert stat["sink"] == 1 + 2 + 1 + 1 and stat["source"] == 1
     assert stat["echo"] == 1 and stat["idle"] == 1000
     assert stat["bad_hello"] == 0 and stat["errors"] == 0
+
+
+def test_ring_counts_packets_not_writes(bridge):
+    """The "ring" figures are the driver's packets over the test window:
+    64 B SEQPACKET is one packet per message each way; 64 B STREAM
+    writes are coalesced, so far fewer packets than writes."""
+    br, sock = bridge
+    d = perf_vu(sock, ["-l", "64", "-t", "1", "--seqpacket"])
+    check_send(d, 64)
+    ring, msgs = d["end"]["ring"], d["end"]["sum_sent"]["msgs"]
+    assert 0 < ring["seconds"] <= 1.5
+    # a few messages may still be staged when the window closes
+    assert 0.9 * msgs <= ring["tx_pkts"] <= 1.02 * msgs + 64, d["end"]
+    assert abs(ring["tx_pkts_per_second"] - ring["tx_pkts"] /
+               ring["seconds"]) < 1
+    d = perf_vu(sock, ["-l", "64", "-t", "1", "--seqpacket", "-R"])
+    ring, msgs = d["end"]["ring"], d["end"]["sum_received"]["msgs"]
+    assert 0.9 * msgs <= ring["rx_pkts"] <= 1.02 * msgs + 64, d["end"]
+    d = perf_vu(sock, ["-l", "64", "-t", "1"])
+    ring, msgs = d["end"]["ring"], d["end"]["sum_sent"]["msgs"]
+    assert 0 < ring["tx_pkts"] < msgs / 10, d["end"]
+    assert br.stop() == 0, br.err
+
+
+COLD_MIB = 64
+
+
+def test_cold_source_and_reading_sink_both_ways(procs, tmp_path):
+    """--cold: the sender walks a pattern larger than a small LLC and the
+    receiver reads every byte, on both ends of the protocol (the bridge
+    serves it as sink and as source); every byte still counted."""
+    env = dict(os.environ, VSOCK_PERF_COLD_BYTES=str(COLD_MIB << 20))
+    sock, uds = str(tmp_path / "vhost.sock"), str(tmp_path / "v.sock")
+    br = Background([BRIDGE, "-l", "0"] + EAL_VU + [
+        "--", "--socket", sock, "--uds", uds, "--guest-cid", "3",
+        "--perf-port", "5201"], "vsock-bridge", env=env)
+    procs.append(br)
+    wait_for_path(sock, br)
+    base = [PERF, "-l", "1"] + EAL_VU + [
+        "--", "--dev", f"vhost-user:path={sock}", "-c", "2", "-p", "5201",
+        "--cold", "-t", "1", "-J"]
+    for extra in (["-l", "65536"], ["-l", "1000"], ["-l", "65536", "-R"]):
+        p = subprocess.run(base + extra, capture_output=True, text=True,
+                           timeout=120, env=env)
+        assert p.returncode == 0, (extra, p.stdout, p.stderr)
+        d = json.loads(p.stdout)
+        assert d["start"]["cold"] is True, d["start"]
+        assert d["start"]["cold_bytes"] == COLD_MIB << 20
+        assert d["end"]["errors"] == 0, d["end"]
+        if "-R" in extra:
+            assert d["end"]["sum_received"]["bytes"] > 0
+        else:
+            check_send(d, int(extra[1]))
+    # a bad size is named, before any traffic
+    p = subprocess.run(base + ["-l", "4096"], capture_output=True,
+                       text=True, timeout=120,
+                       env=dict(env, VSOCK_PERF_COLD_BYTES="12345"))
+    assert p.returncode == 2 and "'12345'" in p.stderr, p.stderr
+    assert br.stop() == 0, br.err
+    perf = [l for l in br.out.splitlines() if l.strip().startswith("perf:")]
+    f = perf[0].split()
+    stat = dict(zip(f[1::2], map(int, f[2::2])))
+    assert stat["sink"] == 2 and stat["source"] == 1, stat
+    assert stat["bad_hello"] == 0 and stat["errors"] == 0, stat
 
 
 def test_verify_against_the_bridge_echo(procs, tmp_path):
