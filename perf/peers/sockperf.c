@@ -7,7 +7,7 @@
  *
  *   sockperf --server (--unix PATH | --tcp PORT) [--once]
  *   sockperf --client (--unix PATH | --tcp PORT) [--mode MODE]
- *            [--size BYTES] [--time SECONDS]
+ *            [--size BYTES] [--time SECONDS] [--busy] [--cold]
  *   sockperf --conn-rate (--unix PATH | --tcp PORT) [--time SECONDS]
  *   sockperf --client --vsock CID:PORT [--mode stream|pingpong]
  *            [--size BYTES] [--time SECONDS]
@@ -22,6 +22,31 @@
  * listens, connects, accepts and closes both ends (TCP with SO_LINGER 0,
  * so no TIME_WAIT is left behind), as fast as it can.
  *
+ * connrate is the same measure across two processes: for the duration,
+ * the client opens connection after connection; on each it sends the
+ * request (one 16-byte write: the server has to tell a connrate
+ * connection from a test, and the request is how) and waits for the
+ * server's close before closing its own end. The server accepts, reads
+ * the request and closes. TCP ends use SO_LINGER 0 as --conn-rate does,
+ * so the server's close is a reset: the client takes ECONNRESET, like
+ * EOF, as the close it waits for.
+ *
+ * Flags in the high bits of the request's mode word (a request without
+ * them is served as it always was):
+ * --busy: after the request, both ends' sockets are O_NONBLOCK and every
+ * read and write that finds EAGAIN is retried at once, no poll(), so
+ * neither end ever sleeps, as in a polling stack.
+ * --cold: the sender writes its messages from consecutive offsets of a
+ * buffer larger than the last-level cache (cold_size()), wrapping,
+ * instead of one hot buffer, and the receiver sums every 64-bit word it
+ * reads instead of dropping the data unread: the kernel's copies then
+ * come from and go to memory an application would really touch. In
+ * stream mode the client walks its buffer and the server sums; in
+ * reverse the server walks one, mapped on the first request that needs
+ * it and kept, and the client sums. As that first mapping takes time, a
+ * cold reverse client starts its clock at the first bytes that arrive
+ * and counts only the bytes after them.
+ *
  * --vsock is a client of the vsock-perf protocol (apps/common/perf_proto.h)
  * rather than of sockperf's own: the server is vsock-perf's, e.g. vsockd
  * --perf-port at CID 1. stream is its SINK mode (the server answers the
@@ -31,6 +56,7 @@
  * vsock-guard in the benchmarks: the kernel's AF_VSOCK is never used).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -41,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -56,10 +83,20 @@
 /* Ping-pong round trips left out at the start (warm-up). */
 #define SP_WARMUP 1000
 
+/* The --cold buffer: 1.25 x L3, in whole 2 MiB (huge) pages, bounded. */
+#define SP_COLD_PAGE (2ull << 20)
+#define SP_COLD_MIN (64ull << 20)
+#define SP_COLD_MAX (1ull << 30)
+
 /* Reads take up to this much at once, at least one message. */
 #define io_len(size) ((size) > SP_IO_BUF ? (size) : SP_IO_BUF)
 
-enum sp_mode { SP_STREAM = 1, SP_REVERSE, SP_PINGPONG };
+enum sp_mode { SP_STREAM = 1, SP_REVERSE, SP_PINGPONG, SP_CONNRATE };
+
+/* The request's mode word: the mode in the low byte, flags above it. */
+#define SP_MODE_MASK 0xffu
+#define SP_FLAG_BUSY (1u << 8)
+#define SP_FLAG_COLD (1u << 9)
 
 /*
  * The vsock-perf hello, re-declared here so that sockperf stays plain C
@@ -75,9 +112,15 @@ enum { VPERF_SINK = 0, VPERF_SOURCE = 1, VPERF_ECHO = 2 };
 
 struct sp_req {
 	uint32_t magic;
-	uint32_t mode;
+	uint32_t mode;		/* enum sp_mode | SP_FLAG_* */
 	uint32_t size;
 	uint32_t ms;
+};
+
+/* A --cold sender's buffer; buf is NULL until it is mapped. */
+struct sp_cold {
+	char *buf;
+	size_t len;
 };
 
 struct sp_opts {
@@ -91,9 +134,14 @@ struct sp_opts {
 	uint32_t size;
 	double seconds;
 	bool once;
+	bool busy;
+	bool cold;
 };
 
 static const char *prog = "sockperf";
+
+/* Where the --cold checksums go, so that the reads cannot be dropped. */
+static volatile uint64_t sp_sink;
 
 static void
 usage(FILE *f)
@@ -101,7 +149,8 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: %s --server (--unix PATH | --tcp PORT) [--once]\n"
 		"       %s --client (--unix PATH | --tcp PORT) [--mode MODE]\n"
-		"                [--size BYTES] [--time SECONDS]\n"
+		"                [--size BYTES] [--time SECONDS] [--busy] "
+		"[--cold]\n"
 		"       %s --conn-rate (--unix PATH | --tcp PORT) "
 		"[--time SECONDS]\n"
 		"       %s --client --vsock CID:PORT [--mode stream|pingpong]\n"
@@ -121,9 +170,20 @@ usage(FILE *f)
 		"                   --size up to %u. Run it under\n"
 		"                   libvsock-preload.so (and vsock-guard)\n"
 		"  --mode MODE      stream (client sends, default), reverse\n"
-		"                   (server sends) or pingpong (round trips)\n"
+		"                   (server sends), pingpong (round trips)\n"
+		"                   or connrate (connections per second to\n"
+		"                   the server: each sends the 16-byte\n"
+		"                   request, the server closes it)\n"
 		"  --size BYTES     message size, 1..%u (default 64)\n"
 		"  --time SECONDS   duration, > 0 (default 2)\n"
+		"  --busy           (client; stream, reverse, pingpong; not\n"
+		"                   --vsock) both ends busy-poll: O_NONBLOCK\n"
+		"                   sockets, EAGAIN retried at once, no\n"
+		"                   sleeping\n"
+		"  --cold           (client; stream, reverse; not --vsock)\n"
+		"                   the sender walks a buffer of 1.25 x L3\n"
+		"                   (in 2 MiB, 64 MiB..1 GiB), the receiver\n"
+		"                   sums every byte it reads\n"
 		"  --help           this text\n"
 		"A client prints one JSON object on one line.\n",
 		prog, prog, prog, prog, VPERF_MAX_MSG, SP_MAX_SIZE);
@@ -217,6 +277,8 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "size", required_argument, NULL, 'l' },
 		{ "time", required_argument, NULL, 't' },
+		{ "busy", no_argument, NULL, 'b' },
+		{ "cold", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -267,9 +329,11 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 				o->mode = SP_REVERSE;
 			else if (strcmp(optarg, "pingpong") == 0)
 				o->mode = SP_PINGPONG;
+			else if (strcmp(optarg, "connrate") == 0)
+				o->mode = SP_CONNRATE;
 			else
-				bad_option("bad --mode '%s' (stream, reverse "
-					"or pingpong)", optarg);
+				bad_option("bad --mode '%s' (stream, reverse, "
+					"pingpong or connrate)", optarg);
 			break;
 		case 'l':
 			size_arg = optarg;
@@ -285,6 +349,12 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 					o->seconds > SP_MAX_SECONDS)
 				bad_option("bad --time '%s' (seconds, > 0 and "
 					"<= 3600)", optarg);
+			break;
+		case 'b':
+			o->busy = true;
+			break;
+		case 'k':
+			o->cold = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -309,14 +379,28 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 	if (o->family == 0)
 		bad_option("%s", "--unix PATH, --tcp PORT or --vsock CID:PORT "
 			"is needed");
+	/* The client asks the server for these in its request. */
+	if ((o->busy || o->cold) && o->role != ROLE_CLIENT)
+		bad_option("%s", "--busy and --cold are for --client only");
+	if (o->mode == SP_CONNRATE && o->role != ROLE_CLIENT)
+		bad_option("%s", "--mode connrate is for --client only");
+	if (o->busy && o->mode == SP_CONNRATE)
+		bad_option("%s", "--busy takes --mode stream, reverse or "
+			"pingpong");
+	if (o->cold && o->mode != SP_STREAM && o->mode != SP_REVERSE)
+		bad_option("%s", "--cold takes --mode stream or reverse");
 	if (o->family == AF_VSOCK) {
 		/* The server is vsock-perf's (vsockd --perf-port). */
 		if (o->role != ROLE_CLIENT)
 			bad_option("%s", "--vsock is for --client only (the "
 				"server is vsock-perf's)");
-		if (o->mode == SP_REVERSE)
+		if (o->mode != SP_STREAM && o->mode != SP_PINGPONG)
 			bad_option("%s", "--vsock takes --mode stream or "
 				"pingpong");
+		if (o->busy || o->cold)
+			bad_option("%s", "--busy and --cold are for --unix "
+				"and --tcp (the vsock-perf server knows "
+				"neither)");
 		if (o->size > VPERF_MAX_MSG)
 			bad_option("bad --size '%s' with --vsock (1..1048576 "
 				"bytes)", size_arg);
@@ -396,6 +480,39 @@ set_nodelay(int fd, int family)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* --busy: from here on, reads and writes on @fd spin instead of sleeping. */
+static void
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		die("fcntl O_NONBLOCK");
+}
+
+/*
+ * Is the call that failed with errno worth repeating at once? EAGAIN
+ * only comes from a --busy (O_NONBLOCK) socket, and retrying it without
+ * poll() is what keeps that end spinning.
+ */
+static bool
+retry(void)
+{
+	return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/* Some bytes (> 0), 0 on EOF, -1 on error. */
+static ssize_t
+read_some(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && retry());
+	return n;
+}
+
 /* All of @len, or -1 on error, 0 on EOF before the end. */
 static ssize_t
 read_full(int fd, void *buf, size_t len)
@@ -403,10 +520,8 @@ read_full(int fd, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
+		ssize_t n = read_some(fd, (char *)buf + got, len - got);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n <= 0)
 			return n;
 		got += n;
@@ -422,7 +537,7 @@ write_full(int fd, const void *buf, size_t len)
 	while (done < len) {
 		ssize_t n = write(fd, (const char *)buf + done, len - done);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && retry())
 			continue;
 		if (n < 0)
 			return -1;
@@ -431,27 +546,116 @@ write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Read everything until EOF; the byte count. */
+/* --cold: the sum of the 64-bit words of @p, plus its tail bytes. */
 static uint64_t
-drain(int fd, char *buf, size_t len)
+checksum(const char *p, size_t len)
+{
+	uint64_t sum = 0, w;
+	size_t i;
+
+	for (i = 0; i + sizeof(w) <= len; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		sum += w;
+	}
+	for (; i < len; i++)
+		sum += (unsigned char)p[i];
+	return sum;
+}
+
+/* Read everything until EOF, summing it if @sum; the byte count. */
+static uint64_t
+drain(int fd, char *buf, size_t len, bool sum)
 {
 	uint64_t total = 0;
 	ssize_t n;
 
-	for (;;) {
-		n = read(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return total;
+	while ((n = read_some(fd, buf, len)) > 0) {
+		if (sum)
+			sp_sink += checksum(buf, n);
 		total += n;
 	}
+	return total;
 }
 
-static void
-serve_one(int fd, int family, char *buf)
+/*
+ * The --cold buffer's size: 1.25 x the L3 cache (64 MiB when the size
+ * is unknown), so that a walk through it evicts itself, in whole 2 MiB
+ * pages, within 64 MiB..1 GiB. Both ends compute it alike (one machine).
+ */
+static size_t
+cold_size(void)
 {
+	long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+	uint64_t len = l3 > 0 ? (uint64_t)l3 / 4 * 5 : SP_COLD_MIN;
+
+	len = (len + SP_COLD_PAGE - 1) / SP_COLD_PAGE * SP_COLD_PAGE;
+	if (len < SP_COLD_MIN)
+		len = SP_COLD_MIN;
+	if (len > SP_COLD_MAX)
+		len = SP_COLD_MAX;
+	return (size_t)len;
+}
+
+/*
+ * Map and fill the --cold buffer, so that no page fault lands inside a
+ * measurement. Huge pages where the kernel grants them: DPDK's buffers
+ * are on huge pages, and the walk is to measure cache misses, not TLB
+ * misses. 0, or -1 with a message.
+ */
+static int
+cold_map(struct sp_cold *c)
+{
+	size_t len = cold_size();
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "%s: cannot map a %zu-byte --cold buffer: "
+			"%s\n", prog, len, strerror(errno));
+		return -1;
+	}
+	madvise(p, len, MADV_HUGEPAGE);	/* a hint: 4 KiB pages also do */
+	memset(p, 0x5a, len);
+	c->buf = p;
+	c->len = len;
+	return 0;
+}
+
+/*
+ * Write @size-byte messages until @end; the bytes written go to @sent.
+ * Hot (@cold NULL): @buf every time. Cold: consecutive slices of the
+ * cold buffer, back to its start when the next would run past the end.
+ * 0, or -1 on a write error.
+ */
+static int
+send_until(int fd, const char *buf, const struct sp_cold *cold,
+	uint32_t size, double end, uint64_t *sent)
+{
+	const char *msg = buf;
+	size_t off = 0;
+
+	*sent = 0;
+	while (now_s() < end) {
+		if (cold != NULL) {
+			msg = cold->buf + off;
+			off += size;
+			if (off + size > cold->len)
+				off = 0;
+		}
+		if (write_full(fd, msg, size) != 0)
+			return -1;
+		*sent += size;
+	}
+	return 0;
+}
+
+/* @cold: the server's --cold buffer, mapped on the first need and kept. */
+static void
+serve_one(int fd, int family, char *buf, struct sp_cold *cold)
+{
+	struct linger lg = { 1, 0 };
 	struct sp_req req;
+	uint32_t flags;
 	uint64_t total;
 	double end;
 
@@ -462,16 +666,32 @@ serve_one(int fd, int family, char *buf)
 		fprintf(stderr, "%s: bad request from a client\n", prog);
 		return;
 	}
-	switch (req.mode) {
+	flags = req.mode & ~SP_MODE_MASK;
+	if ((flags & ~(SP_FLAG_BUSY | SP_FLAG_COLD)) != 0) {
+		fprintf(stderr, "%s: unknown flags 0x%x from a client\n",
+			prog, flags);
+		return;
+	}
+	if (flags & SP_FLAG_BUSY)
+		set_nonblock(fd);
+	switch (req.mode & SP_MODE_MASK) {
 	case SP_STREAM:
-		total = drain(fd, buf, io_len(req.size));
+		total = drain(fd, buf, io_len(req.size),
+			(flags & SP_FLAG_COLD) != 0);
 		write_full(fd, &total, sizeof(total));
 		break;
 	case SP_REVERSE:
+		if ((flags & SP_FLAG_COLD) && cold->buf == NULL &&
+				cold_map(cold) != 0)
+			return;	/* the client finds no bytes */
 		end = now_s() + req.ms / 1000.0;
-		while (now_s() < end)
-			if (write_full(fd, buf, req.size) != 0)
-				break;
+		send_until(fd, buf, flags & SP_FLAG_COLD ? cold : NULL,
+			req.size, end, &total);
+		break;
+	case SP_CONNRATE:
+		/* Closed at once by the caller; a reset, no TIME_WAIT. */
+		if (family == AF_INET)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		break;
 	case SP_PINGPONG:
 		set_nodelay(fd, family);
@@ -488,6 +708,7 @@ serve_one(int fd, int family, char *buf)
 static int
 run_server(const struct sp_opts *o)
 {
+	struct sp_cold cold = { NULL, 0 };
 	char *buf = malloc(SP_MAX_SIZE);
 	int lfd = sp_listen(o);
 
@@ -502,7 +723,7 @@ run_server(const struct sp_opts *o)
 				continue;
 			die("accept");
 		}
-		serve_one(fd, o->family, buf);
+		serve_one(fd, o->family, buf, &cold);
 		close(fd);
 		if (o->once)
 			break;
@@ -510,6 +731,8 @@ run_server(const struct sp_opts *o)
 	close(lfd);
 	if (o->family == AF_UNIX)
 		unlink(o->path);
+	if (cold.buf != NULL)
+		munmap(cold.buf, cold.len);
 	free(buf);
 	return 0;
 }
@@ -525,9 +748,16 @@ static const char *
 mode_name(enum sp_mode m)
 {
 	return m == SP_STREAM ? "stream" : m == SP_REVERSE ? "reverse" :
-		"pingpong";
+		m == SP_PINGPONG ? "pingpong" : "connrate";
 }
 
+static const char *
+json_bool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* buffer_bytes: the cold buffer's size (the sender's), 0 when hot. */
 static void
 print_rate(const struct sp_opts *o, uint64_t bytes, double secs)
 {
@@ -536,10 +766,13 @@ print_rate(const struct sp_opts *o, uint64_t bytes, double secs)
 	printf("{\"tool\":\"sockperf\",\"family\":\"%s\",\"mode\":\"%s\","
 		"\"size\":%u,\"seconds\":%.6f,\"bytes\":%" PRIu64 ","
 		"\"msgs\":%" PRIu64 ",\"bits_per_second\":%.1f,"
-		"\"msgs_per_second\":%.1f,\"gbps\":%.4f,\"mpps\":%.6f}\n",
+		"\"msgs_per_second\":%.1f,\"gbps\":%.4f,\"mpps\":%.6f,"
+		"\"busy\":%s,\"cold\":%s,\"buffer_bytes\":%zu}\n",
 		family_name(o->family), mode_name(o->mode), o->size, secs,
 		bytes, msgs, bytes * 8.0 / secs, msgs / secs,
-		bytes * 8.0 / secs / 1e9, msgs / secs / 1e6);
+		bytes * 8.0 / secs / 1e9, msgs / secs / 1e6,
+		json_bool(o->busy), json_bool(o->cold),
+		o->cold ? cold_size() : (size_t)0);
 }
 
 static int
@@ -601,11 +834,11 @@ client_pingpong(const struct sp_opts *o, int fd, char *buf)
 		"\"pingpong\",\"size\":%u,\"seconds\":%.6f,"
 		"\"samples\":%zu,\"min_us\":%.3f,\"p50_us\":%.3f,"
 		"\"p90_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,"
-		"\"max_us\":%.3f,\"mean_us\":%.3f}\n",
+		"\"max_us\":%.3f,\"mean_us\":%.3f,\"busy\":%s}\n",
 		family_name(o->family), o->size, now_s() - start, n,
 		s[0] / 1000.0, pct_us(s, n, 50), pct_us(s, n, 90),
 		pct_us(s, n, 99), pct_us(s, n, 99.9), s[n - 1] / 1000.0,
-		sum / 1000.0 / n);
+		sum / 1000.0 / n, json_bool(o->busy));
 	free(s);
 	return 0;
 }
@@ -632,12 +865,25 @@ le64_read(const uint8_t b[8])
 	return v;
 }
 
+/* sockperf's own request for the test @o describes. */
+static struct sp_req
+sp_request(const struct sp_opts *o)
+{
+	struct sp_req req = { SP_MAGIC, o->mode, o->size,
+		(uint32_t)(o->seconds * 1000 + 0.5) };
+
+	if (o->busy)
+		req.mode |= SP_FLAG_BUSY;
+	if (o->cold)
+		req.mode |= SP_FLAG_COLD;
+	return req;
+}
+
 /* The request (or vsock-perf hello) that starts a test on @fd. */
 static void
 send_request(const struct sp_opts *o, int fd)
 {
-	struct sp_req req = { SP_MAGIC, o->mode, o->size,
-		(uint32_t)(o->seconds * 1000 + 0.5) };
+	struct sp_req req = sp_request(o);
 	uint8_t hello[VPERF_HELLO_LEN];
 
 	if (o->family != AF_VSOCK) {
@@ -654,26 +900,32 @@ send_request(const struct sp_opts *o, int fd)
 static int
 run_client(const struct sp_opts *o)
 {
+	struct sp_cold cold = { NULL, 0 };
 	char *buf = malloc(io_len(o->size));
 	uint64_t total = 0, sent = 0;
 	uint8_t count[8];
-	double start, end;
+	double start;
+	ssize_t n;
 	int fd, ret = 0;
 
 	if (buf == NULL)
 		die("malloc");
 	memset(buf, 0xa5, io_len(o->size));
+	/* In reverse mode the cold buffer is the server's. */
+	if (o->cold && o->mode == SP_STREAM && cold_map(&cold) != 0) {
+		free(buf);
+		return 1;
+	}
 	fd = sp_connect(o);
 	send_request(o, fd);
+	if (o->busy)
+		set_nonblock(fd);
 	start = now_s();
 	switch (o->mode) {
 	case SP_STREAM:
-		end = start + o->seconds;
-		while (now_s() < end) {
-			if (write_full(fd, buf, o->size) != 0)
-				die("write");
-			sent += o->size;
-		}
+		if (send_until(fd, buf, o->cold ? &cold : NULL, o->size,
+				start + o->seconds, &sent) != 0)
+			die("write");
 		if (shutdown(fd, SHUT_WR) != 0)
 			die("shutdown");
 		if (read_full(fd, count, sizeof(count)) !=
@@ -698,20 +950,77 @@ run_client(const struct sp_opts *o)
 		print_rate(o, total, now_s() - start);
 		break;
 	case SP_REVERSE:
-		total = drain(fd, buf, io_len(o->size));
+		/*
+		 * A cold server may first have to map its buffer: the clock
+		 * starts at the first bytes, which are left out of the count.
+		 */
+		if (o->cold) {
+			n = read_some(fd, buf, io_len(o->size));
+			if (n > 0)
+				sp_sink += checksum(buf, n);
+			start = now_s();
+		}
+		total = drain(fd, buf, io_len(o->size), o->cold);
 		print_rate(o, total, now_s() - start);
 		break;
 	case SP_PINGPONG:
 		ret = client_pingpong(o, fd, buf);
 		break;
+	case SP_CONNRATE:
+		break;	/* main() runs client_connrate() instead */
 	}
 	if (ret == 0 && total == 0 && o->mode != SP_PINGPONG) {
 		fprintf(stderr, "%s: no bytes moved\n", prog);
 		ret = 1;
 	}
 	close(fd);
+	if (cold.buf != NULL)
+		munmap(cold.buf, cold.len);
 	free(buf);
 	return ret;
+}
+
+/*
+ * --client --mode connrate: connection after connection to the server,
+ * each carrying the request and ending with the server's close.
+ */
+static int
+client_connrate(const struct sp_opts *o)
+{
+	struct linger lg = { 1, 0 };
+	struct sp_req req = sp_request(o);
+	uint64_t conns = 0;
+	double start, end, t;
+	ssize_t n;
+	char c;
+	int fd;
+
+	start = now_s();
+	end = start + o->seconds;
+	do {
+		fd = sp_connect(o);
+		if (o->family == AF_INET)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (write_full(fd, &req, sizeof(req)) != 0)
+			die("write request");
+		/* TCP: the server's close is a reset (its SO_LINGER 0). */
+		n = read_some(fd, &c, 1);
+		if (n < 0 && errno != ECONNRESET)
+			die("read (waiting for the server's close)");
+		if (n > 0) {
+			fprintf(stderr, "%s: the server sent data on a "
+				"connrate connection\n", prog);
+			return 1;
+		}
+		close(fd);
+		conns++;
+		t = now_s();
+	} while (t < end);
+	printf("{\"tool\":\"sockperf\",\"family\":\"%s\",\"mode\":"
+		"\"connrate\",\"conns\":%" PRIu64 ",\"seconds\":%.6f,"
+		"\"per_second\":%.1f}\n", family_name(o->family), conns,
+		t - start, conns / (t - start));
+	return 0;
 }
 
 static int
@@ -770,7 +1079,8 @@ main(int argc, char **argv)
 	case ROLE_SERVER:
 		return run_server(&o);
 	case ROLE_CLIENT:
-		return run_client(&o);
+		return o.mode == SP_CONNRATE ? client_connrate(&o) :
+			run_client(&o);
 	default:
 		return run_connrate(&o);
 	}
