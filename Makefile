@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-sanitize run test test-unit test-py \
-	test-sanitize clean bench bench-quick build-fuzz fuzz test-fuzz soak \
+	test-sanitize clean bench bench-quick bench-compare build-fuzz fuzz \
+	test-fuzz soak \
 	doc install
 
 all: build
@@ -82,11 +83,24 @@ test: build build-sanitize
 	$(MAKE) --no-print-directory test-py
 
 # The benchmark suite against its peers (perf/bench.py): perf/results/.
+# The cold-source rows take two patterns larger than the LLC (up to 1 GiB
+# each) beside the pools: 3 GiB of hugepages.
+BENCH_HUGEPAGES_MB ?= 3072
 bench: build
+	HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh
 	$(PYTHON) perf/bench.py --build $(abspath $(BUILD))
 
 bench-quick: build
+	HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh
 	$(PYTHON) perf/bench.py --quick --build $(abspath $(BUILD))
+
+# Every target for this tree and for REV (built in a git worktree under
+# .bench-baseline/), interleaved in one quick run: ours/baseline per row.
+REV ?= HEAD~1
+bench-compare: build
+	HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh
+	$(PYTHON) perf/bench.py --quick --baseline $(REV) \
+		--build $(abspath $(BUILD))
 
 # 10 GB over 1,000 connections through the bridge's echo, every byte and
 # digest checked, the bridge killed every 2 s (make test runs --quick).
@@ -110,4 +124,5 @@ doc: setup
 	@echo "doc: $(BUILD)/doc/html/index.html"
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) .bench-baseline
+	git worktree prune

@@ -107,10 +107,35 @@ def _spread(s):
     return {"min": _round(s["min"]), "max": _round(s["max"]), "n": s["n"]}
 
 
+TARGET_KEYS = ("name", "ours", "peer", "ratio", "unit", "goal", "met",
+               "msgs_per_second", "ring_pkts_per_second")
+
+
 def public_targets(targets):
-    """latest.json: exactly name, ours, peer, ratio, unit, goal, met."""
-    keys = ("name", "ours", "peer", "ratio", "unit", "goal", "met")
-    return [{k: t[k] for k in keys} for t in targets]
+    """latest.json's targets: name, ours, peer, ratio, unit, goal, met,
+    and our application messages/s and the ring's packets/s each way
+    (millions; None where the row has none)."""
+    out = []
+    for t in targets:
+        ring = t.get("_ring") or {}
+        e = {k: t[k] for k in TARGET_KEYS[:7]}
+        e["msgs_per_second"] = _m(t.get("_msgs"))
+        e["ring_pkts_per_second"] = {
+            "tx": _m(ring.get("tx")), "rx": _m(ring.get("rx"))}
+        out.append(e)
+    return out
+
+
+def _m(millions):
+    return None if millions is None else _round(millions * 1e6)
+
+
+def header(mach, date, mode):
+    """What latest.json says of the run before its targets."""
+    return {"date": date, "mode": mode, "commit": mach.get("commit"),
+            "dirty": mach.get("dirty"), "dpdk": mach.get("dpdk"),
+            "load_before": mach.get("load_before"),
+            "load_after": mach.get("load_after")}
 
 
 def machine():
@@ -129,7 +154,8 @@ def machine():
     except OSError:
         load = None
     return {"cpu": model or platform.processor(), "cores": os.cpu_count(),
-            "kernel": platform.release(), "loadavg": load}
+            "kernel": platform.release(), "loadavg": load,
+            "host": platform.node()}
 
 
 def _fmt(x):
@@ -153,30 +179,49 @@ def _cell(value, spread):
     return s
 
 
+def _load(mach, key):
+    v = mach.get(key)
+    return "?" if not v else f"{v[0]:.2f}"
+
+
+def _rate_cell(millions):
+    return "–" if millions is None else f"{_fmt(millions)} M"
+
+
 def markdown(targets, mach, date, mode, wall_s=None):
+    commit = mach.get("commit")
     lines = [
-        f"Benchmark run {date} ({mode}) on {mach['cpu']}, "
-        f"{mach['cores']} cores, Linux {mach['kernel']}"
-        + (f", load average {mach['loadavg'][0]:.2f} at the start"
-           if mach.get("loadavg") else "")
-        + (f"; the run took {wall_s:.0f} s." if wall_s else "."),
+        f"Benchmark run {date} ({mode}) of commit "
+        f"{commit[:12] if commit else '?'}"
+        + (" with uncommitted changes" if mach.get("dirty") else "")
+        + f" on {mach['cpu']}, {mach['cores']} cores, Linux "
+        f"{mach['kernel']}, DPDK {mach.get('dpdk') or '?'}; load average "
+        f"{_load(mach, 'load_before')} before, {_load(mach, 'load_after')} "
+        "after" + (f"; the run took {wall_s:.0f} s." if wall_s else "."),
         "",
         "Medians over the repeats, (min–max) beside them. " + RATIO_NOTE
         + ". Only same-run ratios compare: a busy machine moves every "
-        "figure.",
+        "figure. msg/s is what the application sent or received; ring "
+        "pkt/s is what the driver moved on its rings (its counters, tx / "
+        "rx), so a write rate is never read as a packet rate.",
         "",
-        "| target | ours | peer | ratio | unit | goal | met |",
-        "| --- | ---: | ---: | ---: | --- | --- | --- |",
+        "| target | ours | peer | ratio | unit | goal | met | msg/s "
+        "| ring pkt/s (tx / rx) |",
+        "| --- | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |",
     ]
     for t in targets:
         peer = _cell(t["peer"], t.get("_peer_spread"))
         if t.get("_peer_name"):
             peer += f" {t['_peer_name']}"
         ratio_s = "–" if t["ratio"] is None else f"{t['ratio']:.2f}×"
+        ring = t.get("_ring") or {}
+        ring_s = "–" if not any(ring.values()) else \
+            f"{_rate_cell(ring.get('tx'))} / {_rate_cell(ring.get('rx'))}"
         lines.append(
             f"| {t['name']} | {_cell(t['ours'], t.get('_ours_spread'))} "
             f"| {peer} | {ratio_s} | {t['unit']} | {t['goal']} "
-            f"| {_fmt(t['met'])} |")
+            f"| {_fmt(t['met'])} | {_rate_cell(t.get('_msgs'))} "
+            f"| {ring_s} |")
     notes = [t for t in targets if t.get("_note")]
     if notes:
         lines.append("")
@@ -186,10 +231,11 @@ def markdown(targets, mach, date, mode, wall_s=None):
 
 
 def write_results(outdir, date, targets, raw, mach, mode, wall_s=None,
-                  part=None):
-    """Writes <date>.json, latest.json, latest.md; returns the table.
-    A run of only some targets (@part names them) writes
-    <date>-<part>.json alone: latest.* stay the last whole run's."""
+                  part=None, extra=""):
+    """Writes <date>.json, latest.json, latest.md (the table, then
+    @extra); returns what latest.md holds. A run of only some targets
+    (@part names them) writes <date>-<part>.json alone: latest.* stay
+    the last whole run's."""
     os.makedirs(outdir, exist_ok=True)
     full = {"date": date, "mode": mode, "machine": mach,
             "ratio_convention": RATIO_NOTE, "wall_seconds": wall_s,
@@ -198,15 +244,30 @@ def write_results(outdir, date, targets, raw, mach, mode, wall_s=None,
     with open(os.path.join(outdir, name), "w") as f:
         json.dump(full, f, indent=1, sort_keys=False)
         f.write("\n")
-    table = markdown(targets, mach, date, mode, wall_s)
+    table = markdown(targets, mach, date, mode, wall_s) + extra
     if part:
         return table
     with open(os.path.join(outdir, "latest.json"), "w") as f:
-        json.dump(public_targets(targets), f, indent=1)
+        json.dump(dict(header(mach, date, mode),
+                       targets=public_targets(targets)), f, indent=1)
         f.write("\n")
     with open(os.path.join(outdir, "latest.md"), "w") as f:
         f.write(table)
     return table
+
+
+def write_compare(outdir, date, targets, base, rows, raw, mach, mode,
+                  wall_s):
+    """A --baseline run: <date>-compare.json (both trees' targets, the
+    comparison, the raw results); latest.* are left alone."""
+    os.makedirs(outdir, exist_ok=True)
+    full = {"date": date, "mode": mode, "machine": mach,
+            "ratio_convention": RATIO_NOTE, "wall_seconds": wall_s,
+            "targets": targets, "baseline_targets": base,
+            "compare": rows, "raw": raw}
+    with open(os.path.join(outdir, f"{date}-compare.json"), "w") as f:
+        json.dump(full, f, indent=1)
+        f.write("\n")
 
 
 def _plt():

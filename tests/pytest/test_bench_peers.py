@@ -190,17 +190,28 @@ def test_report_writer(tmp_path):
         rep.make_target("memory", S([512.0]), None, "bytes/conn",
                         rep.Goal("stated")),
     ]
+    targets[0]["_msgs"] = 3.5
+    targets[0]["_ring"] = {"tx": 0.25, "rx": None}
     mach = {"cpu": "test cpu", "cores": 2, "kernel": "6.1",
-            "loadavg": (0.5, 0.5, 0.5)}
+            "loadavg": (0.5, 0.5, 0.5), "commit": "ab" * 20, "dirty": True,
+            "dpdk": "22.11.9", "load_before": [0.5, 0.4, 0.3],
+            "load_after": [1.5, 0.6, 0.3]}
     table = rep.write_results(str(tmp_path), "2000-01-01", targets,
                               {"x": [1]}, mach, "quick", 12.0)
-    latest = json.loads((tmp_path / "latest.json").read_text())
+    doc = json.loads((tmp_path / "latest.json").read_text())
+    assert doc["commit"] == "ab" * 20 and doc["dirty"] is True
+    assert doc["dpdk"] == "22.11.9" and doc["date"] == "2000-01-01"
+    assert doc["load_before"][0] == 0.5 and doc["load_after"][0] == 1.5
+    latest = doc["targets"]
     assert [t["name"] for t in latest] == ["rate", "p50", "missing",
                                            "memory"]
     for t in latest:
         assert set(t) == {"name", "ours", "peer", "ratio", "unit", "goal",
-                          "met"}
+                          "met", "msgs_per_second", "ring_pkts_per_second"}
         assert isinstance(t["met"], bool)
+    assert latest[0]["msgs_per_second"] == 3.5e6
+    assert latest[0]["ring_pkts_per_second"] == {"tx": 2.5e5, "rx": None}
+    assert latest[1]["ring_pkts_per_second"] == {"tx": None, "rx": None}
     rate, p50, missing, memory = latest
     assert rate["ours"] == 3.0 and rate["peer"] == 1.0
     assert rate["ratio"] == 3.0 and rate["met"] is True
@@ -218,12 +229,15 @@ def test_report_writer(tmp_path):
                       mach, "quick", 3.0, part="preload")
     part = json.loads((tmp_path / "2000-01-02-preload.json").read_text())
     assert part["raw"] == {"y": [2]}
-    assert json.loads((tmp_path / "latest.json").read_text()) == latest
+    assert json.loads((tmp_path / "latest.json").read_text()) == doc
     assert (tmp_path / "latest.md").read_text() == table
     assert not (tmp_path / "2000-01-02.json").exists()
     assert "| target | ours | peer | ratio |" in md
     assert "test cpu" in md and "2 cores" in md and "6.1" in md
+    assert "commit abababababab with uncommitted changes" in md
+    assert "DPDK 22.11.9" in md and "0.50 before, 1.50 after" in md
     assert "| rate | 3.00 (2.00–4.00) | 1.00 (1.00–1.00) | 3.00× |" in md
+    assert "| 3.50 M | 0.250 M / – |" in md
 
 
 def test_plots(tmp_path):
@@ -255,3 +269,37 @@ def test_bench_help_and_missing_build(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert "missing" in p.stderr and "nowhere" in p.stderr
+
+
+def test_compare_rows_direction_and_limit():
+    import bench_targets as tg
+    S = rep.summarize
+
+    def row(name, v, unit):
+        return rep.make_target(name, S([v]), S([1.0]), unit,
+                               rep.Goal("stated"))
+    ours = [row("rate", 9.4, "Mpkt/s"), row("lat", 1.0, "µs"),
+            row("slow", 1.0, "Gbit/s"), row("new", 5.0, "Gbit/s"),
+            row("cpu", 0.0, "% CPU")]
+    base = [row("rate", 10.0, "Mpkt/s"), row("lat", 1.25, "µs"),
+            row("slow", 2.0, "Gbit/s"), row("cpu", 0.0, "% CPU")]
+    rows = {r["name"]: r for r in tg.compare_rows(ours, base)}
+    assert rows["rate"]["ratio"] == 0.94 and rows["rate"]["ok"] is False
+    # latencies: baseline / ours, > 1 is better
+    assert rows["lat"]["ratio"] == 1.25 and rows["lat"]["ok"] is True
+    assert rows["slow"]["ratio"] == 0.5 and rows["slow"]["ok"] is False
+    # a target the baseline cannot measure has no ratio, and says so
+    assert rows["new"]["baseline"] is None and rows["new"]["ok"] is None
+    assert rows["cpu"]["ratio"] == 1.0 and rows["cpu"]["ok"] is True
+    table = tg.compare_table(tg.compare_rows(ours, base), "aaa", "bbb")
+    assert "| rate | 9.40 | 10.0 | 0.940 | Mpkt/s | no |" in table
+    assert "| new | 5.00 | – | – | Gbit/s | – |" in table
+
+
+def test_bench_baseline_names_a_bad_revision(tmp_path):
+    p = subprocess.run([sys.executable, BENCH, "--quick", "--baseline",
+                        "no-such-rev", "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "no-such-rev" in p.stderr and "not a commit" in p.stderr
+    assert not (tmp_path / "out").exists()
