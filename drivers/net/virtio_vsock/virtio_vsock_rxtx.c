@@ -19,6 +19,15 @@
 #include "virtio_vsock_transport.h"
 
 #define VV_BURST 32
+/*
+ * Used tx descriptors are reclaimed in batches, as DPDK's virtio PMD does
+ * (tx_free_thresh): reading a descriptor the device is about to write
+ * pulls its cache line from the device's core and back, so the driver
+ * waits until half the ring is out, or this much payload, before it
+ * looks. A poll that posted nothing reclaims at once, so that the
+ * stack's byte budget can never wait on bytes already used.
+ */
+#define VV_TX_LAZY_BYTES (256u * 1024)
 
 /*
  * A used id the driver does not hold (out of range, returned twice, never
@@ -169,12 +178,23 @@ vv_tx_reclaim(struct virtio_vsock_dev *dev, struct virtqueue *vq)
 		vv_vq_broken(dev, vq);
 }
 
+static inline bool
+vv_tx_reclaim_due(const struct virtio_vsock_dev *dev,
+		const struct virtqueue *vq, uint16_t need)
+{
+	return vq->num_free < need || vq->num_free < vq->size / 2 ||
+		dev->tx_inflight >= VV_TX_LAZY_BYTES;
+}
+
 uint32_t
 virtio_vsock_tx_inflight(void *priv)
 {
 	struct virtio_vsock_dev *dev = priv;
+	struct virtqueue *vq = dev->vq[VIRTIO_VSOCK_VQ_TX];
 
-	vv_tx_reclaim(dev, dev->vq[VIRTIO_VSOCK_VQ_TX]);
+	if (!dev->tx_posted || vv_tx_reclaim_due(dev, vq, 0))
+		vv_tx_reclaim(dev, vq);
+	dev->tx_posted = false;
 	return dev->tx_inflight;
 }
 
@@ -188,7 +208,8 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 
 	if (unlikely(!dev->up || dev->broken))
 		return 0;	/* no device: the stack keeps its packets */
-	vv_tx_reclaim(dev, vq);
+	if (vv_tx_reclaim_due(dev, vq, n))
+		vv_tx_reclaim(dev, vq);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct rte_mbuf *seg;
@@ -214,8 +235,10 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 		dev->tx_inflight += m->pkt_len;
 	}
 	dev->stats.tx_pkts += i;
-	if (i > 0)
+	if (i > 0) {
+		dev->tx_posted = true;
 		virtio_vsock_kick(dev, vq);
+	}
 	return i;
 }
 

@@ -57,7 +57,8 @@ struct virtio_vsock_dev {
 	uint64_t refuse;	/* features the spec refuses */
 	unsigned int vq_flags;	/* VQ_F_* of the negotiated features */
 	uint64_t cid;
-	uint32_t tx_inflight;	/* bytes posted on tx, not yet used */
+	uint32_t tx_inflight;	/* bytes posted on tx, not yet reclaimed */
+	bool tx_posted;		/* tx posted since the last tx_inflight() */
 	uint64_t next_ctrl_poll;	/* tsc of the next ctrl_poll */
 	struct virtio_vsock_stats stats;
 	struct vsock_port port;
