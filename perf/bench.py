@@ -22,9 +22,10 @@ Targets and peers (the bridge group):
   pingpong_64B_p50/p99/p999  vsock-perf --latency vs AF_UNIX with both
                         ends busy-polling (the ratio's peer) and AF_UNIX
                         blocking (in the note)
-  conn_rate             vsock-perf --conn-rate over vhost-user, the
+  conn_rate             vsock-perf --conn-rate -P 8 over vhost-user, the
                         bridge accepting (two processes), vs AF_UNIX the
-                        same way (sockperf --mode connrate)
+                        same way (8 sockperf --mode connrate clients, one
+                        server)
   conn_rate_loopback    the same on the loopback device in one process vs
                         TCP loopback in one process (an extra row)
   idle_100k_throughput  one 64 KiB stream beside 100k idle connections vs
@@ -74,9 +75,9 @@ sys.path.insert(0, HERE)
 import bench_report as rep  # noqa: E402
 import bench_targets as tg  # noqa: E402
 from bench_procs import (  # noqa: E402
-    CLIENT_CORE, IDLE_SECS, SERVER_CORE, T0, BenchError, Ours, Preload,
-    Sockperf, build_baseline, busy_processes, dpdk_version, kill_started,
-    log, testpmd_pair, tree_info)
+    CLIENT_CORE, CONN_PARALLEL, IDLE_SECS, SERVER_CORE, T0, BenchError,
+    Ours, Preload, Sockperf, build_baseline, busy_processes, dpdk_version,
+    kill_started, log, testpmd_pair, tree_info)
 from bench_targets import rx_figure  # noqa: E402
 
 GROUPS = ("bridge", "preload")
@@ -122,7 +123,7 @@ def collect_bridge(o, P, add):
         log(f"{tag} 64 B ping-pong")
         add("ours_pingpong", o.client(64, latency=True))
         log(f"{tag} connection rate over vhost-user")
-        add("ours_conn_rate", o.conn_rate())
+        add("ours_conn_rate", o.conn_rate(CONN_PARALLEL))
     finally:
         o.stop_bridge()
     # A bridge sized for the idle connections, only for them: hugepages
@@ -203,8 +204,9 @@ def collect_peers(sp, P, groups, add):
                     log(f"  unix: 64 KiB {mode}, cold source, reading sink")
                     add(f"unix_cold_{d}_65536",
                         sp.client(addr, mode, 65536, cold=True))
-                log("  unix: connection rate, two processes")
-                add("unix_connrate", sp.client(addr, "connrate", 0))
+                log(f"  unix: connection rate, {CONN_PARALLEL} clients, "
+                    "one server")
+                add("unix_connrate", sp.connrate(addr, CONN_PARALLEL))
         finally:
             srv.stop(signal.SIGTERM)
         log(f"  {fam}: connection rate, one process on one core")

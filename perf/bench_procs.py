@@ -25,6 +25,7 @@ VSOCKD_EAL = ["-l", str(SERVER_CORE), "--in-memory", "--no-pci",
               "--log-level=lib.eal:warning"]
 VMADDR_CID_LOCAL = 1
 IDLE_SECS = 3.0       # the idle probe's window
+CONN_PARALLEL = 8     # connections in flight in conn_rate, ours and peer
 
 T0 = time.monotonic()
 STARTED = []      # every Popen we started: killed by pid on the way out
@@ -205,6 +206,34 @@ class Sockperf:
             return None
         return j
 
+    def connrate(self, addr, parallel):
+        """@parallel connrate clients at once on the client core against
+        one server (which accepts and closes one connection after the
+        other, so that it never waits for the next): the summed rate,
+        as {"per_second": .., "conns": .., "clients": ..}, or None."""
+        cmd = taskset(CLIENT_CORE) + [self.bin, "--client"] + addr + [
+            "--mode", "connrate", "--time", str(self.secs)]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  stdin=subprocess.DEVNULL)
+                 for _ in range(parallel)]
+        STARTED.extend(procs)
+        total = {"per_second": 0.0, "conns": 0, "clients": parallel}
+        for p in procs:
+            try:
+                out, err = p.communicate(timeout=self.secs + 60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            j = parse_json(out)
+            if p.returncode != 0 or j is None:
+                log(f"sockperf connrate failed (rc {p.returncode}): "
+                    f"{tail(err, 3)}")
+                return None
+            total["per_second"] += j["per_second"]
+            total["conns"] += j["conns"]
+        return total
+
     def conn_rate_one(self, family):
         """Connect, accept and close in one process on one core."""
         addr = self._addr(family)
@@ -382,12 +411,13 @@ class Ours:
         return self._run(f"vhost-user:path={self.sock}", args,
                          self.secs + 60 + idle / 1000)
 
-    def conn_rate(self):
+    def conn_rate(self, parallel):
         """connect + close against the bridge's server over vhost-user
-        (the bridge accepts and closes): two processes, two cores."""
+        (the bridge accepts and closes), @parallel connections in flight:
+        two processes, two cores."""
         return self._run(f"vhost-user:path={self.sock}", [
             "-c", "2", "-p", str(PERF_PORT), "--conn-rate",
-            "-t", str(self.secs)], self.secs + 60)
+            "-P", str(parallel), "-t", str(self.secs)], self.secs + 60)
 
     def conn_rate_loopback(self):
         """The same on the loopback device, serving itself: one process

@@ -4,7 +4,7 @@ and latest.md, each with its goal from the performance issue. With
 --baseline the same rows are made a second time from the baseline's keys
 (prefix "base:") and set side by side (compare_rows)."""
 import bench_report as rep
-from bench_procs import IDLE_SECS, ring_pps, rx_figure
+from bench_procs import CONN_PARALLEL, IDLE_SECS, ring_pps, rx_figure
 
 S = rep.summarize
 Goal = rep.Goal
@@ -176,10 +176,13 @@ def analyse_bridge(raw, P, prefix=""):
             j.get("end", {}).get("connect") or {}).get("per_second"))),
         peer("unix_connrate", "per_second"), "conns/s",
         AllOf(Goal("abs", 1e6, unit="conns/s"), Goal("ratio", 3.0)),
-        peer_name="(AF_UNIX, two processes)",
-        note="connect + close by vsock-perf over vhost-user, accept + "
-             "close by the bridge: two processes on two cores; AF_UNIX "
-             "the same pattern (sockperf --mode connrate)"), conn))
+        peer_name="(AF_UNIX, same pattern)",
+        note=f"connect + close by vsock-perf over vhost-user, "
+             f"{CONN_PARALLEL} connections in flight, accept + close by "
+             "the bridge: two processes on two cores; AF_UNIX the same "
+             f"pattern ({CONN_PARALLEL} sockperf --mode connrate clients "
+             "on core 1, one server accepting and closing on core 0)"),
+        conn))
     lo = v.ours("ours_conn_rate_lo")
     T.append(_with_rates(rep.make_target(
         "conn_rate_loopback", S(_each(lo, lambda j: (
