@@ -28,6 +28,9 @@ Targets and peers (the bridge group):
                         server)
   conn_rate_loopback    the same on the loopback device in one process vs
                         TCP loopback in one process (an extra row)
+  cold_copy_ceiling     one core's memcpy from a buffer larger than the LLC
+                        (perf/peers/membw on core 0): what the cold rows'
+                        copying device side can reach at most (stated)
   idle_100k_throughput  one 64 KiB stream beside 100k idle connections vs
                         the same stream with none (same run)
   idle_conn_memory      bytes per idle connection (stated, no peer)
@@ -77,7 +80,7 @@ import bench_targets as tg  # noqa: E402
 from bench_procs import (  # noqa: E402
     CLIENT_CORE, CONN_PARALLEL, IDLE_SECS, SERVER_CORE, T0, BenchError,
     Ours, Preload, Sockperf, build_baseline, busy_processes, dpdk_version,
-    kill_started, log, testpmd_pair, tree_info)
+    kill_started, log, membw, testpmd_pair, tree_info)
 from bench_targets import rx_figure  # noqa: E402
 
 GROUPS = ("bridge", "preload")
@@ -170,8 +173,8 @@ def collect_preload(pre, P, add):
         add(f"native_fwd_{size}", pre.native(size))
 
 
-def collect_peers(sp, P, groups, add):
-    """One repeat of the kernel peers."""
+def collect_peers(sp, P, groups, add, build):
+    """One repeat of the kernel peers (and of the memory ceiling)."""
     if "bridge" not in groups:
         # only the AF_UNIX peers of the socket layer's targets
         srv, addr = sp.server("unix")
@@ -184,6 +187,8 @@ def collect_peers(sp, P, groups, add):
         finally:
             srv.stop(signal.SIGTERM)
         return
+    log("  membw: one core's copy and read rates, cold memory")
+    add("membw", membw(build, P["secs"]))
     for fam, sizes, rsizes in (("unix", P["sizes"], P["rev_sizes"]),
                                ("tcp", P["tcp_sizes"], P["tcp_rev_sizes"])):
         srv, addr = sp.server(fam)
@@ -269,7 +274,7 @@ def collect(args, base_build=None):
                 collect_bridge(o, P, adder(prefix))
             for pre, prefix in pres[order]:
                 collect_preload(pre, P, adder(prefix))
-            collect_peers(sp, P, groups, adder(""))
+            collect_peers(sp, P, groups, adder(""), args.build)
             if r < P["testpmd_launches"] and "bridge" in groups:
                 for d, key in (("tx", "testpmd_mpps"),
                                ("rx", "testpmd_rx_mpps")):

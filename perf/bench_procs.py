@@ -247,6 +247,20 @@ class Sockperf:
         return j
 
 
+def membw(build, secs):
+    """build/perf/peers/membw on the device core: one core's memcpy and
+    read rates over a buffer larger than the LLC (the cold rows'
+    ceiling); its JSON, or None."""
+    cmd = taskset(SERVER_CORE) + [os.path.join(build, "perf", "peers",
+                                               "membw"), "--time", str(secs)]
+    rc, out, err = run(cmd, 2 * secs + 60)
+    j = parse_json(out)
+    if rc != 0 or j is None:
+        log(f"membw failed (rc {rc}): {tail(err, 3)}")
+        return None
+    return j
+
+
 def testpmd_pair(tmp, samples, period=2, direction="tx"):
     """DPDK's own virtio PMD: net_virtio_user (forwarding on core 1) and
     net_vhost (forwarding on core 0), two processes, 64 B packets. "tx":
@@ -499,16 +513,22 @@ class Preload:
                  "vsockd's control socket")
 
     def ring_counts(self):
-        """vsockd's driver counters (telemetry /vsock/ports): {"tx": n,
-        "rx": n} over its ports, or None when they cannot be read."""
+        """vsockd's packets: its driver counters (telemetry /vsock/ports)
+        plus the stack's local path (/vsock/stats local_pkts: CID 1 and
+        the own CID go through no ring); {"tx": n, "rx": n, "local": n}
+        or None when they cannot be read."""
         ports = telemetry(self.prefix, "/vsock/ports")
-        if not ports:
+        stacks = telemetry(self.prefix, "/vsock/stats")
+        if not ports or not stacks:
             return None
-        out = {"tx": 0, "rx": 0}
-        for k, port in ports.items():
+        out = {"tx": 0, "rx": 0, "local": 0}
+        for port in ports.values():
             if isinstance(port, dict):
                 out["tx"] += port.get("tx_pkts", 0)
                 out["rx"] += port.get("rx_pkts", 0)
+        for st in stacks.values():
+            if isinstance(st, dict):
+                out["local"] += st.get("local_pkts", 0)
         return out
 
     def stop(self):
@@ -553,10 +573,12 @@ class Preload:
                 c1 = self.ring_counts()
                 secs = j.get("seconds") or wall
                 if c0 is not None and c1 is not None:
-                    # vsockd's device: the client's and the server's
-                    # packets both (one loopback ring).
-                    j["ring"] = {f"{k}_pkts_per_second":
-                                 (c1[k] - c0[k]) / secs for k in c0}
+                    # vsockd's device and local path: the client's and
+                    # the server's packets both, each counted once.
+                    d = {k: (c1[k] - c0[k]) / secs for k in c0}
+                    j["ring"] = {"tx_pkts_per_second": d["tx"] + d["local"],
+                                 "rx_pkts_per_second": d["rx"] + d["local"],
+                                 "local_pkts_per_second": d["local"]}
                 return j
             if self.vd is not None and not self.vd.alive():
                 log(f"{what} failed (rc {rc}): {tail(err, 3)}"

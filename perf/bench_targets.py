@@ -38,6 +38,11 @@ class Below(Goal):
         return f"< {self.value:g} {self.unit}"
 
 
+def _fmt_med(summary, unit):
+    m = rep.median_of(summary)
+    return "–" if m is None else f"{m:.3g} {unit}"
+
+
 class View:
     """raw seen through a key prefix: "" for the tree measured, BASE for
     the baseline's runs of the same measurements (peers are shared)."""
@@ -149,6 +154,16 @@ def analyse_bridge(raw, P, prefix=""):
             note="the source walks a buffer larger than the last-level "
                  "cache, the sink reads (sums) every byte; AF_UNIX does "
                  "the same"), v.ours(key), _msgs))
+    T.append(rep.make_target(
+        "cold_copy_ceiling", S(_each(v.peer("membw"), lambda j: (
+            j.get("copy_bits_per_second") or 0) / 1e9 or None)), None,
+        "Gbit/s", Goal("stated"),
+        note="one core's memcpy from a buffer of 1.25 x the LLC into a "
+             "hot 64 KiB one (perf/peers/membw on core 0; its read rate: "
+             + _fmt_med(S(_each(v.peer("membw"), lambda j: (
+                 j.get("read_bits_per_second") or 0) / 1e9 or None)),
+                 "Gbit/s") + "): the most a device side that copies "
+             "each byte once can reach on the cold rows"))
     pp = v.ours("ours_pingpong")
     for pct, goal in (
             ("p50_us", AllOf(Goal("abs", 1.0, lower_is_better=True,
@@ -217,6 +232,11 @@ def analyse_bridge(raw, P, prefix=""):
     return T
 
 
+LOCAL = ("to CID 1, so vsockd's packets take the stack's local path, "
+         "no ring: its packet column counts those (/vsock/stats "
+         "local_pkts)")
+
+
 def analyse_preload(raw, P, prefix=""):
     """The socket layer's targets; each row's third column (the native
     API) goes into its note and into the extra table."""
@@ -236,9 +256,7 @@ def analyse_preload(raw, P, prefix=""):
             j.get("samples", 0) / j["seconds"] if j.get("seconds") else 0)
         return rate / 1e6 or None
 
-    def fmt(summary, unit):
-        m = rep.median_of(summary)
-        return "–" if m is None else f"{m:.3g} {unit}"
+    fmt = _fmt_med
 
     T = []
     busy_note = ("VSOCK_BUSY_POLL=1 (the client spins) against AF_UNIX's "
@@ -262,7 +280,7 @@ def analyse_preload(raw, P, prefix=""):
                 sp_field(f"preload_pingpong_{tag}", pct),
                 peer_field("unix_pingpong", pct), "µs", g,
                 peer_name="(AF_UNIX, blocking)", lower_is_better=True,
-                note=f"{note}; native API: {fmt(nat, 'µs')}"),
+                note=f"{note}; native API: {fmt(nat, 'µs')}; {LOCAL}"),
                 _native=rep.median_of(nat)), runs, sp_msgs))
     for size, name in ((65536, "64KiB"), (4096, "4KiB")):
         g = Goal("ratio", 1.5)
@@ -272,7 +290,8 @@ def analyse_preload(raw, P, prefix=""):
             rx_figure(j, "bits_per_second") or 0) / 1e9 or None))
         busy = sp_field(f"preload_busy_fwd_{size}", "bits_per_second", 1e9)
         note = (f"sockperf --vsock stream (sleeping mode) into vsockd's "
-                f"sink, byte count checked; native API: {fmt(nat, 'Gbit/s')}")
+                f"sink, byte count checked; native API: {fmt(nat, 'Gbit/s')}"
+                f"; {LOCAL}")
         if busy is not None:
             note += f"; busy-poll: {fmt(busy, 'Gbit/s')}"
         T.append(_with_rates(dict(rep.make_target(

@@ -303,3 +303,17 @@ def test_bench_baseline_names_a_bad_revision(tmp_path):
     assert p.returncode == 2, p.stdout + p.stderr
     assert "no-such-rev" in p.stderr and "not a commit" in p.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_membw_reports_the_cold_ceiling():
+    membw = os.path.join(BUILD, "perf", "peers", "membw")
+    p = subprocess.run([membw, "--time", "0.2"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    j = one_json(p.stdout)
+    assert j["buffer_bytes"] >= 64 << 20 and j["buffer_bytes"] % (2 << 20) \
+        == 0
+    assert j["copy_bits_per_second"] > 0 and j["read_bits_per_second"] > 0
+    p = subprocess.run([membw, "--time", "-3"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "'-3'" in p.stderr
