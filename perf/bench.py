@@ -421,7 +421,19 @@ def main(argv=None):
                     "for both trees, interleaved; print ours/baseline per "
                     "target and write <date>-compare.json (latest.* are "
                     "left alone)")
+    ap.add_argument("--readme", action="store_true",
+                    help="measure nothing: copy perf/results/latest.md into "
+                    "README.md between its markers (the pytest checks the "
+                    "two agree)")
     args = ap.parse_args(argv)
+    if args.readme:
+        readme = os.path.join(ROOT, "README.md")
+        if not rep.sync_readme(readme, os.path.join(args.out, "latest.md")):
+            print("bench: README.md has no latest.md markers",
+                  file=sys.stderr)
+            return 2
+        log("README.md: the figures are latest.md's")
+        return 0
     if args.repeats < 0 or args.seconds < 0:
         ap.error("--repeats and --seconds must be positive")
     if args.baseline is not None and args.peers_only:

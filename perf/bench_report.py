@@ -256,6 +256,37 @@ def write_results(outdir, date, targets, raw, mach, mode, wall_s=None,
     return table
 
 
+README_BEGIN = ("<!-- perf/results/latest.md begins: copied by perf/bench.py "
+                "--readme, checked by tests/pytest/test_doc.py -->")
+README_END = "<!-- perf/results/latest.md ends -->"
+
+
+def readme_block(readme_text):
+    """What README holds between the markers (None without them)."""
+    a = readme_text.find(README_BEGIN)
+    b = readme_text.find(README_END)
+    if a < 0 or b < a:
+        return None
+    return readme_text[a + len(README_BEGIN):b].strip("\n") + "\n"
+
+
+def sync_readme(readme_path, latest_md_path):
+    """Copy latest.md between README's markers; False without them."""
+    with open(readme_path) as f:
+        text = f.read()
+    with open(latest_md_path) as f:
+        md = f.read()
+    a = text.find(README_BEGIN)
+    b = text.find(README_END)
+    if a < 0 or b < a:
+        return False
+    text = text[:a + len(README_BEGIN)] + "\n\n" + md.strip("\n") + \
+        "\n\n" + text[b:]
+    with open(readme_path, "w") as f:
+        f.write(text)
+    return True
+
+
 def write_compare(outdir, date, targets, base, rows, raw, mach, mode,
                   wall_s):
     """A --baseline run: <date>-compare.json (both trees' targets, the

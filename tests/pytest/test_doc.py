@@ -49,3 +49,35 @@ def test_doxygen_no_warnings(tmp_path):
     for h in PUBLIC_HEADERS:
         page = os.path.basename(h).replace("_", "__").replace(".h", "_8h.html")
         assert (html / page).is_file(), page
+
+
+def test_readme_figures_are_the_latest_run():
+    """README's benchmark table is perf/results/latest.md, word for word
+    (perf/bench.py --readme copies it), and both name the commit that
+    latest.json says was measured, from a tree without uncommitted
+    changes, with a row for every target."""
+    import json
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "perf"))
+    import bench_report as rep
+    with open(os.path.join(ROOT, "README.md")) as f:
+        block = rep.readme_block(f.read())
+    assert block is not None, "README.md lacks the latest.md markers"
+    results = os.path.join(ROOT, "perf", "results")
+    with open(os.path.join(results, "latest.md")) as f:
+        md = f.read()
+    assert block == md, "README.md's figures differ from latest.md: " \
+        "run perf/bench.py --readme"
+    with open(os.path.join(results, "latest.json")) as f:
+        latest = json.load(f)
+    assert latest["commit"] and re.fullmatch(r"[0-9a-f]{40}",
+                                             latest["commit"])
+    assert latest["dirty"] is False, "figures from a tree with changes"
+    assert latest["mode"] == "full"
+    assert f"of commit {latest['commit'][:12]} on " in md.splitlines()[0]
+    rows = re.findall(r"^\| ([a-z0-9_]+) \|", md, re.M)
+    names = [t["name"] for t in latest["targets"]]
+    assert rows[:len(names)] == names
+    for t in latest["targets"]:
+        assert set(t) >= {"name", "ours", "peer", "ratio", "unit", "goal",
+                          "met", "msgs_per_second", "ring_pkts_per_second"}

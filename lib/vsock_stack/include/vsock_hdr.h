@@ -98,13 +98,13 @@ struct vsock_hdr {
  * the cost of ~10 ns per packet.
  */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define VSOCK_LE16(v) __builtin_bswap16(v)
-#define VSOCK_LE32(v) __builtin_bswap32(v)
-#define VSOCK_LE64(v) __builtin_bswap64(v)
+#define VSOCK_LE16(v) __builtin_bswap16(v) /**< CPU <-> little-endian */
+#define VSOCK_LE32(v) __builtin_bswap32(v) /**< CPU <-> little-endian */
+#define VSOCK_LE64(v) __builtin_bswap64(v) /**< CPU <-> little-endian */
 #else
-#define VSOCK_LE16(v) (v)
-#define VSOCK_LE32(v) (v)
-#define VSOCK_LE64(v) (v)
+#define VSOCK_LE16(v) (v) /**< CPU <-> little-endian (a no-op here) */
+#define VSOCK_LE32(v) (v) /**< CPU <-> little-endian (a no-op here) */
+#define VSOCK_LE64(v) (v) /**< CPU <-> little-endian (a no-op here) */
 #endif
 
 /** Store @p v at @p p, little-endian, unaligned. */
