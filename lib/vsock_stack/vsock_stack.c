@@ -179,8 +179,8 @@ vsock_stack_create(const char *name, const struct vsock_stack_conf *conf)
 	s->local = rte_ring_create(pname, VS_LOCAL_RING, s->conf.socket_id,
 			RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(pname, sizeof(pname), "vs_ctl_%s", name);
-	s->ctl_pool = rte_pktmbuf_pool_create(pname, VS_CTL_POOL_SIZE, 64,
-			0, VS_CTL_ROOM, s->conf.socket_id);
+	s->ctl_pool = rte_pktmbuf_pool_create(pname, VS_CTL_POOL_SIZE,
+			VS_CTL_POOL_CACHE, 0, VS_CTL_ROOM, s->conf.socket_id);
 	snprintf(pname, sizeof(pname), "vs_conn_%s", name);
 	s->conn_pool = rte_mempool_create(pname, s->conf.max_conns,
 			sizeof(struct vsock_conn), 0, 0, NULL, NULL, NULL,
