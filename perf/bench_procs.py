@@ -112,6 +112,17 @@ def run(cmd, timeout, env=None):
     return p.returncode, out, err
 
 
+def run_json(cmd, timeout, what):
+    """Run @cmd to completion and return the first JSON object it printed,
+    or None (logged as @what failing) when it failed or printed none."""
+    rc, out, err = run(cmd, timeout)
+    j = parse_json(out)
+    if rc != 0 or j is None:
+        log(f"{what} failed (rc {rc}): {tail(err, 3)}")
+        return None
+    return j
+
+
 def parse_json(text):
     """The first JSON object in a program's output (one line or, as
     iperf3 -J prints it, several)."""
@@ -198,13 +209,7 @@ class Sockperf:
             cmd.append("--busy")
         if cold:
             cmd.append("--cold")
-        rc, out, err = run(cmd, self.secs + 60)
-        j = parse_json(out)
-        if rc != 0 or j is None:
-            log(f"sockperf {' '.join(cmd[3:])} failed (rc {rc}): "
-                f"{tail(err, 3)}")
-            return None
-        return j
+        return run_json(cmd, self.secs + 60, f"sockperf {' '.join(cmd[3:])}")
 
     def connrate(self, addr, parallel):
         """@parallel connrate clients at once on the client core against
@@ -239,12 +244,7 @@ class Sockperf:
         addr = self._addr(family)
         cmd = taskset(CLIENT_CORE) + [self.bin, "--conn-rate"] + addr + [
             "--time", str(self.secs)]
-        rc, out, err = run(cmd, self.secs + 60)
-        j = parse_json(out)
-        if rc != 0 or j is None:
-            log(f"sockperf conn-rate {family} failed: {tail(err, 3)}")
-            return None
-        return j
+        return run_json(cmd, self.secs + 60, f"sockperf conn-rate {family}")
 
 
 def membw(build, secs):
@@ -253,12 +253,7 @@ def membw(build, secs):
     ceiling); its JSON, or None."""
     cmd = taskset(SERVER_CORE) + [os.path.join(build, "perf", "peers",
                                                "membw"), "--time", str(secs)]
-    rc, out, err = run(cmd, 2 * secs + 60)
-    j = parse_json(out)
-    if rc != 0 or j is None:
-        log(f"membw failed (rc {rc}): {tail(err, 3)}")
-        return None
-    return j
+    return run_json(cmd, 2 * secs + 60, "membw")
 
 
 def testpmd_pair(tmp, samples, period=2, direction="tx"):
@@ -643,13 +638,8 @@ class Preload:
         cmd = [self.perf, "-l", str(CLIENT_CORE)] + DPDK_COMMON + [
             "--file-prefix", uid("np"), "--", "--dev", "loopback"] + \
             args + ["-J"]
-        rc, out, err = run(cmd, self.secs + 60)
-        j = parse_json(out)
-        if rc != 0 or j is None:
-            log(f"native vsock-perf {' '.join(args)} failed (rc {rc}): "
-                f"{tail(err, 3)}")
-            return None
-        return j
+        return run_json(cmd, self.secs + 60,
+                        f"native vsock-perf {' '.join(args)}")
 
 
 def telemetry(prefix, cmd, timeout=5.0):
