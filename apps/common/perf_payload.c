@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <rte_atomic.h>
 #include <rte_errno.h>
@@ -13,17 +12,13 @@
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 
+#include "perf_cold.h"
 #include "perf_proto.h"
 
 /* Up to this size a message is copied into one direct mbuf. */
 #define VPERF_COPY_MAX 2048u
 /* Bytes of the pattern one attached mbuf covers (buf_len is 16-bit). */
 #define VPERF_SEG 32768u
-
-/* The cold pattern's bounds (vperf_cold_len()). */
-#define VPERF_COLD_MIN (64ull << 20)
-#define VPERF_COLD_MAX (1ull << 30)
-#define VPERF_COLD_ALIGN (2ull << 20)
 
 struct vperf_payload {
 	const struct rte_memzone *mz;
@@ -112,22 +107,18 @@ size_t
 vperf_cold_len(void)
 {
 	const char *env = getenv(VPERF_COLD_ENV);
-	long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-	uint64_t len = llc > 0 ? (uint64_t)llc + (uint64_t)llc / 4 :
-		VPERF_COLD_MIN;
+	unsigned long long len;
 	char *end;
 
-	if (env != NULL) {
-		errno = 0;
-		len = strtoull(env, &end, 0);
-		if (errno != 0 || end == env || *end != '\0' ||
-				len < VPERF_COLD_ALIGN || len > VPERF_COLD_MAX ||
-				len % VPERF_COLD_ALIGN != 0)
-			return 0;
-		return (size_t)len;
-	}
-	len = RTE_ALIGN_CEIL(len, VPERF_COLD_ALIGN);
-	return (size_t)RTE_MIN(RTE_MAX(len, VPERF_COLD_MIN), VPERF_COLD_MAX);
+	if (env == NULL)
+		return perf_cold_len();
+	errno = 0;
+	len = strtoull(env, &end, 0);
+	if (errno != 0 || end == env || *end != '\0' ||
+			len < PERF_COLD_ALIGN || len > PERF_COLD_MAX ||
+			len % PERF_COLD_ALIGN != 0)
+		return 0;
+	return (size_t)len;
 }
 
 struct vperf_payload *
@@ -153,18 +144,9 @@ vperf_payload_sum(const struct rte_mbuf *m)
 {
 	uint64_t sum = 0;
 
-	for (; m != NULL; m = m->next) {
-		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint32_t i = 0, n = m->data_len;
-		uint64_t w;
-
-		for (; i + sizeof(w) <= n; i += sizeof(w)) {
-			memcpy(&w, d + i, sizeof(w));
-			sum += w;
-		}
-		for (; i < n; i++)
-			sum += d[i];
-	}
+	for (; m != NULL; m = m->next)
+		sum += perf_cold_sum(rte_pktmbuf_mtod(m, const void *),
+				m->data_len);
 	return sum;
 }
 

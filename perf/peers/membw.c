@@ -2,8 +2,8 @@
 /*
  * membw: what one core can do with memory larger than the last-level
  * cache, the ceiling of the benchmarks' cold-stream rows. It walks a
- * buffer of 1.25 x the LLC (within 64 MiB..1 GiB, as vsock-perf --cold and
- * sockperf --cold size theirs) in 64 KiB steps and reports, each for
+ * buffer of perf_cold_len() bytes (as vsock-perf --cold and sockperf
+ * --cold size theirs) in 64 KiB steps and reports, each for
  * --time seconds: "copy", memcpy of each step into one hot 64 KiB buffer
  * (what a copying device does with a cold source), and "read", a sum of
  * every 64-bit word (what a reading sink does). One JSON line.
@@ -18,12 +18,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "perf_cold.h"
 
 #define MB_STEP (64u << 10)
-#define MB_MIN (64ull << 20)
-#define MB_MAX (1ull << 30)
-#define MB_ALIGN (2ull << 20)
 
 static double
 now_s(void)
@@ -32,18 +30,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t
-cold_len(void)
-{
-	long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-	uint64_t len = llc > 0 ? (uint64_t)llc + (uint64_t)llc / 4 : MB_MIN;
-
-	len = (len + MB_ALIGN - 1) / MB_ALIGN * MB_ALIGN;
-	if (len < MB_MIN)
-		len = MB_MIN;
-	return (size_t)(len > MB_MAX ? MB_MAX : len);
 }
 
 /* Bits per second of @copy (or read) over @secs. */
@@ -62,14 +48,7 @@ walk(const uint8_t *b, size_t len, uint8_t *dst, int copy, double secs,
 				/* the copy is used: it cannot be dropped */
 				*sink += dst[off % MB_STEP];
 			} else {
-				const uint8_t *p = b + off;
-				uint64_t s = 0, w;
-
-				for (size_t i = 0; i < MB_STEP; i += sizeof(w)) {
-					memcpy(&w, p + i, sizeof(w));
-					s += w;
-				}
-				*sink += s;
+				*sink += perf_cold_sum(b + off, MB_STEP);
 			}
 			off = (off + MB_STEP) % len;
 			done += MB_STEP;
@@ -85,7 +64,7 @@ main(int argc, char **argv)
 	static uint8_t dst[MB_STEP];
 	volatile uint64_t sink = 0;
 	double secs = 2, copy, rd;
-	size_t len = cold_len();
+	size_t len = perf_cold_len();
 	uint8_t *b;
 	char *end;
 

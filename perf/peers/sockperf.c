@@ -37,7 +37,7 @@
  * read and write that finds EAGAIN is retried at once, no poll(), so
  * neither end ever sleeps, as in a polling stack.
  * --cold: the sender writes its messages from consecutive offsets of a
- * buffer larger than the last-level cache (cold_size()), wrapping,
+ * buffer larger than the last-level cache (perf_cold_len()), wrapping,
  * instead of one hot buffer, and the receiver sums every 64-bit word it
  * reads instead of dropping the data unread: the kernel's copies then
  * come from and go to memory an application would really touch. In
@@ -75,6 +75,8 @@
 #include <arpa/inet.h>
 #include <linux/vm_sockets.h>
 
+#include "perf_cold.h"
+
 #define SP_MAGIC 0x73707266u	/* "sprf" */
 #define SP_MAX_SIZE (16u << 20)
 #define SP_MAX_SECONDS 3600.0
@@ -83,10 +85,6 @@
 /* Ping-pong round trips left out at the start (warm-up). */
 #define SP_WARMUP 1000
 
-/* The --cold buffer: 1.25 x L3, in whole 2 MiB (huge) pages, bounded. */
-#define SP_COLD_PAGE (2ull << 20)
-#define SP_COLD_MIN (64ull << 20)
-#define SP_COLD_MAX (1ull << 30)
 
 /* Reads take up to this much at once, at least one message. */
 #define io_len(size) ((size) > SP_IO_BUF ? (size) : SP_IO_BUF)
@@ -546,22 +544,6 @@ write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* --cold: the sum of the 64-bit words of @p, plus its tail bytes. */
-static uint64_t
-checksum(const char *p, size_t len)
-{
-	uint64_t sum = 0, w;
-	size_t i;
-
-	for (i = 0; i + sizeof(w) <= len; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		sum += w;
-	}
-	for (; i < len; i++)
-		sum += (unsigned char)p[i];
-	return sum;
-}
-
 /* Read everything until EOF, summing it if @sum; the byte count. */
 static uint64_t
 drain(int fd, char *buf, size_t len, bool sum)
@@ -571,29 +553,10 @@ drain(int fd, char *buf, size_t len, bool sum)
 
 	while ((n = read_some(fd, buf, len)) > 0) {
 		if (sum)
-			sp_sink += checksum(buf, n);
+			sp_sink += perf_cold_sum(buf, n);
 		total += n;
 	}
 	return total;
-}
-
-/*
- * The --cold buffer's size: 1.25 x the L3 cache (64 MiB when the size
- * is unknown), so that a walk through it evicts itself, in whole 2 MiB
- * pages, within 64 MiB..1 GiB. Both ends compute it alike (one machine).
- */
-static size_t
-cold_size(void)
-{
-	long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-	uint64_t len = l3 > 0 ? (uint64_t)l3 / 4 * 5 : SP_COLD_MIN;
-
-	len = (len + SP_COLD_PAGE - 1) / SP_COLD_PAGE * SP_COLD_PAGE;
-	if (len < SP_COLD_MIN)
-		len = SP_COLD_MIN;
-	if (len > SP_COLD_MAX)
-		len = SP_COLD_MAX;
-	return (size_t)len;
 }
 
 /*
@@ -605,7 +568,7 @@ cold_size(void)
 static int
 cold_map(struct sp_cold *c)
 {
-	size_t len = cold_size();
+	size_t len = perf_cold_len();
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -772,7 +735,7 @@ print_rate(const struct sp_opts *o, uint64_t bytes, double secs)
 		bytes, msgs, bytes * 8.0 / secs, msgs / secs,
 		bytes * 8.0 / secs / 1e9, msgs / secs / 1e6,
 		json_bool(o->busy), json_bool(o->cold),
-		o->cold ? cold_size() : (size_t)0);
+		o->cold ? perf_cold_len() : (size_t)0);
 }
 
 static int
@@ -957,7 +920,7 @@ run_client(const struct sp_opts *o)
 		if (o->cold) {
 			n = read_some(fd, buf, io_len(o->size));
 			if (n > 0)
-				sp_sink += checksum(buf, n);
+				sp_sink += perf_cold_sum(buf, n);
 			start = now_s();
 		}
 		total = drain(fd, buf, io_len(o->size), o->cold);
