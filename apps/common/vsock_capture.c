@@ -202,6 +202,14 @@ cap_local_cid(void *priv)
 	return w->inner.ops->local_cid(w->inner.priv);
 }
 
+static uint64_t
+cap_peer_cid(void *priv)
+{
+	struct cap_wrap *w = priv;
+
+	return w->inner.ops->peer_cid(w->inner.priv);
+}
+
 static uint32_t
 cap_features(void *priv)
 {
@@ -238,6 +246,7 @@ static const struct vsock_port_ops cap_ops = {
 	.rx_burst = cap_rx_burst,
 	.tx_burst = cap_tx_burst,
 	.local_cid = cap_local_cid,
+	.peer_cid = cap_peer_cid,
 	.features = cap_features,
 	.poll_event = cap_poll_event,
 	.tx_inflight = cap_tx_inflight,
@@ -249,6 +258,8 @@ static const struct vsock_port_ops *
 cap_ops_for(const struct vsock_port_ops *in, struct vsock_port_ops *own)
 {
 	*own = cap_ops;
+	if (in->peer_cid == NULL)
+		own->peer_cid = NULL;
 	if (in->features == NULL)
 		own->features = NULL;
 	if (in->poll_event == NULL)

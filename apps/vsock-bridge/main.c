@@ -30,6 +30,8 @@
 #include "../common/vsock_capture.h"
 #include "bridge.h"
 
+#include <vsock_vhost.h>
+
 RTE_LOG_REGISTER(br_logtype, vsock.bridge, INFO);
 
 #define BR_MBUF_ROOM 16384
@@ -291,17 +293,18 @@ parse_opts(int argc, char **argv, struct br_opts *o)
 static void
 print_stats(const struct br_guest *g, double t, bool final)
 {
-	const struct br_dev_stats *d = br_port_stats(g->port);
 	const struct br_uds_stats *u = br_uds_stats(g);
 	const struct br_echo_stats *e = br_echo_stats(g);
+	struct vsock_vhost_stats dev, *d = &dev;
 	struct vsock_stack_stats s;
 
+	vsock_vhost_stats_get(g->vh, d);
 	vsock_stack_stats_get(g->stack, &s);
 	printf("[%6.1fs] cid %" PRIu64 ": dev %s, conns %" PRIu64
 		" (unix %" PRIu64 "), guest->host %" PRIu64 " pkts %" PRIu64
 		" B, host->guest %" PRIu64 " pkts %" PRIu64 " B, unix in %"
 		PRIu64 " B out %" PRIu64 " B\n", t, g->cid,
-		br_port_running(g->port) ? "up" : "down", s.conns_open,
+		vsock_vhost_running(g->vh) ? "up" : "down", s.conns_open,
 		u->open, d->rx_pkts, d->rx_bytes, d->tx_pkts, d->tx_bytes,
 		u->bytes_h2g, u->bytes_g2h);
 	if (!final)
@@ -316,6 +319,8 @@ print_stats(const struct br_guest *g, double t, bool final)
 		" tx_bad_pkt %" PRIu64 " tx_lost %" PRIu64 "\n", d->bad_chain,
 		d->bad_dir, d->bad_size, d->bad_len, d->bad_src_cid,
 		d->bad_rx_buf, d->bad_avail, d->tx_bad_pkt, d->tx_lost);
+	printf("  guest to guest: forwarded %" PRIu64 " rst %" PRIu64
+		" waits %" PRIu64 "\n", d->fwd_pkts, d->fwd_rst, d->fwd_wait);
 	printf("  unix: h2g accepted %" PRIu64 " connected %" PRIu64
 		" bad_line %" PRIu64 " refused %" PRIu64 "; g2h accepted %"
 		PRIu64 " refused %" PRIu64 " backlog %" PRIu64 " unclaimed %"
@@ -364,36 +369,6 @@ br_sockaddr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-int
-br_unlink_stale(const char *path)
-{
-	struct sockaddr_un sa;
-	struct stat st;
-	int fd, r;
-
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		BR_LOG(ERR, "%s exists and is not a socket: not replacing it",
-			path);
-		return -EEXIST;
-	}
-	if (br_sockaddr(&sa, path) != 0)
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (r == 0) {
-		BR_LOG(ERR, "%s is in use by another process", path);
-		return -EADDRINUSE;
-	}
-	if (unlink(path) != 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
 static double
 br_now(void)
 {
@@ -418,7 +393,7 @@ run(struct br_guest *guests, unsigned int nb, bool stats)
 			br_uds_after_poll(&guests[i]);
 			if (guests[i].perf != NULL)
 				vperf_server_poll(guests[i].perf);
-			running |= br_port_running(guests[i].port);
+			running |= vsock_vhost_running(guests[i].vh);
 		}
 		/*
 		 * Poll mode while a guest is up; doze when nothing is. Each
@@ -445,8 +420,15 @@ run(struct br_guest *guests, unsigned int nb, bool stats)
 /* One stack per guest: its own connections and ports, its own CID 2. */
 static int
 guest_setup(struct br_guest *g, const struct br_opts *o,
-		struct rte_mempool *pool)
+		struct rte_mempool *pool, struct vsock_vhost_switch *sw)
 {
+	struct vsock_vhost_conf vconf = {
+		.socket_path = g->sock_path,
+		.guest_cid = g->cid,
+		.pool = pool,
+		.flags = o->client ? VSOCK_VHOST_F_CLIENT : 0,
+		.sw = sw,
+	};
 	struct vsock_stack_conf sconf = {
 		.pool = pool,
 		.socket_id = (int)rte_socket_id(),
@@ -458,14 +440,19 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 
 	snprintf(name, sizeof(name), "br%u", g->idx);
 	g->stack = vsock_stack_create(name, &sconf);
-	g->port = br_port_create(g, pool);
-	if (g->stack == NULL || g->port == NULL) {
+	if (g->stack == NULL) {
 		fprintf(stderr, "vsock-bridge: guest %" PRIu64 ": cannot "
 			"create its stack: %s\n", g->cid,
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	port = br_port_vsock(g->port);
+	r = vsock_vhost_create(&vconf, &g->vh);
+	if (r != 0) {
+		fprintf(stderr, "vsock-bridge: --socket %s: %s\n",
+			g->sock_path, strerror(-r));
+		return r;
+	}
+	port = vsock_vhost_port(g->vh);
 	if (br_cap != NULL)
 		port = vsock_capture_wrap(br_cap, port);
 	r = port != NULL ? vsock_stack_attach(g->stack, port) : -ENOMEM;
@@ -493,12 +480,6 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 			return -rte_errno;
 		}
 	}
-	r = br_vhost_start(g, o->client);
-	if (r != 0) {
-		fprintf(stderr, "vsock-bridge: --socket %s: %s\n",
-			g->sock_path, strerror(-r));
-		return r;
-	}
 	printf("vsock-bridge: guest cid %" PRIu64 ": vhost-user %s (%s), "
 		"unix %s%s%s\n", g->cid, g->sock_path,
 		o->client ? "client" : "server", g->uds_path,
@@ -507,24 +488,23 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 	return 0;
 }
 
-/* Rings first (rte_vhost may wait for them), then sockets, then stacks. */
+/*
+ * Back-ends first (each lets go of its rings before rte_vhost may wait
+ * for them), then sockets, then stacks.
+ */
 static void
 teardown(struct br_guest *guests, unsigned int nb)
 {
 	unsigned int i;
 
-	for (i = 0; i < nb; i++)
-		if (guests[i].port != NULL)
-			br_port_retire(guests[i].port);
 	for (i = 0; i < nb; i++) {
 		struct br_guest *g = &guests[i];
 
-		br_vhost_stop(g);
+		/* It may hold a packet with a header from the pool. */
+		vsock_vhost_destroy(g->vh);
 		br_uds_close(g);
 		br_echo_stop(g);
 		vperf_server_stop(g->perf);
-		/* The port may hold a packet with a header from its pool. */
-		br_port_free(g->port);
 		vsock_stack_destroy(g->stack);
 		/* Its payload may be in packets the stack held until now. */
 		vperf_server_free(g->perf);
@@ -548,6 +528,7 @@ int
 main(int argc, char **argv)
 {
 	struct br_guest guests[BR_MAX_GUESTS];
+	struct vsock_vhost_switch *sw = NULL;
 	struct rte_mempool *pool;
 	struct app_args ea;
 	struct br_opts o;
@@ -580,6 +561,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ret = br_uds_init(pool);
+	/* Guests on a common group reach each other (all: "default"). */
+	if (ret == 0) {
+		sw = vsock_vhost_switch_create();
+		if (sw == NULL)
+			ret = -ENOMEM;
+	}
 	if (ret == 0 && o.pcap != NULL) {
 		char err[256];
 
@@ -599,7 +586,7 @@ main(int argc, char **argv)
 		g->sock_path = o.sock[i];
 		g->uds_path = o.uds[i];
 		g->cid = o.cid[i];
-		ret = guest_setup(g, &o, pool);
+		ret = guest_setup(g, &o, pool, sw);
 	}
 	fflush(stdout);
 	if (ret == 0)
@@ -607,6 +594,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nb && ret == 0; i++)
 		print_stats(&guests[i], seconds, true);
 	teardown(guests, nb);
+	vsock_vhost_switch_free(sw);
 	if (vsock_capture_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
 		ret = -EIO;
 	rte_mempool_free(pool);

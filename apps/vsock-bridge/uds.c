@@ -34,6 +34,8 @@
 #include <rte_common.h>
 #include <rte_mbuf.h>
 
+#include <vsock_vhost.h>
+
 #include "bridge.h"
 
 /* "CONNECT 4294967294\n" and then some: Firecracker's limit. */
@@ -747,7 +749,7 @@ br_uds_open(struct br_guest *g)
 	u->pend_fd = -1;
 	TAILQ_INIT(&u->conns);
 	g->uds = u;
-	r = br_unlink_stale(g->uds_path);
+	r = vsock_vhost_unlink_stale(g->uds_path);
 	if (r != 0)
 		return r;
 	if (br_sockaddr(&sa, g->uds_path) != 0)

@@ -10,7 +10,7 @@
 
 extern "C" {
 #include "virtqueue.h"
-#include "virtqueue_dev.h"
+#include "vq_dev.h"
 #include "vsock_credit.h"
 #include "vsock_hdr.h"
 }

@@ -28,7 +28,7 @@
 #include <vsock_stack.h>
 
 #include "virtio_vsock_transport.h"
-#include "virtqueue_dev.h"
+#include "vq_dev.h"
 #include "fuzz_common.h"
 
 #define FZ_CID 3
@@ -305,7 +305,7 @@ cmd_raw_used(struct fz_in *in, int q)
 	uint8_t k = fz_u8(in);
 
 	if (vd->packed) {
-		struct vring_packed_desc *d = &vd->pdesc[k % vd->size];
+		struct virtq_packed_desc *d = &vd->pdesc[k % vd->size];
 
 		d->id = id;
 		d->len = len;
@@ -459,7 +459,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_eal_init((*argv)[0], 1023, FZ_ROOM);
 	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
 		fk.mem[q] = rte_zmalloc("fz_ring",
-				virtqueue_ring_mem_size(FZ_QMAX), VRING_ALIGN);
+				virtqueue_ring_mem_size(FZ_QMAX), VIRTQ_ALIGN);
 		fk.priv[q] = rte_zmalloc("fz_vq", virtqueue_priv_size(FZ_QMAX),
 				RTE_CACHE_LINE_SIZE);
 		if (fk.mem[q] == NULL || fk.priv[q] == NULL)

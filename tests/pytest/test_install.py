@@ -12,12 +12,15 @@ from conftest import BUILD, EAL, ROOT
 
 EXAMPLE = os.path.join(ROOT, "examples", "hello_vsock")
 PUBLIC_HEADERS = ["vsock_stack.h", "vsock_port.h", "vsock_hdr.h",
-                  "virtio_vsock_dev.h", "libvsock.h"]
-LIBS = ["vsock_stack", "virtio_vsock"]
+                  "virtio_vsock_dev.h", "vsock_vhost.h", "libvsock.h"]
+LIBS = ["vsock_stack", "virtio_vsock", "vsock_vhost"]
+# What hello_vsock links (it has no use for the back-end).
+EXAMPLE_LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
 PRIVATE_HEADERS = ["vsock_private.h", "vsock_credit.h", "virtqueue.h",
-                   "virtio_vsock_transport.h", "virtqueue_dev.h",
-                   "virtio_ring_defs.h", "dpdk_vsock_config.h",
+                   "virtio_vsock_transport.h", "vq_dev.h", "vq_dev_pkt.h",
+                   "virtq.h", "virtio_vsock_defs.h", "vhost_user_defs.h",
+                   "vsock_vhost_private.h", "dpdk_vsock_config.h",
                    "vsl_proto.h", "vsl_priv.h", "vsl_internal.h"]
 
 
@@ -94,8 +97,8 @@ def test_installed_files(installed):
     with open(pc) as f:
         text = f.read()
     assert "Requires: libdpdk" in text
-    # Driver before stack: the order a static link needs.
-    assert "-lvirtio_vsock -lvsock_stack" in text
+    # Driver and back-end before stack: the order a static link needs.
+    assert "-lvirtio_vsock -lvsock_vhost -lvsock_stack" in text
     assert "-I${includedir}/dpdk-vsock" in text
     # Nothing installed outside the prefix.
     for d, _, names in os.walk(dest):
@@ -145,11 +148,11 @@ def test_example_builds_and_runs(installed, tmp_path, link):
     if link == "shared":
         renv["LD_LIBRARY_PATH"] = lib
         ldd = run(["ldd", exe], env=renv).stdout
-        for name in LIBS:
+        for name in EXAMPLE_LIBS:
             assert os.path.join(lib, f"lib{name}.so") in ldd, ldd
     else:
         ldd = run(["ldd", exe]).stdout
-        for name in LIBS:
+        for name in EXAMPLE_LIBS:
             assert f"lib{name}.so" not in ldd, ldd
 
     p = run([exe, "--help"], env=renv, timeout=60)

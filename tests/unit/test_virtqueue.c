@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests for the split virtqueue: the driver side (virtqueue.h) paired
- * with the device side (virtqueue_dev.h) over ordinary memory, so that the
+ * with the device side (vq_dev.h) over ordinary memory, so that the
  * ring protocol is exercised end to end without EAL or a real device. The
  * device side also plays a hostile device that returns nonsense.
  */
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "virtqueue.h"
-#include "virtqueue_dev.h"
+#include "vq_dev.h"
 
 #define GUARD_LEN 64
 #define GUARD_BYTE 0xA5
@@ -40,7 +40,7 @@ fx_open(struct fixture *f, uint16_t size)
 	size_t i;
 
 	f->size = size;
-	f->ring = aligned_alloc(VRING_ALIGN, ring_len);
+	f->ring = aligned_alloc(VIRTQ_ALIGN, ring_len);
 	assert_non_null(f->ring);
 	memset(f->ring, 0, ring_len);
 	/* Guard bytes after priv catch an init that overruns priv_size. */
@@ -88,7 +88,7 @@ dev_take(struct fixture *f, int expect_segs)
 static void
 dev_push_raw(struct fixture *f, uint32_t id, uint32_t len)
 {
-	struct vring_used_elem *e =
+	struct virtq_used_elem *e =
 		&f->vq->used->ring[f->dev.used_idx & f->dev.mask];
 
 	e->id = id;
@@ -113,7 +113,7 @@ test_init_and_layout(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		void *priv = malloc(virtqueue_priv_size(bad[i]));
-		void *ring = aligned_alloc(VRING_ALIGN,
+		void *ring = aligned_alloc(VIRTQ_ALIGN,
 				virtqueue_ring_mem_size(bad[i]));
 
 		assert_true(priv != NULL && ring != NULL);
@@ -139,7 +139,7 @@ test_init_and_layout(void **state)
 		assert_true(virtqueue_in_flight(f.vq) == 0 && !f.vq->broken);
 		/* We poll, so the device is asked not to interrupt. */
 		assert_int_equal(f.vq->avail->flags,
-				VRING_AVAIL_F_NO_INTERRUPT);
+				VIRTQ_AVAIL_F_NO_INTERRUPT);
 		fx_close(&f);
 	}
 	/* Known values, independent of the formula above. */
@@ -218,8 +218,8 @@ test_chain(void **state)
 	assert_int_equal(vq_dev_walk_va(&f.dev, head, segs), 3);
 	for (i = 0; i < 3; i++) {
 		/* Flags as the device sees them in shared memory. */
-		uint16_t want = (i < 2 ? VRING_DESC_F_NEXT : 0) |
-			(bufs[i].writable ? VRING_DESC_F_WRITE : 0);
+		uint16_t want = (i < 2 ? VIRTQ_DESC_F_NEXT : 0) |
+			(bufs[i].writable ? VIRTQ_DESC_F_WRITE : 0);
 
 		assert_true(d < f.size);
 		assert_int_equal(f.vq->desc[d].flags, want);
@@ -485,12 +485,12 @@ test_notify_flags(void **state)
 
 	(void)state;
 	fx_open(&f, 16);
-	assert_true(f.vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+	assert_true(f.vq->avail->flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
 	post_single(&f, 0);
 	virtqueue_publish(f.vq);
 	assert_true(virtqueue_kick_prepare(f.vq));
 	vq_dev_set_no_notify(&f.dev, true);
-	assert_int_equal(f.vq->used->flags, VRING_USED_F_NO_NOTIFY);
+	assert_int_equal(f.vq->used->flags, VIRTQ_USED_F_NO_NOTIFY);
 	assert_false(virtqueue_kick_prepare(f.vq));
 	vq_dev_set_no_notify(&f.dev, false);
 	assert_true(virtqueue_kick_prepare(f.vq));
@@ -555,28 +555,28 @@ test_dev_walk_rejects(void **state)
 {
 	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
 	struct vq_buf bufs[VQ_DEV_MAX_SEGS + 1] = { { 0 } };
-	struct vring_desc *d;
+	struct virtq_desc *d;
 	struct fixture f;
 
 	(void)state;
 	fx_open(&f, 16);
 	d = f.vq->desc;
 	/* 0 -> 1 -> 0 ..., and 5 -> 5 ... */
-	d[0] = (struct vring_desc){ 0x1000, 10, VRING_DESC_F_NEXT, 1 };
-	d[1] = (struct vring_desc){ 0x2000, 10, VRING_DESC_F_NEXT, 0 };
-	d[5] = (struct vring_desc){ 0x5000, 10, VRING_DESC_F_NEXT, 5 };
+	d[0] = (struct virtq_desc){ 0x1000, 10, VIRTQ_DESC_F_NEXT, 1 };
+	d[1] = (struct virtq_desc){ 0x2000, 10, VIRTQ_DESC_F_NEXT, 0 };
+	d[5] = (struct virtq_desc){ 0x5000, 10, VIRTQ_DESC_F_NEXT, 5 };
 	assert_int_equal(vq_dev_walk_va(&f.dev, 0, segs), -1);
 	assert_int_equal(vq_dev_walk_va(&f.dev, 1, segs), -1);
 	assert_int_equal(vq_dev_walk_va(&f.dev, 5, segs), -1);
 	/* next, or the head itself, past the table. */
-	d[2] = (struct vring_desc){ 0x3000, 10, VRING_DESC_F_NEXT, 16 };
+	d[2] = (struct virtq_desc){ 0x3000, 10, VIRTQ_DESC_F_NEXT, 16 };
 	assert_int_equal(vq_dev_walk_va(&f.dev, 2, segs), -1);
 	d[2].next = 0xffff;
 	assert_int_equal(vq_dev_walk_va(&f.dev, 2, segs), -1);
 	assert_int_equal(vq_dev_walk_va(&f.dev, 16, segs), -1);
 	/* Sane descriptors next to them still walk. */
-	d[7] = (struct vring_desc){ 0x7000, 10, VRING_DESC_F_NEXT, 8 };
-	d[8] = (struct vring_desc){ 0x8000, 20, VRING_DESC_F_WRITE, 0 };
+	d[7] = (struct virtq_desc){ 0x7000, 10, VIRTQ_DESC_F_NEXT, 8 };
+	d[8] = (struct virtq_desc){ 0x8000, 20, VIRTQ_DESC_F_WRITE, 0 };
 	assert_int_equal(vq_dev_walk_va(&f.dev, 7, segs), 2);
 	assert_ptr_equal(segs[1].ptr, (void *)(uintptr_t)0x8000);
 	assert_true(segs[1].writable);

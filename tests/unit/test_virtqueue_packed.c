@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests for the packed virtqueue and for EVENT_IDX: the driver side
- * (virtqueue.h) against the device side (virtqueue_dev.h) over ordinary
+ * (virtqueue.h) against the device side (vq_dev.h) over ordinary
  * memory, across wrap-around, with chains, and with a hostile device
  * that writes used descriptors by hand.
  */
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "virtqueue.h"
-#include "virtqueue_dev.h"
+#include "vq_dev.h"
 
 /* Cookies must be non-NULL: NULL marks an id that is not posted. */
 #define COOKIE(i) ((void *)(uintptr_t)((i) + 1))
@@ -35,7 +35,7 @@ fx_open(struct fixture *f, uint16_t size, unsigned int flags)
 	size_t ring_len = virtqueue_ring_mem_size(size);
 
 	f->size = size;
-	f->ring = aligned_alloc(VRING_ALIGN, ring_len);
+	f->ring = aligned_alloc(VIRTQ_ALIGN, ring_len);
 	assert_non_null(f->ring);
 	memset(f->ring, 0, ring_len);
 	f->priv = malloc(virtqueue_priv_size(size));
@@ -93,11 +93,11 @@ dev_take(struct fixture *f, int expect_segs, uint32_t tag)
 static void
 forge_used(struct fixture *f, uint16_t id, uint32_t len)
 {
-	struct vring_packed_desc *d = &f->dev.pdesc[f->dev.used_idx];
+	struct virtq_packed_desc *d = &f->dev.pdesc[f->dev.used_idx];
 
 	d->id = id;
 	d->len = len;
-	d->flags = f->dev.used_wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
+	d->flags = f->dev.used_wrap ? VIRTQ_PACKED_DESC_F_AVAIL_USED : 0;
 	if (++f->dev.used_idx == f->size) {
 		f->dev.used_idx = 0;
 		f->dev.used_wrap = !f->dev.used_wrap;
@@ -115,10 +115,10 @@ test_init(void **state)
 	assert_int_equal(f.vq->num_free, 16);
 	/* We poll: the device is asked never to interrupt. */
 	assert_int_equal(f.vq->driver_event->flags,
-			VRING_PACKED_EVENT_FLAG_DISABLE);
+			VIRTQ_PACKED_EVENT_FLAG_DISABLE);
 	/* The event structures lie inside the ring memory, past the ring. */
 	assert_true((uint8_t *)f.vq->driver_event >=
-			f.ring + 16 * sizeof(struct vring_packed_desc));
+			f.ring + 16 * sizeof(struct virtq_packed_desc));
 	assert_true((uint8_t *)(f.vq->device_event + 1) <=
 			f.ring + virtqueue_ring_mem_size(16));
 	assert_int_equal(vq_dev_avail(&f.dev), 0);
@@ -298,7 +298,7 @@ test_dev_endless_chain(void **state)
 	fx_open(&f, 8, VQ_F_PACKED);
 	assert_int_equal(post(&f, 1, 0), 0);
 	for (i = 0; i < 8; i++)
-		f.vq->pdesc[i].flags |= VRING_DESC_F_NEXT;
+		f.vq->pdesc[i].flags |= VIRTQ_DESC_F_NEXT;
 	assert_int_equal(vq_dev_peek_va(&f.dev, segs, &c), -1);
 	assert_int_equal(c.ndescs, 0);
 	vq_dev_take(&f.dev, &c);
@@ -321,7 +321,7 @@ test_dev_indirect(void **state)
 	(void)state;
 	fx_open(&f, 8, VQ_F_PACKED);
 	assert_int_equal(post(&f, 1, 0), 0);
-	f.vq->pdesc[0].flags |= VRING_DESC_F_INDIRECT;
+	f.vq->pdesc[0].flags |= VIRTQ_DESC_F_INDIRECT;
 	assert_int_equal(vq_dev_peek_va(&f.dev, segs, &c), -1);
 	assert_int_equal(c.ndescs, 1);
 	vq_dev_take(&f.dev, &c);
@@ -330,25 +330,25 @@ test_dev_indirect(void **state)
 	fx_close(&f);
 }
 
-/* vring_need_event() across the 16-bit wrap of the indexes. */
+/* virtq_need_event() across the 16-bit wrap of the indexes. */
 static void
 test_need_event(void **state)
 {
 	(void)state;
 	/* event in [old, new): notify. */
-	assert_true(vring_need_event(10, 11, 10));
-	assert_true(vring_need_event(10, 20, 5));
-	assert_false(vring_need_event(10, 10, 5));
-	assert_false(vring_need_event(9, 20, 10));
-	assert_false(vring_need_event(20, 20, 10));
+	assert_true(virtq_need_event(10, 11, 10));
+	assert_true(virtq_need_event(10, 20, 5));
+	assert_false(virtq_need_event(10, 10, 5));
+	assert_false(virtq_need_event(9, 20, 10));
+	assert_false(virtq_need_event(20, 20, 10));
 	/* Across 65535 -> 0. */
-	assert_true(vring_need_event(65535, 2, 65530));
-	assert_true(vring_need_event(0, 2, 65530));
-	assert_true(vring_need_event(1, 2, 65530));
-	assert_false(vring_need_event(2, 2, 65530));
-	assert_false(vring_need_event(65529, 2, 65530));
+	assert_true(virtq_need_event(65535, 2, 65530));
+	assert_true(virtq_need_event(0, 2, 65530));
+	assert_true(virtq_need_event(1, 2, 65530));
+	assert_false(virtq_need_event(2, 2, 65530));
+	assert_false(virtq_need_event(65529, 2, 65530));
 	/* Nothing new: never. */
-	assert_false(vring_need_event(7, 7, 7));
+	assert_false(virtq_need_event(7, 7, 7));
 }
 
 /* Packed kicks: DISABLE, ENABLE, and DESC with an offset and a lap. */
@@ -367,7 +367,7 @@ test_packed_kick(void **state)
 	assert_false(virtqueue_kick_prepare(f.vq));
 	/* DESC: kick when the descriptor at slot 3 (this lap) is posted. */
 	f.vq->device_event->off_wrap = 3 | 1 << 15;
-	f.vq->device_event->flags = VRING_PACKED_EVENT_FLAG_DESC;
+	f.vq->device_event->flags = VIRTQ_PACKED_EVENT_FLAG_DESC;
 	assert_int_equal(post(&f, 1, 2), 0);		/* slot 2 */
 	assert_false(virtqueue_kick_prepare(f.vq));
 	assert_int_equal(post(&f, 2, 3), 0);		/* slots 3, 4 */

@@ -336,7 +336,7 @@ vv_setup_queues(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 		}
 
 		dev->vq_mem[q] = rte_zmalloc_socket("vsock_vring",
-				virtqueue_ring_mem_size(size), VRING_ALIGN,
+				virtqueue_ring_mem_size(size), VIRTQ_ALIGN,
 				dev->socket_id);
 		dev->vq_priv[q] = rte_zmalloc_socket("vsock_vq",
 				virtqueue_priv_size(size), RTE_CACHE_LINE_SIZE,

@@ -33,7 +33,7 @@
 #include <vsock_hdr.h>
 
 #include "virtio_vsock_transport.h"
-#include "virtqueue_dev.h"
+#include <vq_dev_pkt.h>
 
 #define LB_DEFAULT_CID 3
 #define LB_LCORE_AUTO (-1)
@@ -82,14 +82,6 @@ static const char *const lb_fault_names[LB_FAULT_NUM] = {
 	[LB_FAULT_FWD_AHEAD] = "fwd_ahead",
 };
 
-/* A position in a list of segments. */
-struct lb_cursor {
-	struct vq_dev_seg *segs;
-	int n;
-	int i;
-	uint32_t off;
-};
-
 struct lb_dev {
 	struct vq_dev q[VIRTIO_VSOCK_VQ_NUM];
 	uint64_t cid;
@@ -102,74 +94,15 @@ struct lb_dev {
 	bool have_cur;
 	bool cur_put;		/* cur_chain is to be given back */
 	struct vq_dev_chain cur_chain;
-	int cur_nsegs;
-	uint32_t cur_off;	/* payload bytes delivered */
-	struct vsock_hdr cur;
+	struct vq_dev_pkt cur;
 	struct vq_dev_seg cur_segs[VQ_DEV_MAX_SEGS];
-	uint64_t bad_chains;
-	uint64_t bad_pkts;
+	struct vq_dev_pkt_stats st;
 	enum lb_fault fault;
 	uint32_t fault_every;
 	uint32_t fault_max;	/* 0: no limit */
 	uint64_t fault_seen;	/* packets that could have been hit */
 	uint64_t faults;	/* packets that were */
 };
-
-static void
-lb_cursor_init(struct lb_cursor *c, struct vq_dev_seg *segs, int n,
-		uint32_t skip)
-{
-	c->segs = segs;
-	c->n = n;
-	c->i = 0;
-	c->off = 0;
-	while (c->i < n && skip >= segs[c->i].len) {
-		skip -= segs[c->i].len;
-		c->i++;
-	}
-	c->off = skip;
-}
-
-/* Copy @len bytes between cursors; returns bytes copied. */
-static uint32_t
-lb_copy(struct lb_cursor *dst, struct lb_cursor *src, uint32_t len)
-{
-	uint32_t done = 0;
-
-	while (done < len && dst->i < dst->n && src->i < src->n) {
-		struct vq_dev_seg *d = &dst->segs[dst->i];
-		struct vq_dev_seg *s = &src->segs[src->i];
-		uint32_t n = RTE_MIN(len - done,
-				RTE_MIN(d->len - dst->off, s->len - src->off));
-
-		memcpy((uint8_t *)d->ptr + dst->off,
-			(const uint8_t *)s->ptr + src->off, n);
-		done += n;
-		dst->off += n;
-		src->off += n;
-		if (dst->off == d->len) {
-			dst->i++;
-			dst->off = 0;
-		}
-		if (src->off == s->len) {
-			src->i++;
-			src->off = 0;
-		}
-	}
-	return done;
-}
-
-static uint32_t
-lb_seg_total(const struct vq_dev_seg *segs, int n, bool writable)
-{
-	uint32_t total = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (segs[i].writable == writable)
-			total += segs[i].len;
-	return total;
-}
 
 /*
  * Take the next tx packet into lb->cur. Returns false when there is none.
@@ -179,56 +112,38 @@ static bool
 lb_take_tx(struct lb_dev *lb)
 {
 	struct vq_dev *tx = &lb->q[VIRTIO_VSOCK_VQ_TX];
-	uint8_t raw[VSOCK_HDR_LEN];
-	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
 	struct vq_dev_chain *c = &lb->cur_chain;
-	struct lb_cursor dst, src;
-	uint32_t total;
+	struct vsock_hdr *h = &lb->cur.hdr;
+	int nseg;
 
-	while (vq_dev_avail(tx) > 0) {
-		lb->cur_nsegs = vq_dev_peek_va(tx, lb->cur_segs, c);
+	while (vq_dev_avail_checked(tx, &lb->st) > 0) {
+		nseg = vq_dev_peek_va(tx, lb->cur_segs, c);
 		vq_dev_take(tx, c);
-		if (lb->cur_nsegs < 0) {
-			lb->bad_chains++;
+		if (vq_dev_parse_tx(lb->cur_segs, nseg, h, &lb->st) == 0) {
 			vq_dev_put(tx, c, 0);
 			continue;
 		}
-		total = lb_seg_total(lb->cur_segs, lb->cur_nsegs, false);
-		lb_cursor_init(&dst, &hseg, 1, 0);
-		lb_cursor_init(&src, lb->cur_segs, lb->cur_nsegs, 0);
-		if (total < VSOCK_HDR_LEN ||
-				lb_copy(&dst, &src, VSOCK_HDR_LEN) !=
-				VSOCK_HDR_LEN) {
-			lb->bad_pkts++;
-			vq_dev_put(tx, c, 0);
-			continue;
-		}
-		vsock_hdr_decode(&lb->cur, raw);
-		if (lb->cur.len != total - VSOCK_HDR_LEN) {
-			lb->bad_pkts++;
-			vq_dev_put(tx, c, 0);
-			continue;
-		}
+		lb->cur.src = lb->cur_segs;
+		lb->cur.nsrc = nseg;
+		lb->cur.off = 0;
 		lb->cur_put = true;
-		lb->cur_off = 0;
 		lb->have_cur = true;
-		if (lb->cur.dst_cid !=
-				__atomic_load_n(&lb->cid, __ATOMIC_RELAXED)) {
+		if (h->dst_cid != __atomic_load_n(&lb->cid, __ATOMIC_RELAXED)) {
 			/* An empty host: nobody listens anywhere. */
-			struct vsock_hdr req = lb->cur;
+			struct vsock_hdr req = *h;
 
 			vq_dev_put(tx, c, 0);
 			lb->have_cur = false;
 			if (req.op == VSOCK_OP_RST)
 				continue;
-			memset(&lb->cur, 0, sizeof(lb->cur));
-			lb->cur.src_cid = req.dst_cid;
-			lb->cur.dst_cid = req.src_cid;
-			lb->cur.src_port = req.dst_port;
-			lb->cur.dst_port = req.src_port;
-			lb->cur.type = req.type;
-			lb->cur.op = VSOCK_OP_RST;
-			lb->cur_nsegs = 0;
+			memset(h, 0, sizeof(*h));
+			h->src_cid = req.dst_cid;
+			h->dst_cid = req.src_cid;
+			h->src_port = req.dst_port;
+			h->dst_port = req.src_port;
+			h->type = req.type;
+			h->op = VSOCK_OP_RST;
+			lb->cur.nsrc = 0;
 			lb->cur_put = false;	/* nothing to return */
 			lb->have_cur = true;
 		}
@@ -288,33 +203,15 @@ lb_fault_hdr(const struct lb_dev *lb, struct vsock_hdr *h)
 	}
 }
 
-/* Write @raw into an rx buffer of its own; false when none is posted. */
-static bool
+/* Deliver the header-only packet @h into an rx buffer of its own. */
+static void
 lb_put_extra(struct lb_dev *lb, const struct vsock_hdr *h)
 {
-	struct vq_dev *rx = &lb->q[VIRTIO_VSOCK_VQ_RX];
-	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
-	uint8_t raw[VSOCK_HDR_LEN];
-	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
-	struct lb_cursor dst, src;
-	struct vq_dev_chain c;
-	int n;
+	struct vq_dev_pkt x = { .hdr = *h };
+	uint16_t pushed = 0;
 
-	if (vq_dev_avail(rx) == 0)
-		return false;
-	n = vq_dev_peek_va(rx, segs, &c);
-	vq_dev_take(rx, &c);
-	if (n < 0 || lb_seg_total(segs, n, true) < VSOCK_HDR_LEN) {
-		lb->bad_chains++;
-		vq_dev_put(rx, &c, 0);
-		return true;
-	}
-	vsock_hdr_encode(raw, h);
-	lb_cursor_init(&dst, segs, n, 0);
-	lb_cursor_init(&src, &hseg, 1, 0);
-	lb_copy(&dst, &src, VSOCK_HDR_LEN);
-	vq_dev_put(rx, &c, VSOCK_HDR_LEN);
-	return true;
+	vq_dev_deliver(&lb->q[VIRTIO_VSOCK_VQ_RX], vq_dev_xlate_va, NULL, &x,
+			&pushed, &lb->st, NULL, NULL);
 }
 
 /*
@@ -397,64 +294,54 @@ lb_put_rx(struct lb_dev *lb, const struct vq_dev_chain *c, uint32_t len,
 }
 
 /*
- * Deliver lb->cur into rx buffers, one piece per buffer. Returns false
- * when rx buffers ran out first (delivery resumes on the next call).
+ * The hostile device's hooks into vq_dev_deliver(): pick the pieces to
+ * break (sending the extra packet of the faults that have one), break
+ * their header or their used entry.
+ */
+static int
+lb_piece_start(void *ctx, const struct vsock_hdr *h)
+{
+	struct lb_dev *lb = ctx;
+	bool hit = lb_fault_due(lb, h);
+
+	if (hit && (lb->fault == LB_FAULT_DST_CID ||
+			lb->fault == LB_FAULT_SRC_CID))
+		lb_fault_extra(lb, h);
+	return hit;
+}
+
+static void
+lb_piece_hdr(void *ctx, struct vsock_hdr *h, int hit)
+{
+	if (hit)
+		lb_fault_hdr(ctx, h);
+}
+
+static void
+lb_piece_put(void *ctx, const struct vq_dev_chain *c, uint32_t len,
+		uint32_t cap, int hit)
+{
+	lb_put_rx(ctx, c, len, cap, hit);
+}
+
+static const struct vq_dev_pkt_hooks lb_fault_hooks = {
+	.start = lb_piece_start,
+	.hdr = lb_piece_hdr,
+	.put = lb_piece_put,
+};
+
+/*
+ * Deliver lb->cur into rx buffers. Returns false when rx buffers ran out
+ * first (delivery resumes on the next call).
  */
 static bool
 lb_deliver(struct lb_dev *lb)
 {
-	struct vq_dev *rx = &lb->q[VIRTIO_VSOCK_VQ_RX];
-	struct vq_dev_seg segs[VQ_DEV_MAX_SEGS];
-	uint8_t raw[VSOCK_HDR_LEN];
-	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
-	struct lb_cursor dst, src;
-	bool first = true;
+	uint16_t pushed = 0;
 
-	/* A zero-length packet still takes one buffer. */
-	while (first || lb->cur_off < lb->cur.len) {
-		struct vq_dev_chain c;
-		uint32_t cap, piece;
-		struct vsock_hdr h;
-		bool hit;
-		int n;
-
-		if (vq_dev_avail(rx) == 0)
-			return false;
-		hit = lb_fault_due(lb, &lb->cur);
-		if (hit && (lb->fault == LB_FAULT_DST_CID ||
-				lb->fault == LB_FAULT_SRC_CID)) {
-			lb_fault_extra(lb, &lb->cur);
-			if (vq_dev_avail(rx) == 0)
-				return false;
-		}
-		n = vq_dev_peek_va(rx, segs, &c);
-		vq_dev_take(rx, &c);
-		cap = n < 0 ? 0 : lb_seg_total(segs, n, true);
-		if (cap <= VSOCK_HDR_LEN) {
-			lb->bad_chains++;
-			vq_dev_put(rx, &c, 0);
-			continue;
-		}
-		piece = RTE_MIN(lb->cur.len - lb->cur_off, cap - VSOCK_HDR_LEN);
-		h = lb->cur;
-		h.len = piece;
-		if (h.type == VSOCK_TYPE_SEQPACKET && h.op == VSOCK_OP_RW &&
-				lb->cur_off + piece < lb->cur.len)
-			h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
-		if (hit)
-			lb_fault_hdr(lb, &h);
-		vsock_hdr_encode(raw, &h);
-		lb_cursor_init(&dst, segs, n, 0);
-		lb_cursor_init(&src, &hseg, 1, 0);
-		lb_copy(&dst, &src, VSOCK_HDR_LEN);
-		lb_cursor_init(&src, lb->cur_segs, lb->cur_nsegs,
-				VSOCK_HDR_LEN + lb->cur_off);
-		lb_copy(&dst, &src, piece);
-		lb->cur_off += piece;
-		lb_put_rx(lb, &c, VSOCK_HDR_LEN + piece, cap, hit);
-		first = false;
-	}
-	return true;
+	return vq_dev_deliver(&lb->q[VIRTIO_VSOCK_VQ_RX], vq_dev_xlate_va,
+			NULL, &lb->cur, &pushed, &lb->st,
+			lb->fault != LB_FAULT_NONE ? &lb_fault_hooks : NULL, lb);
 }
 
 /* Post an injected event into the driver's event queue, if it has room. */
@@ -473,7 +360,7 @@ lb_event(struct lb_dev *lb)
 	vq_dev_take(ev, &c);
 	if (n < 1 || !segs[0].writable ||
 			segs[0].len < VIRTIO_VSOCK_EVENT_LEN) {
-		lb->bad_chains++;
+		lb->st.bad_chain++;
 		vq_dev_put(ev, &c, 0);
 	} else {
 		vsock_le32_put(segs[0].ptr, id - 1);
@@ -748,9 +635,15 @@ lb_release(struct virtio_vsock_dev *dev)
 {
 	struct lb_dev *lb = dev->tpriv;
 
-	if (lb != NULL && (lb->bad_chains != 0 || lb->bad_pkts != 0))
+	if (lb != NULL && (lb->st.bad_chain | lb->st.bad_dir |
+			lb->st.bad_size | lb->st.bad_len | lb->st.bad_rx_buf |
+			lb->st.bad_avail) != 0)
 		VV_LOG(WARNING, "loopback: dropped %" PRIu64 " bad chains, %"
-			PRIu64 " bad packets", lb->bad_chains, lb->bad_pkts);
+			PRIu64 " bad packets, %" PRIu64 " small rx buffers; "
+			"%" PRIu64 " bad avail indexes",
+			lb->st.bad_chain + lb->st.bad_dir,
+			lb->st.bad_size + lb->st.bad_len, lb->st.bad_rx_buf,
+			lb->st.bad_avail);
 	if (lb != NULL && lb->fault != LB_FAULT_NONE)
 		VV_LOG(NOTICE, "loopback: fault %s injected %" PRIu64
 			" times", lb_fault_names[lb->fault], lb->faults);

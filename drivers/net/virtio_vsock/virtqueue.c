@@ -12,7 +12,7 @@ align_up(size_t v, size_t a)
 size_t
 virtqueue_avail_offset(uint16_t size)
 {
-	return sizeof(struct vring_desc) * size;
+	return sizeof(struct virtq_desc) * size;
 }
 
 size_t
@@ -20,7 +20,7 @@ virtqueue_used_offset(uint16_t size)
 {
 	/* avail: flags, idx, ring[size], used_event */
 	return align_up(virtqueue_avail_offset(size) +
-			sizeof(uint16_t) * (3 + (size_t)size), VRING_ALIGN);
+			sizeof(uint16_t) * (3 + (size_t)size), VIRTQ_ALIGN);
 }
 
 size_t
@@ -28,8 +28,8 @@ virtqueue_ring_mem_size(uint16_t size)
 {
 	/* used: flags, idx, ring[size], avail_event; a packed ring is less */
 	return align_up(virtqueue_used_offset(size) + sizeof(uint16_t) * 3 +
-			sizeof(struct vring_used_elem) * (size_t)size,
-			VRING_ALIGN);
+			sizeof(struct virtq_used_elem) * (size_t)size,
+			VIRTQ_ALIGN);
 }
 
 size_t
@@ -44,19 +44,19 @@ virtqueue_priv_size(uint16_t size)
 static void
 vq_packed_layout(struct virtqueue *vq, void *ring, uint16_t size)
 {
-	size_t off = align_up(sizeof(struct vring_packed_desc) * size, 64);
+	size_t off = align_up(sizeof(struct virtq_packed_desc) * size, 64);
 	uint16_t i;
 
 	vq->pdesc = ring;
-	vq->driver_event = (struct vring_packed_desc_event *)
+	vq->driver_event = (struct virtq_packed_event *)
 		((uint8_t *)ring + off);
-	vq->device_event = (struct vring_packed_desc_event *)
+	vq->device_event = (struct virtq_packed_event *)
 		((uint8_t *)ring + off + 64);
 	vq->packed = true;
 	vq->used_wrap = true;
-	vq->avail_flags = VRING_PACKED_DESC_F_AVAIL;
+	vq->avail_flags = VIRTQ_PACKED_DESC_F_AVAIL;
 	/* We poll: ask the device not to interrupt us. */
-	vq->driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	vq->driver_event->flags = VIRTQ_PACKED_EVENT_FLAG_DISABLE;
 	for (i = 0; i < size; i++)
 		vq->next[i] = (uint16_t)(i + 1);
 }
@@ -85,9 +85,9 @@ virtqueue_init(void *priv, void *ring, uint16_t size, uint16_t queue_id,
 		return vq;
 	}
 	vq->desc = ring;
-	vq->avail = (struct vring_avail *)((uint8_t *)ring +
+	vq->avail = (struct virtq_avail *)((uint8_t *)ring +
 			virtqueue_avail_offset(size));
-	vq->used = (struct vring_used *)((uint8_t *)ring +
+	vq->used = (struct virtq_used *)((uint8_t *)ring +
 			virtqueue_used_offset(size));
 	for (i = 0; i < size; i++)
 		vq->next[i] = (uint16_t)((i + 1) & vq->mask);
@@ -96,7 +96,7 @@ virtqueue_init(void *priv, void *ring, uint16_t size, uint16_t queue_id,
 	 * flag is ignored and used_event, kept behind the used index,
 	 * does it.
 	 */
-	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	vq->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	*vq_split_used_event(vq) = (uint16_t)-1;
 	return vq;
 }
@@ -125,5 +125,5 @@ virtqueue_drain(struct virtqueue *vq, void (*fn)(void *cookie, void *arg),
 	}
 	vq->last_used_idx = vq->avail_idx;
 	vq->next_used = vq->next_avail;
-	vq->used_wrap = (vq->avail_flags & VRING_PACKED_DESC_F_AVAIL) != 0;
+	vq->used_wrap = (vq->avail_flags & VIRTQ_PACKED_DESC_F_AVAIL) != 0;
 }

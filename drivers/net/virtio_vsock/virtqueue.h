@@ -24,7 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio_ring_defs.h"
+#include <virtio_vsock_defs.h>
+#include <virtq.h>
 
 /* One buffer of a chain to post. */
 struct vq_buf {
@@ -50,16 +51,16 @@ struct vq_stats {
  */
 struct virtqueue {
 	union {
-		struct vring_desc *desc;
-		struct vring_packed_desc *pdesc;
+		struct virtq_desc *desc;
+		struct virtq_packed_desc *pdesc;
 	};
 	union {
-		struct vring_avail *avail;
-		struct vring_packed_desc_event *driver_event;
+		struct virtq_avail *avail;
+		struct virtq_packed_event *driver_event;
 	};
 	union {
-		struct vring_used *used;
-		struct vring_packed_desc_event *device_event;
+		struct virtq_used *used;
+		struct virtq_packed_event *device_event;
 	};
 	uint16_t size;		/* power of two */
 	uint16_t mask;
@@ -133,11 +134,11 @@ vq_split_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
 	if (n == 0 || n > vq->num_free)
 		return -ENOSPC;
 	for (i = 0; i < n; i++) {
-		struct vring_desc *d = &vq->desc[idx];
-		uint16_t flags = bufs[i].writable ? VRING_DESC_F_WRITE : 0;
+		struct virtq_desc *d = &vq->desc[idx];
+		uint16_t flags = bufs[i].writable ? VIRTQ_DESC_F_WRITE : 0;
 
 		if (i + 1 < n)
-			flags |= VRING_DESC_F_NEXT;
+			flags |= VIRTQ_DESC_F_NEXT;
 		d->addr = bufs[i].addr;
 		d->len = bufs[i].len;
 		d->flags = flags;
@@ -194,7 +195,7 @@ vq_split_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
 	if (avail < n)
 		n = avail;
 	for (i = 0; i < n; i++) {
-		const struct vring_used_elem *e =
+		const struct virtq_used_elem *e =
 			&vq->used->ring[vq->last_used_idx & vq->mask];
 		uint32_t id = e->id;
 		uint32_t len = e->len;
@@ -249,7 +250,7 @@ virtqueue_publish(struct virtqueue *vq)
 /*
  * After a publish: does the device want a notification for what was
  * posted since the last call? A polling device says no through
- * VRING_USED_F_NO_NOTIFY, its event index or its event suppression
+ * VIRTQ_USED_F_NO_NOTIFY, its event index or its event suppression
  * structure. The fence orders our publish before that load, or a device
  * that re-enables notifications and then looks at the ring could miss our
  * entries.
@@ -264,11 +265,11 @@ virtqueue_kick_prepare(struct virtqueue *vq)
 	if (vq->packed)
 		return vq_packed_kick_prepare(vq, added);
 	if (vq->event_idx)
-		return vring_need_event(__atomic_load_n(
+		return virtq_need_event(__atomic_load_n(
 				vq_split_avail_event(vq), __ATOMIC_RELAXED),
 				vq->avail_idx, (uint16_t)(vq->avail_idx - added));
 	return !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) &
-		VRING_USED_F_NO_NOTIFY);
+		VIRTQ_USED_F_NO_NOTIFY);
 }
 
 /*

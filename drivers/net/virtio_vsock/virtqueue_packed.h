@@ -44,10 +44,10 @@ vq_packed_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
 	if (n == 0 || n > vq->num_free)
 		return -ENOSPC;
 	for (i = 0; i < n; i++) {
-		struct vring_packed_desc *d = &vq->pdesc[pos];
+		struct virtq_packed_desc *d = &vq->pdesc[pos];
 		uint16_t f = flags |
-			(bufs[i].writable ? VRING_DESC_F_WRITE : 0) |
-			(i + 1 < n ? VRING_DESC_F_NEXT : 0);
+			(bufs[i].writable ? VIRTQ_DESC_F_WRITE : 0) |
+			(i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
 
 		d->addr = bufs[i].addr;
 		d->len = bufs[i].len;
@@ -58,7 +58,7 @@ vq_packed_enqueue(struct virtqueue *vq, const struct vq_buf *bufs, uint16_t n,
 			d->flags = f;
 		if (++pos == vq->size) {
 			pos = 0;
-			flags ^= VRING_PACKED_DESC_F_AVAIL_USED;
+			flags ^= VIRTQ_PACKED_DESC_F_AVAIL_USED;
 		}
 	}
 	vq->next_avail = pos;
@@ -85,15 +85,15 @@ vq_packed_kick_prepare(const struct virtqueue *vq, uint16_t added)
 			__ATOMIC_RELAXED);
 	uint16_t flags = (uint16_t)(ev >> 16);
 	uint16_t off_wrap = (uint16_t)ev;
-	uint16_t event = off_wrap & ~(1u << VRING_PACKED_EVENT_WRAP_SHIFT);
-	bool wrap = (vq->avail_flags & VRING_PACKED_DESC_F_AVAIL) != 0;
+	uint16_t event = off_wrap & ~(1u << VIRTQ_PACKED_EVENT_WRAP_SHIFT);
+	bool wrap = (vq->avail_flags & VIRTQ_PACKED_DESC_F_AVAIL) != 0;
 
-	if (flags != VRING_PACKED_EVENT_FLAG_DESC)
-		return flags != VRING_PACKED_EVENT_FLAG_DISABLE;
+	if (flags != VIRTQ_PACKED_EVENT_FLAG_DESC)
+		return flags != VIRTQ_PACKED_EVENT_FLAG_DISABLE;
 	/* An offset in the previous lap sits one ring size further back. */
-	if ((off_wrap >> VRING_PACKED_EVENT_WRAP_SHIFT) != wrap)
+	if ((off_wrap >> VIRTQ_PACKED_EVENT_WRAP_SHIFT) != wrap)
 		event = (uint16_t)(event - vq->size);
-	return vring_need_event(event, vq->next_avail,
+	return virtq_need_event(event, vq->next_avail,
 			(uint16_t)(vq->next_avail - added));
 }
 
@@ -113,13 +113,13 @@ vq_packed_dequeue(struct virtqueue *vq, void **cookies, uint32_t *lens,
 	uint16_t got = 0, i;
 
 	for (i = 0; i < n; i++) {
-		const struct vring_packed_desc *d = &vq->pdesc[pos];
-		uint16_t want = wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
+		const struct virtq_packed_desc *d = &vq->pdesc[pos];
+		uint16_t want = wrap ? VIRTQ_PACKED_DESC_F_AVAIL_USED : 0;
 		uint16_t flags = virtqueue_load_acquire16(&d->flags);
 		struct vq_extra *x;
 		uint16_t id;
 
-		if ((flags & VRING_PACKED_DESC_F_AVAIL_USED) != want)
+		if ((flags & VIRTQ_PACKED_DESC_F_AVAIL_USED) != want)
 			break;
 		if (unlikely_vq(got == in_flight)) {
 			vq->stats.bad_used_idx++;

@@ -47,6 +47,12 @@ struct vsock_port_ops {
 	uint16_t (*tx_burst)(void *priv, struct rte_mbuf **pkts, uint16_t n);
 	/** The CID the device assigned to us (re-read after a reset). */
 	uint64_t (*local_cid)(void *priv);
+	/**
+	 * Optional: the one CID behind the port, for a host-to-guest port
+	 * (a device back-end, whose peer is its guest). NULL for a
+	 * guest-to-host port (a driver), whose peer is the host.
+	 */
+	uint64_t (*peer_cid)(void *priv);
 	/** VSOCK_PORT_F_* flags. */
 	uint32_t (*features)(void *priv);
 	/**

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Virtqueue, device side: what a device model (the loopback device, the
- * bridge's back-end) does with a driver's rings, split or packed.
+ * Virtqueue, device side: what a device model (the driver's loopback
+ * device, lib/vsock_vhost's back-end) does with a driver's rings, split
+ * or packed. vq_dev_pkt.h builds vsock packets on top of it.
  * Descriptors come from the driver and are checked before use: a bad
  * index, a loop or an over-long chain ends the walk with an error instead
  * of running away.
@@ -12,26 +13,26 @@
  * vq_dev_push_used() are the split ring's steps, which tests drive one
  * by one.
  */
-#ifndef VIRTIO_VSOCK_VIRTQUEUE_DEV_H
-#define VIRTIO_VSOCK_VIRTQUEUE_DEV_H
+#ifndef VSOCK_VQ_DEV_H
+#define VSOCK_VQ_DEV_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "virtio_ring_defs.h"
+#include "virtq.h"
 
 struct vq_dev {
 	union {
-		struct vring_desc *desc;
-		struct vring_packed_desc *pdesc;
+		struct virtq_desc *desc;
+		struct virtq_packed_desc *pdesc;
 	};
 	union {
-		struct vring_avail *avail;
-		struct vring_packed_desc_event *driver_event;
+		struct virtq_avail *avail;
+		struct virtq_packed_event *driver_event;
 	};
 	union {
-		struct vring_used *used;
-		struct vring_packed_desc_event *device_event;
+		struct virtq_used *used;
+		struct virtq_packed_event *device_event;
 	};
 	uint16_t size;
 	uint16_t mask;
@@ -70,9 +71,9 @@ vq_dev_init(struct vq_dev *vd, void *desc, void *avail, void *used,
 		uint16_t size, unsigned int flags)
 {
 	/* Casts spelt out: C++ (the microbenchmarks) includes this too. */
-	vd->desc = (struct vring_desc *)desc;
-	vd->avail = (struct vring_avail *)avail;
-	vd->used = (struct vring_used *)used;
+	vd->desc = (struct virtq_desc *)desc;
+	vd->avail = (struct virtq_avail *)avail;
+	vd->used = (struct virtq_used *)used;
 	vd->size = size;
 	vd->mask = size - 1;
 	vd->last_avail_idx = 0;
@@ -86,7 +87,7 @@ vq_dev_init(struct vq_dev *vd, void *desc, void *avail, void *used,
 }
 
 /*
- * Where the device stands, as vhost-user's VRING_BASE carries it: for a
+ * Where the device stands, as vhost-user's VIRTQ_BASE carries it: for a
  * packed ring the slot with the wrap counter in bit 15.
  */
 static inline void
@@ -121,8 +122,8 @@ vq_dev_packed_avail(const struct vq_dev *vd)
 			__ATOMIC_ACQUIRE);
 
 	return !vd->broken &&
-		((f & VRING_PACKED_DESC_F_AVAIL) != 0) == vd->avail_wrap &&
-		((f & VRING_PACKED_DESC_F_USED) != 0) != vd->avail_wrap;
+		((f & VIRTQ_PACKED_DESC_F_AVAIL) != 0) == vd->avail_wrap &&
+		((f & VIRTQ_PACKED_DESC_F_USED) != 0) != vd->avail_wrap;
 }
 
 /*
@@ -168,17 +169,17 @@ vq_dev_walk(const struct vq_dev *vd, uint16_t head, struct vq_dev_seg *segs,
 	if (head >= vd->size)
 		return -1;
 	for (;;) {
-		const struct vring_desc *d = &vd->desc[idx];
+		const struct virtq_desc *d = &vd->desc[idx];
 
 		if (n == VQ_DEV_MAX_SEGS || n == vd->size)
 			return -1;
 		segs[n].len = d->len;
-		segs[n].writable = (d->flags & VRING_DESC_F_WRITE) != 0;
+		segs[n].writable = (d->flags & VIRTQ_DESC_F_WRITE) != 0;
 		segs[n].ptr = d->len == 0 ? NULL : xlate(ctx, d->addr, d->len);
 		if (segs[n].ptr == NULL && d->len != 0)
 			return -1;
 		n++;
-		if (!(d->flags & VRING_DESC_F_NEXT))
+		if (!(d->flags & VIRTQ_DESC_F_NEXT))
 			return n;
 		idx = d->next;
 		if (idx >= vd->size)
@@ -212,7 +213,7 @@ vq_dev_consume(struct vq_dev *vd)
 static inline void
 vq_dev_push_used(struct vq_dev *vd, uint16_t head, uint32_t len)
 {
-	struct vring_used_elem *e = &vd->used->ring[vd->used_idx & vd->mask];
+	struct virtq_used_elem *e = &vd->used->ring[vd->used_idx & vd->mask];
 
 	e->id = head;
 	e->len = len;
@@ -253,21 +254,21 @@ vq_dev_packed_walk(const struct vq_dev *vd, struct vq_dev_seg *segs,
 	c->id = 0;
 	c->ndescs = 0;
 	for (;;) {
-		const struct vring_packed_desc *d = &vd->pdesc[pos];
+		const struct virtq_packed_desc *d = &vd->pdesc[pos];
 		uint16_t flags = d->flags;
 
 		if (n == VQ_DEV_MAX_SEGS || n == vd->size)
 			return -1;
-		if (flags & VRING_DESC_F_INDIRECT)
+		if (flags & VIRTQ_DESC_F_INDIRECT)
 			bad = true;	/* not negotiated */
 		segs[n].len = d->len;
-		segs[n].writable = (flags & VRING_DESC_F_WRITE) != 0;
+		segs[n].writable = (flags & VIRTQ_DESC_F_WRITE) != 0;
 		segs[n].ptr = d->len == 0 || bad ? NULL :
 			xlate(ctx, d->addr, d->len);
 		if (segs[n].ptr == NULL && d->len != 0)
 			bad = true;
 		n++;
-		if (!(flags & VRING_DESC_F_NEXT)) {
+		if (!(flags & VIRTQ_DESC_F_NEXT)) {
 			c->id = d->id;
 			c->ndescs = (uint16_t)n;
 			return bad ? -1 : n;
@@ -329,7 +330,7 @@ vq_dev_take(struct vq_dev *vd, const struct vq_dev_chain *c)
 static inline void
 vq_dev_put(struct vq_dev *vd, const struct vq_dev_chain *c, uint32_t len)
 {
-	struct vring_packed_desc *d;
+	struct virtq_packed_desc *d;
 
 	if (!vd->packed) {
 		vq_dev_push_used(vd, c->id, len);
@@ -341,7 +342,7 @@ vq_dev_put(struct vq_dev *vd, const struct vq_dev_chain *c, uint32_t len)
 	d->id = c->id;
 	d->len = len;
 	__atomic_store_n(&d->flags, vd->used_wrap ?
-			VRING_PACKED_DESC_F_AVAIL_USED : 0, __ATOMIC_RELEASE);
+			VIRTQ_PACKED_DESC_F_AVAIL_USED : 0, __ATOMIC_RELEASE);
 	vd->used_idx = (uint16_t)(vd->used_idx + c->ndescs);
 	if (vd->used_idx >= vd->size) {
 		vd->used_idx = (uint16_t)(vd->used_idx - vd->size);
@@ -359,8 +360,8 @@ vq_dev_set_no_notify(struct vq_dev *vd, bool on)
 	vd->no_notify = on;
 	if (vd->packed)
 		__atomic_store_n(&vd->device_event->flags, on ?
-				VRING_PACKED_EVENT_FLAG_DISABLE :
-				VRING_PACKED_EVENT_FLAG_ENABLE,
+				VIRTQ_PACKED_EVENT_FLAG_DISABLE :
+				VIRTQ_PACKED_EVENT_FLAG_ENABLE,
 				__ATOMIC_RELAXED);
 	else if (vd->event_idx)
 		__atomic_store_n((uint16_t *)&vd->used->ring[vd->size],
@@ -368,7 +369,7 @@ vq_dev_set_no_notify(struct vq_dev *vd, bool on)
 				__ATOMIC_RELAXED);
 	else
 		__atomic_store_n(&vd->used->flags,
-				on ? VRING_USED_F_NO_NOTIFY : 0,
+				on ? VIRTQ_USED_F_NO_NOTIFY : 0,
 				__ATOMIC_RELAXED);
 }
 
@@ -380,13 +381,13 @@ vq_dev_need_interrupt(const struct vq_dev *vd, uint16_t old)
 	if (vd->packed)
 		return __atomic_load_n(&vd->driver_event->flags,
 				__ATOMIC_RELAXED) !=
-			VRING_PACKED_EVENT_FLAG_DISABLE;
+			VIRTQ_PACKED_EVENT_FLAG_DISABLE;
 	if (vd->event_idx)
-		return vring_need_event(__atomic_load_n(
+		return virtq_need_event(__atomic_load_n(
 				&vd->avail->ring[vd->size], __ATOMIC_RELAXED),
 				vd->used_idx, old);
 	return !(__atomic_load_n(&vd->avail->flags, __ATOMIC_RELAXED) &
-		VRING_AVAIL_F_NO_INTERRUPT);
+		VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-#endif /* VIRTIO_VSOCK_VIRTQUEUE_DEV_H */
+#endif /* VSOCK_VQ_DEV_H */
