@@ -13,7 +13,8 @@ fi
 PACKAGES=(
 	build-essential pkg-config meson ninja-build python3
 	libdpdk-dev libnuma-dev libssl-dev libcmocka-dev libbenchmark-dev g++
-	python3-pytest
+	libyaml-dev
+	python3-pytest python3-yaml
 	socat ncat
 	qemu-system-x86 busybox-static kmod
 	dpdk-dev python3-matplotlib linux-perf
