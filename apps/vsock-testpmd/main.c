@@ -59,9 +59,9 @@ usage(FILE *f, const char *prog)
 "                              times (rtt_us_p50, rtt_us_p99)\n"
 "                    verify    client and server: random sizes, every\n"
 "                              byte checked both ways\n"
-"                    Client modes with no --peer also run the matching\n"
-"                    server in this process (source->sink, pingpong->echo,\n"
-"                    verify->checking echo), meeting over the device.\n"
+"                    Client modes with no --peer (or with --serve) also run\n"
+"                    the matching server in this process (source->sink,\n"
+"                    pingpong->echo, verify->checking echo).\n"
 "  --type T          stream (default) or seqpacket\n"
 "  --conns N         client connections (default 1; 1..1000000)\n"
 "  --size N|MIN-MAX  message size in bytes, fixed or uniformly random\n"
@@ -70,7 +70,15 @@ usage(FILE *f, const char *prog)
 "                    runs until SIGINT)\n"
 "  --port P          port the server listens on and clients connect to\n"
 "                    (default 1234)\n"
-"  --peer CID        CID clients connect to (default: the device's own)\n"
+"  --peer CID[,CID]  CID clients connect to (default: the device's own);\n"
+"                    with several (up to %u), clients take them in turn\n"
+"  --serve           run the matching server even with --peer\n"
+"  --h2g PATH,cid=N[,client=1]\n"
+"                    also be the host of a guest: a vhost-user vsock\n"
+"                    back-end (lib/vsock_vhost) on socket PATH, serving\n"
+"                    CID N, on the same stack as --dev; repeatable (up\n"
+"                    to %u). The stack routes by CID: 2 to --dev, N to\n"
+"                    its back-end, our own CID and 1 stay here\n"
 "  --nb-mbufs N      mbufs in the pool (default 16384, of %u bytes)\n"
 "  --seed S          seed of the verify pattern and sizes (default 1)\n"
 "  --bytes N         each client sends N bytes, then closes (source) or\n"
@@ -95,8 +103,8 @@ usage(FILE *f, const char *prog)
 "Example:\n"
 "  %s -l 0-1 --in-memory --no-pci -- --dev loopback --mode verify \\\n"
 "      --conns 100 --size 1-262144 --duration 3 --json\n",
-		prog, virtio_vsock_spec_usage(), TP_MAX_MSG, TP_MBUF_ROOM,
-		prog);
+		prog, virtio_vsock_spec_usage(), TP_MAX_MSG, TP_MAX_PEERS,
+		TP_MAX_H2G, TP_MBUF_ROOM, prog);
 }
 
 int
@@ -111,12 +119,37 @@ tp_parse_size(const char *s, struct tp_opts *o)
 	return 0;
 }
 
+/* --peer A[,B...]: o->peer is the first. */
+static int
+parse_peers(const char *a, struct tp_opts *o)
+{
+	char buf[256], *save = NULL, *tok;
+	uint64_t v;
+
+	if (strlen(a) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, a);
+	o->nb_peers = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+			tok = strtok_r(NULL, ",", &save)) {
+		if (o->nb_peers == TP_MAX_PEERS ||
+				app_parse_u64(tok, 1, 0xfffffffeULL, &v) != 0)
+			return -EINVAL;
+		o->peers[o->nb_peers++] = v;
+	}
+	if (o->nb_peers == 0 || a[strlen(a) - 1] == ',')
+		return -EINVAL;
+	o->peer = o->peers[0];
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct tp_opts *o)
 {
 	enum { O_DEV = 256, O_MODE, O_TYPE, O_CONNS, O_SIZE, O_DURATION,
 		O_PORT, O_PEER, O_JSON, O_NB_MBUFS, O_SEED, O_BYTES,
-		O_RECONNECT, O_PCAP, O_PCAP_SNAPLEN, O_INTERACTIVE = 'i' };
+		O_RECONNECT, O_PCAP, O_PCAP_SNAPLEN, O_SERVE, O_H2G,
+		O_INTERACTIVE = 'i' };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -126,6 +159,8 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "peer", required_argument, NULL, O_PEER },
+		{ "serve", no_argument, NULL, O_SERVE },
+		{ "h2g", required_argument, NULL, O_H2G },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "nb-mbufs", required_argument, NULL, O_NB_MBUFS },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -208,10 +243,17 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			o->port = (uint32_t)v;
 			break;
 		case O_PEER:
-			if (app_parse_u64(a, 1, 0xfffffffeULL, &v) != 0)
-				return app_bad("--peer", a, "expected a CID, "
-					"1..4294967294");
-			o->peer = v;
+			if (parse_peers(a, o) != 0)
+				return app_bad("--peer", a, "expected CIDs "
+					"1..4294967294, comma-separated, at "
+					"most " RTE_STR(TP_MAX_PEERS));
+			break;
+		case O_SERVE:
+			o->serve = true;
+			break;
+		case O_H2G:
+			if (tp_h2g_parse(a, o) != 0)
+				return -EINVAL;
 			break;
 		case O_JSON:
 			o->json = true;
@@ -382,6 +424,12 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		PRIu64 ", \"msgs_tx\": %" PRIu64 ", \"msgs_rx\": %" PRIu64
 		", \"conns_done\": %" PRIu64 "}", s->bytes_tx, s->bytes_rx,
 		s->msgs_tx, s->msgs_rx, s->conns_done);
+	for (unsigned int i = 0; i < t->o.nb_peers; i++)
+		printf("%s\"%" PRIu64 "\": {\"bytes_rx\": %" PRIu64
+			", \"conns_done\": %" PRIu64 "}%s",
+			i == 0 ? ", \"peers\": {" : ", ", t->o.peers[i],
+			t->st.by_peer[i].bytes_rx, t->st.by_peer[i].conns_done,
+			i + 1 == t->o.nb_peers ? "}" : "");
 	printf(", \"error_detail\": {\"connect_fail\": %" PRIu64
 		", \"verify_fail\": %" PRIu64 ", \"resets\": %" PRIu64
 		", \"send_fail\": %" PRIu64 "}", t->st.connect_fail,
@@ -548,7 +596,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	t.has_client = t.o.mode >= TP_SOURCE;
-	t.has_server = !t.has_client || t.o.peer == 0;
+	t.has_server = !t.has_client || t.o.peer == 0 || t.o.serve;
 	t.nb_conns_max = (t.has_client ? t.o.conns : 0) +
 		(t.has_server ? RTE_MAX(t.o.conns, 1024u) : 0);
 	if (t.o.interactive) {
@@ -575,6 +623,9 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The back-ends are allocations too: before the device. */
+	if (tp_h2g_start(&t) != 0)
+		return 1;
 	if (strcmp(t.o.dev, "none") != 0) {
 		dev = virtio_vsock_open(t.o.dev, &dconf, err, sizeof(err));
 		if (dev == NULL) {
@@ -614,6 +665,7 @@ main(int argc, char **argv)
 	/* Packets still in the device's rings come from the stack's pools. */
 	if (dev != NULL)
 		virtio_vsock_close(dev);
+	tp_h2g_stop(&t);
 	vsock_stack_destroy(t.stack);
 	if (vsock_capture_close_report(tp_cap, "vsock-testpmd", tp_pcap) != 0)
 		ret = 1;

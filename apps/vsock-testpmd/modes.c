@@ -237,6 +237,7 @@ tp_client_close(struct tp_conn *tc)
 	vsock_close(tc->c);
 	tc->closed = true;
 	g->st.client.conns_done++;
+	g->st.by_peer[tc->peer_idx].conns_done++;
 	g->st.conns_open--;
 }
 
@@ -248,6 +249,7 @@ tp_client_data(struct tp_conn *tc, struct rte_mbuf *m)
 	int done;
 
 	g->st.client.bytes_rx += len;
+	g->st.by_peer[tc->peer_idx].bytes_rx += len;
 	if (g->o.mode == TP_VERIFY && !tp_pat_check(m, tc->seed, tc->rx_off))
 		tp_error(tc, &g->st.verify_fail, "echoed bytes differ");
 	tc->rx_off += len;
@@ -586,6 +588,9 @@ tp_client_open(struct tp_ctx *t, struct tp_conn *tc, uint64_t cid,
 	memset(tc, 0, sizeof(*tc));
 	tc->client = true;
 	tc->peer_cid = cid;
+	while (tc->peer_idx + 1u < t->o.nb_peers &&
+			t->o.peers[tc->peer_idx] != cid)
+		tc->peer_idx++;
 	tc->peer_port = port;
 	r = vsock_connect(t->stack, cid, port, t->o.type, &tp_ops, tc,
 			&tc->c);
@@ -610,6 +615,9 @@ tp_modes_start_clients(struct tp_ctx *t)
 
 	while (t->has_client && !t->stopping &&
 			t->next_client < t->client_target) {
+		/* Several --peer CIDs: the clients take them in turn. */
+		if (t->o.nb_peers > 1)
+			peer = t->o.peers[t->next_client % t->o.nb_peers];
 		if (!tp_client_open(t, &t->conns[t->next_client], peer,
 				t->o.port))
 			return;

@@ -10,6 +10,18 @@
 
 struct rte_mempool;
 struct virtio_vsock_dev;
+struct vsock_vhost;
+
+/* --h2g back-ends and --peer CIDs one run takes at most. */
+#define TP_MAX_H2G 4
+#define TP_MAX_PEERS 8
+
+/* One --h2g PATH,cid=N[,client=1]. */
+struct tp_h2g {
+	char path[108];
+	uint64_t cid;
+	bool client;
+};
 
 enum tp_mode {
 	TP_ECHO,
@@ -29,6 +41,11 @@ struct tp_opts {
 	double duration;	/* seconds; 0 = until SIGINT (servers) */
 	uint32_t port;
 	uint64_t peer;		/* 0 = the device's own CID */
+	uint64_t peers[TP_MAX_PEERS];	/* --peer A,B,...: clients by turns */
+	unsigned int nb_peers;
+	bool serve;		/* --serve: the server too, with --peer */
+	struct tp_h2g h2g[TP_MAX_H2G];
+	unsigned int nb_h2g;
 	bool json;
 	uint32_t nb_mbufs;
 	uint64_t seed;
@@ -59,6 +76,7 @@ struct tp_stats {
 	uint64_t resets;	/* unexpected ones: errors */
 	uint64_t resets_by[TP_RESET_REASONS];	/* every one, by reason */
 	uint64_t send_fail;
+	struct tp_side by_peer[TP_MAX_PEERS];	/* clients, by --peer */
 	uint64_t *rtt_cycles;	/* pingpong samples */
 	uint64_t rtt_n;
 	uint64_t rtt_cap;
@@ -86,6 +104,7 @@ struct tp_conn {
 	struct rte_mbuf *msg;	/* echo, seqpacket: message being gathered */
 	bool redo;		/* reset: to be replaced (--reconnect) */
 	uint64_t peer_cid;	/* client: where it connects (and reconnects) */
+	uint8_t peer_idx;	/* ... its place in --peer */
 	uint32_t peer_port;
 };
 
@@ -108,6 +127,7 @@ struct tp_ctx {
 	bool has_client;
 	unsigned int pool_baseline;	/* mbufs in use once the device is up */
 	struct virtio_vsock_dev *dev;	/* NULL for --dev none */
+	struct vsock_vhost *h2g[TP_MAX_H2G];
 	bool quit;		/* the prompt asked to end */
 };
 
@@ -122,6 +142,11 @@ uint32_t tp_modes_open_conns(const struct tp_ctx *t);
 bool tp_modes_connect(struct tp_ctx *t, uint64_t cid, uint32_t port);
 uint32_t tp_modes_open_clients(const struct tp_ctx *t);
 int tp_modes_relisten(struct tp_ctx *t, uint32_t port);
+
+/* h2g.c */
+int tp_h2g_parse(const char *val, struct tp_opts *o);
+int tp_h2g_start(struct tp_ctx *t);
+void tp_h2g_stop(struct tp_ctx *t);
 
 /* main.c */
 extern const char *const tp_mode_names[TP_VERIFY + 1];

@@ -215,13 +215,16 @@ vs_credit_stalled(struct vsock_conn *c)
 				c->s->lcore, vs_credit_timeout, c);
 }
 
-/* Which port reaches @cid; VS_PORT_LOCAL for CID 1. */
+/*
+ * Which port reaches @cid; VS_PORT_LOCAL for one that stays in the stack
+ * (the rule is vsock_stack_attach()'s).
+ */
 static int
 vs_route_lookup(const struct vsock_stack *s, uint64_t cid, uint8_t *port_idx)
 {
 	uint8_t i;
 
-	if (cid == VSOCK_CID_LOCAL) {
+	if (vs_cid_local(s, cid)) {
 		*port_idx = VS_PORT_LOCAL;
 		return 0;
 	}
@@ -230,9 +233,17 @@ vs_route_lookup(const struct vsock_stack *s, uint64_t cid, uint8_t *port_idx)
 			*port_idx = s->routes[i].port_idx;
 			return 0;
 		}
-	if (s->nb_ports == 0)
+	for (i = 0; i < s->nb_ports; i++)
+		if (s->ports[i].peer_cid == cid) {
+			*port_idx = i;
+			return 0;
+		}
+	/* What Linux's vhost-vsock answers for a guest it does not have. */
+	if (s->nb_h2g > 0 && cid != VSOCK_CID_HOST)
+		return -ENODEV;
+	if (!s->has_g2h)
 		return -ENETUNREACH;
-	*port_idx = 0;
+	*port_idx = s->g2h;
 	return 0;
 }
 
@@ -390,7 +401,8 @@ vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 	err = vs_ephemeral_port(s, &key.local_port);
 	if (err != 0)
 		return err;
-	key.local_cid = port_idx == VS_PORT_LOCAL ? VSOCK_CID_LOCAL :
+	/* In the stack, we are whom the application dialled. */
+	key.local_cid = port_idx == VS_PORT_LOCAL ? cid :
 		s->ports[port_idx].cid;
 	c = vs_conn_alloc(s, &key, type, ops, ctx, port_idx);
 	if (c == NULL)

@@ -190,6 +190,7 @@ struct vs_ctl {
 struct vs_port {
 	struct vsock_port *port;
 	uint64_t cid;
+	uint64_t peer_cid;	/* H2G: the guest behind it; 0: G2H */
 	uint32_t features;
 	struct rte_mbuf *stage[VS_STAGE_MAX];
 	uint16_t nb_stage;
@@ -211,6 +212,9 @@ struct vs_route {
 struct vsock_stack {
 	struct vs_port ports[VSOCK_STACK_MAX_PORTS];
 	uint8_t nb_ports;
+	uint8_t nb_h2g;			/* ports with a peer_cid */
+	bool has_g2h;
+	uint8_t g2h;			/* the first G2H port, if has_g2h */
 	struct vs_route routes[VSOCK_STACK_MAX_ROUTES];
 	uint8_t nb_routes;
 	struct rte_ring *local;		/* the CID 1 path */
@@ -286,5 +290,21 @@ void vs_rx_deliver(struct vsock_conn *c, struct rte_mbuf *m, uint32_t flags);
 int vs_tel_register(struct vsock_stack *s);
 void vs_tel_unregister(struct vsock_stack *s);
 void vs_tel_serve(struct vsock_stack *s);
+
+/*
+ * Does a connection to @cid stay in the stack? CID 1 always; with H2G
+ * ports, also our own CID: the G2H port's, or 2 when we are the host
+ * (vsock_stack_attach() has the whole rule).
+ */
+static inline bool
+vs_cid_local(const struct vsock_stack *s, uint64_t cid)
+{
+	if (cid == VSOCK_CID_LOCAL)
+		return true;
+	if (s->nb_h2g == 0)
+		return false;
+	return s->has_g2h ? cid == s->ports[s->g2h].cid :
+		cid == VSOCK_CID_HOST;
+}
 
 #endif /* VSOCK_PRIVATE_H */

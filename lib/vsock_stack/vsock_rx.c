@@ -354,20 +354,25 @@ static const vs_rx_fn vs_rx_table[VS_DEAD][VSOCK_OP_MAX + 1] = {
 static inline bool
 vs_cid_ours(const struct vsock_stack *s, uint8_t port_idx, uint64_t cid)
 {
-	return port_idx == VS_PORT_LOCAL ? cid == VSOCK_CID_LOCAL :
+	return port_idx == VS_PORT_LOCAL ? vs_cid_local(s, cid) :
 		cid == s->ports[port_idx].cid;
 }
 
 /*
  * Could a peer behind a device port send from @cid? Never from CID 1,
  * which only the stack's own loopback uses, nor from VMADDR_CID_ANY or
- * with the reserved upper half of the le64 set.
+ * with the reserved upper half of the le64 set; from an H2G port, only
+ * its guest's CID.
  */
 static inline bool
-vs_src_cid_ok(uint8_t port_idx, uint64_t cid)
+vs_src_cid_ok(const struct vsock_stack *s, uint8_t port_idx, uint64_t cid)
 {
-	return port_idx == VS_PORT_LOCAL ||
-		(cid != VSOCK_CID_LOCAL && cid < VMADDR_CID_ANY_U32);
+	if (port_idx == VS_PORT_LOCAL)
+		return true;
+	/* Behind an H2G port there is one guest. */
+	if (s->ports[port_idx].peer_cid != 0)
+		return cid == s->ports[port_idx].peer_cid;
+	return cid != VSOCK_CID_LOCAL && cid < VMADDR_CID_ANY_U32;
 }
 
 /*
@@ -468,7 +473,7 @@ vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 			s->name, h.dst_cid);
 		return false;
 	}
-	if (unlikely(!vs_src_cid_ok(port_idx, h.src_cid))) {
+	if (unlikely(!vs_src_cid_ok(s, port_idx, h.src_cid))) {
 		s->stats.drop_bad_src_cid++;
 		VS_LOG_RL(WARNING, "%s: packet from CID %" PRIu64 " on port "
 			"%u: no peer has it", s->name, h.src_cid, port_idx);

@@ -260,7 +260,7 @@ int
 vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port)
 {
 	struct vs_port *vp;
-	uint64_t cid;
+	uint64_t cid, peer;
 	int p;
 
 	if (port == NULL || port->ops == NULL || port->ops->rx_burst == NULL ||
@@ -270,19 +270,34 @@ vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port)
 	if (s->nb_ports == VSOCK_STACK_MAX_PORTS)
 		return -ENOSPC;
 	cid = port->ops->local_cid(port->priv);
-	if (cid <= VSOCK_CID_LOCAL || cid >= VMADDR_CID_ANY_U32)
+	peer = port->ops->peer_cid != NULL ?
+		port->ops->peer_cid(port->priv) : 0;
+	if (cid <= VSOCK_CID_LOCAL || cid >= VMADDR_CID_ANY_U32 ||
+			(peer != 0 && (cid != VSOCK_CID_HOST ||
+			peer <= VSOCK_CID_HOST || peer >= VMADDR_CID_ANY_U32)))
 		return -EINVAL;
 	for (p = 0; p < s->nb_ports; p++)
-		if (s->ports[p].cid == cid || s->ports[p].port == port)
+		if (s->ports[p].port == port || (peer == 0 ?
+				s->ports[p].peer_cid == 0 &&
+				s->ports[p].cid == cid :
+				s->ports[p].peer_cid == peer))
 			return -EINVAL;
 	vp = &s->ports[s->nb_ports];
 	memset(vp, 0, sizeof(*vp));
 	vp->port = port;
 	vp->cid = cid;
+	vp->peer_cid = peer;
+	if (peer != 0) {
+		s->nb_h2g++;
+	} else if (!s->has_g2h) {
+		s->has_g2h = true;
+		s->g2h = s->nb_ports;
+	}
 	vp->features = port->ops->features != NULL ?
 		port->ops->features(port->priv) : VSOCK_PORT_F_STREAM;
-	VS_LOG(INFO, "%s: attached %s as port %u, cid %" PRIu64, s->name,
-		port->name != NULL ? port->name : "port", s->nb_ports, cid);
+	VS_LOG(INFO, "%s: attached %s as port %u, cid %" PRIu64 "%s%.0" PRIu64,
+		s->name, port->name != NULL ? port->name : "port",
+		s->nb_ports, cid, peer != 0 ? ", guest " : "", peer);
 	return s->nb_ports++;
 }
 
@@ -396,7 +411,9 @@ vsock_stack_poll(struct vsock_stack *s)
 uint64_t
 vsock_stack_local_cid(const struct vsock_stack *s)
 {
-	return s->nb_ports > 0 ? s->ports[0].cid : VSOCK_CID_LOCAL;
+	if (s->has_g2h)
+		return s->ports[s->g2h].cid;
+	return s->nb_ports > 0 ? VSOCK_CID_HOST : VSOCK_CID_LOCAL;
 }
 
 void

@@ -32,7 +32,7 @@ struct vsock_stack;
 struct vsock_conn;
 
 /** Ports one stack can drive at once (devices, bridges). */
-#define VSOCK_STACK_MAX_PORTS 4
+#define VSOCK_STACK_MAX_PORTS 8
 /** Static routes (remote CID -> port) one stack holds. */
 #define VSOCK_STACK_MAX_ROUTES 16
 
@@ -262,11 +262,26 @@ struct vsock_stack *vsock_stack_create(const char *name,
 void vsock_stack_destroy(struct vsock_stack *s);
 
 /**
- * Attach a port (a device); its CID becomes one of ours. The first port
- * attached carries connections to every CID without a route.
+ * Attach a port (a device); its CID becomes one of ours.
+ *
+ * A port is guest-to-host (G2H: a driver, whose peer is the host) or
+ * host-to-guest (H2G: a device back-end such as lib/vsock_vhost, whose
+ * ops name its one peer with peer_cid and whose own CID is 2). One stack
+ * may hold both, as Linux does since 5.5 for nested VMs; connections are
+ * routed by the remote CID:
+ * - CID 1 stays in the stack (VMADDR_CID_LOCAL);
+ * - a static route (vsock_stack_route()) wins over what follows;
+ * - an H2G port's guest CID goes to that port;
+ * - with H2G ports, the first G2H port's own CID stays in the stack, and
+ *   so does CID 2 when there is no G2H port (we are the host);
+ * - CID 2, and with no H2G port every other CID, goes to the first G2H
+ *   port (a guest-only stack sends even its own CID to its device, as the
+ *   loopback device expects);
+ * - any other CID, with H2G ports, is a guest nobody serves: -ENODEV.
  *
  * @return The port's index; -ENOSPC past VSOCK_STACK_MAX_PORTS; -EINVAL
- *   on a bad port or a CID another port has.
+ *   on a bad port, a G2H port with another G2H port's CID, an H2G port
+ *   whose CID is not 2 or whose peer another port has.
  */
 int vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port);
 
@@ -286,7 +301,10 @@ int vsock_stack_route(struct vsock_stack *s, uint64_t cid, int port_idx);
  */
 unsigned int vsock_stack_poll(struct vsock_stack *s);
 
-/** The local CID: the first port's, or 1 (VSOCK_CID_LOCAL) with none. */
+/**
+ * The local CID: the first G2H port's; 2 with H2G ports only; 1
+ * (VSOCK_CID_LOCAL) with none.
+ */
 uint64_t vsock_stack_local_cid(const struct vsock_stack *s);
 
 /** Copy the stack counters. */
@@ -331,6 +349,7 @@ int vsock_unlisten(struct vsock_stack *s, uint32_t port);
  *
  * @return 0 with *@p out set; -EINVAL; -ESOCKTNOSUPPORT;
  *   -EPROTONOSUPPORT; -ENETUNREACH when no port reaches @p cid;
+ *   -ENODEV for a guest CID no H2G port serves (see vsock_stack_attach());
  *   -EADDRNOTAVAIL when no local port is free; -ENOMEM when max_conns
  *   connections exist; -ENOBUFS when the control queue is full (retry).
  */
