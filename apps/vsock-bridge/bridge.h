@@ -18,6 +18,9 @@
 
 #include <vsock_stack.h>
 
+#include "../common/vsock_capture.h"
+#include "vm_conf.h"
+
 extern int br_logtype;
 #define BR_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_ ## level, br_logtype, "vsock-bridge: " fmt "\n", \
@@ -25,9 +28,30 @@ extern int br_logtype;
 
 #define BR_MAX_GUESTS 64
 /* sizeof(sockaddr_un.sun_path), including the terminating NUL. */
-#define BR_PATH_MAX 108
+#define BR_PATH_MAX BR_VM_PATH_MAX
 /* "_4294967294" after the --uds path names a guest port's socket. */
-#define BR_PORT_SUFFIX_MAX 11
+#define BR_PORT_SUFFIX_MAX BR_VM_PORT_SUFFIX_MAX
+#define BR_MBUF_ROOM 16384
+#define BR_DEFAULT_MBUFS 8191
+
+/* The command line (opts.c). */
+struct br_opts {
+	struct br_vm_conf vms[BR_MAX_GUESTS];
+	unsigned int nb_vms;
+	bool client;
+	bool stats;
+	bool echo;
+	uint32_t echo_port;
+	bool perf;
+	uint32_t perf_port;
+	uint32_t nb_mbufs;
+	uint32_t max_conns;	/* per guest's stack; 0: the stack's default */
+	const char *pcap;	/* --pcap FILE */
+	struct vsock_capture_conf pcap_conf;	/* --pcap-snaplen */
+};
+
+/* 0; 1 after --help (printed); a negative errno for a bad option. */
+int br_parse_opts(int argc, char **argv, struct br_opts *o);
 
 /* Counters of the Unix side (uds.c). */
 struct br_uds_stats {
@@ -66,6 +90,7 @@ struct vsock_vhost;
 /* One guest: its back-end, CID, Unix socket and stack. */
 struct br_guest {
 	unsigned int idx;
+	const struct br_vm_conf *vm;
 	const char *sock_path;
 	const char *uds_path;
 	uint64_t cid;

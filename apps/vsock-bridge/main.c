@@ -34,261 +34,14 @@
 
 RTE_LOG_REGISTER(br_logtype, vsock.bridge, INFO);
 
-#define BR_MBUF_ROOM 16384
-#define BR_DEFAULT_MBUFS 8191
 #define BR_POOL_CACHE 256
 /* With no device running and nothing to do, the loop may doze this long. */
 #define BR_IDLE_MS 1
 /* Microseconds between looks at the Unix sockets while polling. */
 #define BR_UDS_US 20
 
-struct br_opts {
-	const char *sock[BR_MAX_GUESTS];
-	const char *uds[BR_MAX_GUESTS];
-	uint64_t cid[BR_MAX_GUESTS];
-	unsigned int nb_sock;
-	unsigned int nb_uds;
-	unsigned int nb_cid;
-	bool client;
-	bool stats;
-	bool echo;
-	uint32_t echo_port;
-	bool perf;
-	uint32_t perf_port;
-	uint32_t nb_mbufs;
-	uint32_t max_conns;	/* per guest's stack; 0: the stack's default */
-	const char *pcap;	/* --pcap FILE */
-	struct vsock_capture_conf pcap_conf;	/* --pcap-snaplen */
-};
-
 /* --pcap: one file for every guest's port (their CIDs tell them apart). */
 static struct vsock_capture *br_cap;
-
-static void
-usage(FILE *f, const char *prog)
-{
-	fprintf(f,
-"Usage: %s [EAL options] -- --socket PATH --uds PATH --guest-cid CID\n"
-"           [--socket ... --uds ... --guest-cid ...] [options]\n"
-"\n"
-"The host side of virtio-vsock: a vhost-user-vsock device back-end for\n"
-"each guest (QEMU's vhost-user-vsock-pci, or any vhost-user front-end),\n"
-"whose connections are terminated by the bridge's vsock stack as CID 2\n"
-"and bridged to Unix sockets as Firecracker's hybrid vsock does.\n"
-"Without \"--\", every option is the program's and EAL runs with\n"
-"--in-memory --no-pci.\n"
-"\n"
-"Per guest (up to %u; the n-th of each option make guest n):\n"
-"  --socket PATH     vhost-user socket of the guest's device\n"
-"  --uds PATH        Unix socket side of the guest (see below)\n"
-"  --guest-cid CID   the guest's CID, reported in its config space\n"
-"                    (3..4294967294)\n"
-"Options:\n"
-"  --client          connect to each --socket as a vhost-user client,\n"
-"                    retrying until a front-end listens (default: create\n"
-"                    and listen on it, replacing a stale socket file)\n"
-"  --echo-port P     echo service on CID 2 in each guest's reach: port P\n"
-"                    echoes STREAM bytes, port P+1 echoes SEQPACKET\n"
-"                    messages (0..4294967293)\n"
-"  --perf-port P     vsock-perf server on CID 2: port P (STREAM) and P+1\n"
-"                    (SEQPACKET) sink, source, echo and count connections\n"
-"                    for vsock-perf -c 2 -p P in the guest\n"
-"  --max-conns N     connections each guest's stack may hold (default\n"
-"                    4096; 16..16777216)\n"
-"  --nb-mbufs N      mbufs of %u bytes in the pool (default %u;\n"
-"                    1024..1048576); data in flight lives there\n"
-"  --stats           print counters once a second\n"
-"  --pcap FILE       write every packet to and from the guests to FILE\n"
-"                    (pcap, LINKTYPE_VSOCK: tcpdump, tshark, Wireshark);\n"
-"                    one file for all guests, told apart by their CIDs\n"
-"  --pcap-snaplen N  bytes kept of each packet, header included (default:\n"
-"                    whole packets; 44..262144)\n"
-"  -h, --help        this text\n"
-"\n"
-"Unix socket protocol (Firecracker's hybrid vsock):\n"
-"  host -> guest  connect to the --uds socket and write\n"
-"                 \"CONNECT <port>\\n\" (decimal port, whole line at most\n"
-"                 32 bytes). The bridge connects to <guest CID, port> and\n"
-"                 answers \"OK <host port>\\n\" (the connection's local vsock\n"
-"                 port); from then on bytes flow both ways, including any\n"
-"                 written right after the line. A malformed line, or a\n"
-"                 connection the guest refuses, closes the socket.\n"
-"  guest -> host  a guest connecting to CID 2 port P is bridged to a\n"
-"                 program listening on \"<--uds path>_P\" (e.g. /tmp/v.sock\n"
-"                 and port 1234: /tmp/v.sock_1234); with nobody there the\n"
-"                 guest's connect fails with ECONNRESET.\n"
-"  Either side's EOF becomes a shutdown of the other, after the bytes\n"
-"  before it; a reset closes the Unix socket once its bytes are written.\n"
-"\n"
-"Exit status: 0 after SIGINT or SIGTERM, 1 on a run-time error, 2 on a\n"
-"bad option.\n"
-"Example:\n"
-"  %s --socket /tmp/vhost-vsock.sock --uds /tmp/v.sock --guest-cid 3\n",
-		prog, BR_MAX_GUESTS, BR_MBUF_ROOM, BR_DEFAULT_MBUFS, prog);
-}
-
-static int
-add_path(const char *opt, const char *val, const char **list,
-		unsigned int *nb, size_t max_len)
-{
-	char why[96];
-	unsigned int i;
-
-	if (*nb == BR_MAX_GUESTS) {
-		snprintf(why, sizeof(why), "at most %u guests", BR_MAX_GUESTS);
-		return app_bad(opt, val, why);
-	}
-	if (val[0] == '\0')
-		return app_bad(opt, val, "empty path");
-	if (strlen(val) > max_len) {
-		snprintf(why, sizeof(why), "longer than %zu bytes", max_len);
-		return app_bad(opt, val, why);
-	}
-	for (i = 0; i < *nb; i++)
-		if (strcmp(list[i], val) == 0)
-			return app_bad(opt, val, "given twice");
-	list[(*nb)++] = val;
-	return 0;
-}
-
-static int
-check_guests(const struct br_opts *o)
-{
-	unsigned int i, j;
-
-	if (o->nb_sock == 0)
-		return app_bad("--socket", "", "at least one guest is needed");
-	if (o->nb_uds != o->nb_sock || o->nb_cid != o->nb_sock) {
-		fprintf(stderr, "vsock-bridge: %u --socket, %u --uds and %u "
-			"--guest-cid: give one of each per guest (see "
-			"--help)\n",
-			o->nb_sock, o->nb_uds, o->nb_cid);
-		return -EINVAL;
-	}
-	for (i = 0; i < o->nb_sock; i++)
-		for (j = 0; j < o->nb_uds; j++)
-			if (strcmp(o->sock[i], o->uds[j]) == 0)
-				return app_bad("--uds", o->uds[j], "same path as "
-					"a --socket");
-	return 0;
-}
-
-static int
-parse_opts(int argc, char **argv, struct br_opts *o)
-{
-	enum { O_SOCKET = 256, O_UDS, O_CID, O_CLIENT, O_ECHO, O_PERF,
-		O_MBUFS, O_MAX_CONNS, O_STATS, O_PCAP, O_PCAP_SNAPLEN };
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, O_SOCKET },
-		{ "uds", required_argument, NULL, O_UDS },
-		{ "guest-cid", required_argument, NULL, O_CID },
-		{ "client", no_argument, NULL, O_CLIENT },
-		{ "echo-port", required_argument, NULL, O_ECHO },
-		{ "perf-port", required_argument, NULL, O_PERF },
-		{ "max-conns", required_argument, NULL, O_MAX_CONNS },
-		{ "nb-mbufs", required_argument, NULL, O_MBUFS },
-		{ "stats", no_argument, NULL, O_STATS },
-		{ "pcap", required_argument, NULL, O_PCAP },
-		{ "pcap-snaplen", required_argument, NULL, O_PCAP_SNAPLEN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	unsigned int i;
-	int opt, r;
-
-	*o = (struct br_opts){ .nb_mbufs = BR_DEFAULT_MBUFS };
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		const char *a = optarg;
-
-		switch (opt) {
-		case O_SOCKET:
-			r = add_path("--socket", a, o->sock, &o->nb_sock,
-					BR_PATH_MAX - 1);
-			if (r != 0)
-				return r;
-			break;
-		case O_UDS:
-			/* Room for "_<port>" behind it. */
-			r = add_path("--uds", a, o->uds, &o->nb_uds,
-					BR_PATH_MAX - 1 - BR_PORT_SUFFIX_MAX);
-			if (r != 0)
-				return r;
-			break;
-		case O_CID:
-			if (app_parse_u64(a, VSOCK_CID_HOST + 1,
-					VMADDR_CID_ANY_U32 - 1, &v) != 0)
-				return app_bad("--guest-cid", a,
-					"must be 3..4294967294");
-			if (o->nb_cid == BR_MAX_GUESTS)
-				return app_bad("--guest-cid", a,
-					"at most 4 guests");
-			for (i = 0; i < o->nb_cid; i++)
-				if (o->cid[i] == v)
-					return app_bad("--guest-cid", a,
-						"given twice");
-			o->cid[o->nb_cid++] = v;
-			break;
-		case O_CLIENT:
-			o->client = true;
-			break;
-		case O_ECHO:
-			if (app_parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
-				return app_bad("--echo-port", a,
-					"must be 0..4294967293 (P+1 is used "
-					"too)");
-			o->echo = true;
-			o->echo_port = (uint32_t)v;
-			break;
-		case O_PERF:
-			if (app_parse_u64(a, 0, VSOCK_PORT_ANY - 2, &v) != 0)
-				return app_bad("--perf-port", a,
-					"must be 0..4294967293 (P+1 is used "
-					"too)");
-			o->perf = true;
-			o->perf_port = (uint32_t)v;
-			break;
-		case O_MAX_CONNS:
-			if (app_parse_u64(a, 16, 1u << 24, &v) != 0)
-				return app_bad("--max-conns", a,
-					"must be 16..16777216");
-			o->max_conns = (uint32_t)v;
-			break;
-		case O_MBUFS:
-			if (app_parse_u64(a, 1024, 1u << 20, &v) != 0)
-				return app_bad("--nb-mbufs", a,
-					"must be 1024..1048576");
-			o->nb_mbufs = (uint32_t)v;
-			break;
-		case O_STATS:
-			o->stats = true;
-			break;
-		case O_PCAP:
-			o->pcap = a;
-			break;
-		case O_PCAP_SNAPLEN:
-			if (vsock_capture_parse_snaplen(a, &o->pcap_conf) != 0)
-				return -EINVAL;
-			break;
-		case 'h':
-			return 1;
-		case ':':
-			return app_bad("option", argv[optind - 1],
-				"needs a value");
-		default:
-			return app_bad("option", argv[optind - 1], "unknown");
-		}
-	}
-	if (optind < argc)
-		return app_bad("argument", argv[optind], "unexpected");
-	if (o->echo && o->perf && (o->echo_port == o->perf_port ||
-			o->echo_port == o->perf_port + 1 ||
-			o->perf_port == o->echo_port + 1))
-		return app_bad("--perf-port", "", "overlaps --echo-port");
-	return check_guests(o);
-}
 
 static void
 print_stats(const struct br_guest *g, double t, bool final)
@@ -422,22 +175,28 @@ static int
 guest_setup(struct br_guest *g, const struct br_opts *o,
 		struct rte_mempool *pool, struct vsock_vhost_switch *sw)
 {
+	const char *groups[BR_VM_MAX_GROUPS];
 	struct vsock_vhost_conf vconf = {
 		.socket_path = g->sock_path,
 		.guest_cid = g->cid,
 		.pool = pool,
 		.flags = o->client ? VSOCK_VHOST_F_CLIENT : 0,
 		.sw = sw,
+		.groups = groups,
+		.nb_groups = g->vm->nb_groups,
 	};
 	struct vsock_stack_conf sconf = {
 		.pool = pool,
 		.socket_id = (int)rte_socket_id(),
 		.max_conns = o->max_conns,
+		.buf_alloc = g->vm->tx_buffer_size,
 	};
 	struct vsock_port *port;
 	char name[16];
 	int r;
 
+	for (unsigned int k = 0; k < g->vm->nb_groups; k++)
+		groups[k] = g->vm->groups[k];
 	snprintf(name, sizeof(name), "br%u", g->idx);
 	g->stack = vsock_stack_create(name, &sconf);
 	if (g->stack == NULL) {
@@ -540,11 +299,9 @@ main(int argc, char **argv)
 	if (app_eal_split(argc, argv, &ea) != 0)
 		return 1;
 	/* Our options are checked before EAL takes hugepages or cores. */
-	ret = parse_opts(ea.app_argc, ea.app, &o);
+	ret = br_parse_opts(ea.app_argc, ea.app, &o);
 	if (ret != 0) {
 		app_eal_free(&ea);
-		if (ret == 1)
-			usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
 	if (app_eal_start(&ea, "vsock-bridge", NULL) != 0)
@@ -577,15 +334,16 @@ main(int argc, char **argv)
 			ret = -EIO;
 		}
 	}
-	nb = o.nb_sock;
+	nb = o.nb_vms;
 	memset(guests, 0, sizeof(guests));
 	for (i = 0; i < nb && ret == 0; i++) {
 		struct br_guest *g = &guests[i];
 
 		g->idx = i;
-		g->sock_path = o.sock[i];
-		g->uds_path = o.uds[i];
-		g->cid = o.cid[i];
+		g->vm = &o.vms[i];
+		g->sock_path = g->vm->socket;
+		g->uds_path = g->vm->uds_path;
+		g->cid = g->vm->cid;
 		ret = guest_setup(g, &o, pool, sw);
 	}
 	fflush(stdout);

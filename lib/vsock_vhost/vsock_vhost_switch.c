@@ -5,15 +5,17 @@
  * vhost-device-vsock does for sibling VMs: a packet from guest A for guest
  * B's CID goes, unchanged, into B's rx ring when A and B share a group,
  * so credit and the connection's state stay between the two guests. A
- * packet for a CID no sibling in a common group has (or whose guest is
- * not running) gets an RST, as a connection to a port nobody listens on
- * would.
+ * packet for a CID no sibling in a common group has gets an RST, as a
+ * connection to a port nobody listens on would.
  *
  * Forwarded packets wait in the receiving instance's queue for its
  * guest's rx buffers. A burst from a guest is taken only when every
- * sibling has room for all of it (vh_switch_room), so nothing is dropped:
- * a guest that does not read holds up its siblings' sends, as a full rx
- * ring holds up the host.
+ * running sibling has room for all of it (vh_switch_room), so nothing is
+ * dropped: a guest that does not read holds up its siblings' sends, as a
+ * full rx ring holds up the host. A sibling whose guest has not started
+ * yet queues what comes until its queue is full, and answers RST after:
+ * guests that boot together find each other, and one that never comes
+ * holds up nobody.
  *
  * All on the polling lcore, which is one for all instances of a switch.
  */
@@ -162,9 +164,10 @@ vh_switch_room(struct vsock_vhost *vh, uint16_t n)
 	if (likely(sw == NULL))
 		return n;
 	for (i = 0; i < sw->nb; i++) {
-		uint32_t room = VH_FWD_SIZE - vh_fwd_count(sw->members[i]);
+		const struct vsock_vhost *o = sw->members[i];
+		uint32_t room = VH_FWD_SIZE - vh_fwd_count(o);
 
-		if (room < n)
+		if ((o->running || o == vh) && room < n)
 			n = (uint16_t)room;
 	}
 	if (n == 0)
@@ -172,7 +175,7 @@ vh_switch_room(struct vsock_vhost *vh, uint16_t n)
 	return n;
 }
 
-/* The running sibling of @vh in a common group whose guest is @cid. */
+/* The sibling of @vh in a common group whose guest is @cid. */
 static struct vsock_vhost *
 vh_sibling(const struct vsock_vhost *vh, uint64_t cid)
 {
@@ -182,7 +185,7 @@ vh_sibling(const struct vsock_vhost *vh, uint64_t cid)
 	for (i = 0; i < sw->nb; i++) {
 		struct vsock_vhost *o = sw->members[i];
 
-		if (o->cid == cid && o != vh && o->running &&
+		if (o->cid == cid && o != vh &&
 				(o->group_mask & vh->group_mask) != 0)
 			return o;
 	}
