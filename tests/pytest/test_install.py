@@ -215,3 +215,66 @@ def test_libvsock_without_dpdk(installed, tmp_path):
         p.stdout + p.stderr
     # One line on stderr says why: the path and the reason.
     assert str(tmp_path / "nobody-here.sock") in p.stderr, p.stderr
+
+
+VHOST_EXAMPLE = os.path.join(ROOT, "examples", "vhost_sink")
+
+
+@pytest.mark.parametrize("link", ["shared", "static"])
+def test_vhost_example_embeds_two_back_ends(installed, tmp_path, link):
+    """examples/vhost_sink, built out of tree on the installed
+    lib/vsock_vhost: two back-ends in one program, one stack; two
+    vsock-testpmd guests send to CID 2 through them at once."""
+    from conftest import TESTPMD, Background, wait_for_path
+    _, _, lib, pc_dir = installed
+    out = str(tmp_path / "build")
+    san = sanitizer_flags()
+    env = dict(os.environ, PKG_CONFIG_PATH=pc_dir)
+    src = str(tmp_path / "vhost_sink")
+    shutil.copytree(VHOST_EXAMPLE, src)
+    run(["make", "-C", src, link, f"BUILD={out}",
+         f"EXTRA_CFLAGS={san}", f"EXTRA_LDFLAGS={san}"], env=env)
+    exe = os.path.join(out, "vhost_sink")
+    renv = dict(os.environ)
+    if link == "shared":
+        renv["LD_LIBRARY_PATH"] = lib
+        ldd = run(["ldd", exe], env=renv).stdout
+        assert os.path.join(lib, "libvsock_vhost.so") in ldd, ldd
+    else:
+        assert "libvsock_vhost.so" not in run(["ldd", exe]).stdout
+    assert "--guest PATH,cid=N" in run([exe, "--help"], env=renv).stdout
+    eal = EAL + ["--single-file-segments"]
+    socks = {c: str(tmp_path / f"g{c}.sock") for c in (3, 4)}
+    sink = Background([exe] + eal + ["--"] + sum(
+        (["--guest", f"{p},cid={c}"] for c, p in socks.items()), []) +
+        ["--port", "7000"], "vhost_sink", env=renv)
+    guests = {}
+    try:
+        for p in socks.values():
+            wait_for_path(p, sink)
+        for c, p in socks.items():
+            guests[c] = Background([TESTPMD] + eal + [
+                "--", "--dev", f"vhost-user:path={p}", "--mode", "source",
+                "--peer", "2", "--port", "7000", "--conns", "2",
+                "--bytes", str(c << 20), "--size", "1-65536",
+                "--duration", "30", "--json"], f"guest{c}")
+        sent = {}
+        for c, g in guests.items():
+            g.proc.wait(120)
+            g.stop()
+            d = g.json()
+            assert d["errors"] == 0, g.err
+            assert d["cid"] == c
+            sent[c] = d["client"]["bytes_tx"]
+            assert sent[c] == 2 * (c << 20)
+        assert sink.stop() == 0, sink.err
+    finally:
+        for g in list(guests.values()) + [sink]:
+            if g.alive():
+                g.proc.kill()
+                g.proc.communicate()
+    for c in socks:
+        line = [l for l in sink.out.splitlines()
+                if l.startswith(f"vhost_sink: cid {c}:")]
+        assert line, sink.out
+        assert f": {sent[c]} bytes in 2 conns" in line[0], line
