@@ -102,15 +102,17 @@ struct br_guest {
 };
 
 /* uds.c: the Unix side. */
-int br_uds_init(struct rte_mempool *pool);
-int br_uds_open(struct br_guest *g);
+struct br_unix;
+/* The host side all guests share; NULL with errno set. */
+struct br_unix *br_uds_init(struct rte_mempool *pool);
+int br_uds_open(struct br_unix *x, struct br_guest *g);
 /* Handle ready Unix sockets; returns how many were. */
-unsigned int br_uds_poll(int timeout_ms);
+unsigned int br_uds_poll(struct br_unix *x, int timeout_ms);
 /* After each vsock_stack_poll() of @g. */
 void br_uds_after_poll(struct br_guest *g);
 const struct br_uds_stats *br_uds_stats(const struct br_guest *g);
 void br_uds_close(struct br_guest *g);
-void br_uds_fini(void);
+void br_uds_fini(struct br_unix *x);
 
 /* main.c: socket files. */
 struct sockaddr_un;

@@ -130,7 +130,7 @@ br_now(void)
 
 /* The poll loop, until a signal; returns the seconds it ran. */
 static double
-run(struct br_guest *guests, unsigned int nb, bool stats)
+run(struct br_guest *guests, unsigned int nb, bool stats, struct br_unix *ux)
 {
 	double start = br_now(), next_tick = start + 1;
 	uint64_t uds_ticks = rte_get_timer_hz() / 1000000 * BR_UDS_US;
@@ -155,7 +155,7 @@ run(struct br_guest *guests, unsigned int nb, bool stats)
 		 */
 		now = rte_get_timer_cycles();
 		if (!running || now >= next_uds) {
-			work += br_uds_poll(work == 0 && !running ?
+			work += br_uds_poll(ux, work == 0 && !running ?
 					BR_IDLE_MS : 0);
 			next_uds = now + uds_ticks;
 		}
@@ -173,7 +173,8 @@ run(struct br_guest *guests, unsigned int nb, bool stats)
 /* One stack per guest: its own connections and ports, its own CID 2. */
 static int
 guest_setup(struct br_guest *g, const struct br_opts *o,
-		struct rte_mempool *pool, struct vsock_vhost_switch *sw)
+		struct rte_mempool *pool, struct vsock_vhost_switch *sw,
+		struct br_unix *ux)
 {
 	const char *groups[BR_VM_MAX_GROUPS];
 	struct vsock_vhost_conf vconf = {
@@ -217,7 +218,7 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 	r = port != NULL ? vsock_stack_attach(g->stack, port) : -ENOMEM;
 	if (r < 0)
 		return r;
-	r = br_uds_open(g);
+	r = br_uds_open(ux, g);
 	if (r != 0) {
 		fprintf(stderr, "vsock-bridge: --uds %s: %s\n", g->uds_path,
 			strerror(-r));
@@ -252,7 +253,7 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
  * for them), then sockets, then stacks.
  */
 static void
-teardown(struct br_guest *guests, unsigned int nb)
+teardown(struct br_guest *guests, unsigned int nb, struct br_unix *ux)
 {
 	unsigned int i;
 
@@ -268,7 +269,7 @@ teardown(struct br_guest *guests, unsigned int nb)
 		/* Its payload may be in packets the stack held until now. */
 		vperf_server_free(g->perf);
 	}
-	br_uds_fini();
+	br_uds_fini(ux);
 }
 
 /* Each bridged connection is a file descriptor: allow as many as we may. */
@@ -288,6 +289,7 @@ main(int argc, char **argv)
 {
 	struct br_guest guests[BR_MAX_GUESTS];
 	struct vsock_vhost_switch *sw = NULL;
+	struct br_unix *ux;
 	struct rte_mempool *pool;
 	struct app_args ea;
 	struct br_opts o;
@@ -317,7 +319,8 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 1;
 	}
-	ret = br_uds_init(pool);
+	ux = br_uds_init(pool);
+	ret = ux == NULL ? -errno : 0;
 	/* Guests on a common group reach each other (all: "default"). */
 	if (ret == 0) {
 		sw = vsock_vhost_switch_create();
@@ -344,14 +347,14 @@ main(int argc, char **argv)
 		g->sock_path = g->vm->socket;
 		g->uds_path = g->vm->uds_path;
 		g->cid = g->vm->cid;
-		ret = guest_setup(g, &o, pool, sw);
+		ret = guest_setup(g, &o, pool, sw, ux);
 	}
 	fflush(stdout);
 	if (ret == 0)
-		seconds = run(guests, nb, o.stats);
+		seconds = run(guests, nb, o.stats, ux);
 	for (i = 0; i < nb && ret == 0; i++)
 		print_stats(&guests[i], seconds, true);
-	teardown(guests, nb);
+	teardown(guests, nb, ux);
 	vsock_vhost_switch_free(sw);
 	if (vsock_capture_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
 		ret = -EIO;

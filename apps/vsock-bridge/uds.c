@@ -88,8 +88,16 @@ struct br_conn {
 
 TAILQ_HEAD(br_conn_list, br_conn);
 
+/* The host side all guests share: one epoll set, one pool. */
+struct br_unix {
+	int epfd;
+	struct rte_mempool *pool;
+	uint32_t room;		/* data bytes of one pool mbuf */
+};
+
 struct br_uds {
 	struct br_ev ev;	/* the --uds listening socket */
+	struct br_unix *x;
 	struct br_guest *g;
 	int lfd;
 	bool bound;		/* we created the socket file */
@@ -102,9 +110,6 @@ struct br_uds {
 	struct br_uds_stats st;
 };
 
-static int br_epfd = -1;
-static struct rte_mempool *br_pool;
-static uint32_t br_room;
 
 static const struct vsock_ops br_uds_ops;
 
@@ -121,7 +126,7 @@ br_epoll_set(struct br_conn *c, uint32_t events)
 		return 0;
 	op = c->events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL :
 		EPOLL_CTL_MOD;
-	if (epoll_ctl(br_epfd, op, c->fd, &ev) != 0) {
+	if (epoll_ctl(c->u->x->epfd, op, c->fd, &ev) != 0) {
 		BR_LOG(ERR, "epoll_ctl on fd %d: %s", c->fd, strerror(errno));
 		c->u->st.sock_errors++;
 		return -errno;
@@ -326,7 +331,7 @@ br_up_read(struct br_conn *c)
 
 	while (budget-- > 0 && c->up == NULL && !c->rd_eof && !c->up_closed &&
 			c->vc != NULL && !c->broken) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(br_pool);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(c->u->x->pool);
 		ssize_t r;
 
 		if (m == NULL) {
@@ -334,7 +339,7 @@ br_up_read(struct br_conn *c)
 			c->u->st.nombuf++;
 			return;
 		}
-		r = read(c->fd, rte_pktmbuf_mtod(m, void *), br_room);
+		r = read(c->fd, rte_pktmbuf_mtod(m, void *), c->u->x->room);
 		if (r <= 0) {
 			rte_pktmbuf_free(m);
 			if (r == 0) {
@@ -697,12 +702,12 @@ br_conn_event(struct br_conn *c, uint32_t ev)
 }
 
 unsigned int
-br_uds_poll(int timeout_ms)
+br_uds_poll(struct br_unix *x, int timeout_ms)
 {
 	struct epoll_event evs[BR_EVENTS];
 	int n, i;
 
-	n = epoll_wait(br_epfd, evs, BR_EVENTS, timeout_ms);
+	n = epoll_wait(x->epfd, evs, BR_EVENTS, timeout_ms);
 	for (i = 0; i < n; i++) {
 		struct br_ev *e = evs[i].data.ptr;
 
@@ -718,17 +723,25 @@ br_uds_poll(int timeout_ms)
 
 /* ---- set-up and tear-down ---- */
 
-int
+struct br_unix *
 br_uds_init(struct rte_mempool *pool)
 {
-	br_pool = pool;
-	br_room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
-	br_epfd = epoll_create1(EPOLL_CLOEXEC);
-	return br_epfd < 0 ? -errno : 0;
+	struct br_unix *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	x->pool = pool;
+	x->room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+	x->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (x->epfd < 0) {
+		free(x);
+		return NULL;
+	}
+	return x;
 }
 
 int
-br_uds_open(struct br_guest *g)
+br_uds_open(struct br_unix *x, struct br_guest *g)
 {
 	struct vsock_listen_conf lc = {
 		.port = VSOCK_PORT_ANY,
@@ -744,6 +757,7 @@ br_uds_open(struct br_guest *g)
 	if (u == NULL)
 		return -ENOMEM;
 	u->ev.kind = BR_EV_LISTENER;
+	u->x = x;
 	u->g = g;
 	u->lfd = -1;
 	u->pend_fd = -1;
@@ -762,7 +776,7 @@ br_uds_open(struct br_guest *g)
 	u->bound = true;
 	ev.data.ptr = &u->ev;
 	if (listen(u->lfd, BR_LISTEN_BACKLOG) != 0 ||
-			epoll_ctl(br_epfd, EPOLL_CTL_ADD, u->lfd, &ev) != 0)
+			epoll_ctl(x->epfd, EPOLL_CTL_ADD, u->lfd, &ev) != 0)
 		return -errno;
 	r = vsock_listen_ex(g->stack, &lc, &br_uds_ops, u, NULL);
 	if (r != 0)
@@ -798,9 +812,10 @@ br_uds_close(struct br_guest *g)
 }
 
 void
-br_uds_fini(void)
+br_uds_fini(struct br_unix *x)
 {
-	if (br_epfd >= 0)
-		close(br_epfd);
-	br_epfd = -1;
+	if (x == NULL)
+		return;
+	close(x->epfd);
+	free(x);
 }
