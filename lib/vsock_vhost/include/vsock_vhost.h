@@ -18,7 +18,7 @@
  * front-end may come and go (each new session resets the stack's
  * connections of the port, as a TRANSPORT_RESET does).
  *
- * Instances that share a @ref vsock_vhost_conf.sw switch forward packets
+ * Instances that share a switch (vsock_vhost_conf::sw) forward packets
  * between their guests, guest to guest, when the two have a group in
  * common (vhost-device-vsock's groups). Instances of one switch must be
  * polled by one lcore.
@@ -68,11 +68,11 @@ struct vsock_vhost_conf {
 	/** Guest-to-guest forwarding among this switch's instances, or NULL. */
 	struct vsock_vhost_switch *sw;
 	/**
-	 * Group names, for @ref sw: guests forward to each other when they
+	 * Group names, for the switch: guests forward to each other when they
 	 * share one. NULL or empty: the group "default".
 	 */
 	const char *const *groups;
-	/** Entries of @ref groups (at most VSOCK_VHOST_MAX_GROUPS). */
+	/** Entries of groups (at most VSOCK_VHOST_MAX_GROUPS). */
 	unsigned int nb_groups;
 };
 
