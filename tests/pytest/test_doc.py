@@ -13,6 +13,7 @@ PUBLIC_HEADERS = ["lib/vsock_stack/include/vsock_stack.h",
                   "lib/vsock_stack/include/vsock_port.h",
                   "lib/vsock_stack/include/vsock_hdr.h",
                   "drivers/net/virtio_vsock/virtio_vsock_dev.h",
+                  "lib/vsock_vhost/include/vsock_vhost.h",
                   "lib/libvsock/include/libvsock.h"]
 
 
