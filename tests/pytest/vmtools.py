@@ -1,6 +1,10 @@
-"""Glue between pytest and tests/vm: the guest runner, scripts for it."""
+"""Glue between pytest and tests/vm: the guest runner, scripts for it,
+the guest kernels a test runs over."""
 import os
+import re
 import sys
+
+import pytest
 
 from conftest import ROOT
 
@@ -19,3 +23,35 @@ def script(tmp_path, body):
     with open(path, "w") as f:
         f.write(body)
     return f"bash {path}"
+
+
+def series(kernel):
+    """@kernel's Linux series: "6.1" (bookworm), "6.12" (trixie)."""
+    return guest.KERNELS[kernel][1]
+
+
+# Runs a test once per guest kernel, as "kernel": ids linux6.1, linux6.12.
+every_kernel = pytest.mark.parametrize(
+    "kernel", list(guest.KERNELS),
+    ids=["linux" + series(k) for k in guest.KERNELS])
+
+
+def prepare(kernel):
+    """Fetch and build @kernel's guest before a test starts its peers: a
+    failure (no mirror, no network, a bad signature) fails the test with
+    apt's message, never skips it."""
+    try:
+        guest.build(kernel)
+    except guest.GuestError as e:
+        pytest.fail(f"cannot prepare the {kernel} guest kernel "
+                    f"(Linux {series(kernel)}): {e}", pytrace=False)
+
+
+def booted(console, kernel):
+    """The release the guest printed as 'KERNEL <uname -r>', checked to be
+    @kernel's series."""
+    m = re.search(r"^\[[ 0-9.]+\] KERNEL (\S+)", console, re.M)
+    assert m, f"the guest printed no KERNEL line:\n{console[-3000:]}"
+    assert m.group(1).startswith(series(kernel) + "."), \
+        f"{kernel} guest booted Linux {m.group(1)}, not {series(kernel)}.x"
+    return m.group(1)
