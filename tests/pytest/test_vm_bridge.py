@@ -1,11 +1,21 @@
 """Linux as the guest: QEMU's vhost-user-vsock-pci served by our
 vsock-bridge, the guest kernel's virtio-vsock driver on the other side;
-once with Debian 12's Linux 6.1 and once with Debian 13's 6.12 (which
-splits a tx packet over 32 KiB into a header and page fragments, several
-descriptors)."""
+every test once with Debian 12's Linux 6.1 and once with Debian 13's 6.12.
+Where a device is concerned, 6.12 splits a tx packet over 32 KiB into a
+header and page fragments (several descriptors) and resets a connection
+whose queued skbs cost more than its buffer (the CVE-2026-23086 fix; it
+collapses the queue first); both, as Debian ships them (6.1.192 and
+6.12.117 when this was written), cap their tx credit to their own socket
+buffer and never ask for credit: only our CREDIT_UPDATEs reopen their
+window."""
+import hashlib
+import json
 import os
+import re
+import socket
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -19,14 +29,15 @@ GUEST_CID = 3
 PEER = os.path.join(ROOT, "tests", "vm", "vsock_peer.py")
 
 
-def start_bridge(procs, tmp_path):
-    """vsock-bridge for one guest, with --stats; returns it and the
-    vhost-user and Unix socket paths."""
+def start_bridge(procs, tmp_path, extra=()):
+    """vsock-bridge for one guest, with --stats (and @extra options);
+    returns it and the vhost-user and Unix socket paths."""
     vsock = str(tmp_path / "vhost.sock")
     uds = str(tmp_path / "v.sock")
     br = Background([BRIDGE] + EAL + ["--single-file-segments", "--",
                     "--socket", vsock, "--uds", uds, "--guest-cid",
-                    str(GUEST_CID), "--stats"], "vsock-bridge")
+                    str(GUEST_CID), "--stats"] + list(extra),
+                    "vsock-bridge")
     procs.append(br)
     wait_for_path(vsock, br)
     return br, vsock, uds
@@ -61,6 +72,22 @@ def finish(t, res, br, kernel, join=420):
     print(br.out[-3000:], br.err[-2000:])
     booted(r.console, kernel)
     return r
+
+
+def peer_results(console):
+    return [json.loads(m) for m in
+            re.findall(r"PEER-RESULT (\{.*\})", console)]
+
+
+def bridge_final(br):
+    """The bridge's last --stats line, as numbers: host->guest (tx) and
+    guest->host (rx) packets and bytes."""
+    m = re.findall(r"guest->host (\d+) pkts (\d+) B, host->guest (\d+) "
+                   r"pkts (\d+) B", br.out)
+    assert m, f"no --stats line from the bridge:\n{br.out[-2000:]}"
+    rx_pkts, rx_bytes, tx_pkts, tx_bytes = map(int, m[-1])
+    return {"rx_pkts": rx_pkts, "rx_bytes": rx_bytes,
+            "tx_pkts": tx_pkts, "tx_bytes": tx_bytes}
 
 
 @every_kernel
@@ -107,3 +134,120 @@ def test_linux_guest_through_our_bridge(procs, tmp_path, kernel):
     blob = [l.split()[-1] for l in r.console.splitlines()
             if "BLOB-SHA" in l or "BACK-SHA" in l]
     assert len(blob) == 2 and blob[0] == blob[1], blob
+
+
+SMALL_BUF = 32 << 10     # a guest socket buffer below a quarter of ours
+BIG_BUF = 4 << 20        # our buffer: a quarter is 4x Linux's default
+ONE_WAY = 2 << 20
+
+
+def one_way(procs, tmp_path, kernel, senders, bridge_args=()):
+    """Guest -> host only, nothing coming back to carry our fwd_cnt: each
+    of @senders (port, guest socket buffer or 0 for Linux's default)
+    sends ONE_WAY bytes to a socat on the host; checks every byte."""
+    prepare(kernel)
+    br, vsock, uds = start_bridge(procs, tmp_path, bridge_args)
+    sinks, lines = {}, []
+    for port, bufsize in senders:
+        sinks[port] = (tmp_path / f"got{port}", bufsize)
+        procs.append(Background(["socat", "-u", f"UNIX-LISTEN:{uds}_{port}",
+                                 f"CREATE:{sinks[port][0]}"], "socat"))
+        lines.append(f"timeout 100 python3 {PEER} send --cid 2 --port "
+                     f"{port} --bytes {ONE_WAY} --bufsize {bufsize}")
+    body = textwrap.dedent("""
+        set -u
+        echo KERNEL $(uname -r)
+        modprobe vmw_vsock_virtio_transport || exit 90
+    """) + "\n".join(lines) + "\ntrue\n"
+    t, res = boot(kernel, tmp_path, body, vsock, timeout=300)
+    r = finish(t, res, br, kernel, join=320)
+    assert r.rc == 0, r.console[-4000:]
+    st = bridge_final(br)
+    print("bridge counters:", st)
+    peers = peer_results(r.console)
+    assert len(peers) == len(senders), r.console[-3000:]
+    for (port, (out, bufsize)), p in zip(sinks.items(), peers):
+        got = out.read_bytes() if out.exists() else b""
+        what = (f"port {port} (guest socket buffer {bufsize or 'default'}, "
+                f"bridge {' '.join(bridge_args) or 'defaults'}): the guest "
+                f"sent {p['sent']} of {p['bytes']} B ({p['error']}), the "
+                f"host got {len(got)} B; bridge {st}")
+        assert p["ok"], what
+        assert len(got) == ONE_WAY, what
+        assert hashlib.sha256(got).hexdigest() == p["sha256"], what
+
+
+@every_kernel
+def test_one_way_from_a_guest_socket_with_a_small_buffer(procs, tmp_path,
+                                                         kernel):
+    """From a socket with Linux's default 256 KiB buffer, then from one
+    set to 32 KiB (SO_VM_SOCKETS_BUFFER_SIZE). The guest never has more
+    than its own buffer in flight, whatever we advertise, so it moves
+    only on our CREDIT_UPDATEs: they must come before we have consumed
+    more than that."""
+    one_way(procs, tmp_path, kernel, [(7001, 0), (7002, SMALL_BUF)])
+
+
+@every_kernel
+def test_one_way_to_a_bridge_with_a_large_buffer(procs, tmp_path, kernel):
+    """The same from Linux's default socket to a bridge offering 4 MiB
+    (--tx-buffer-size): the guest still sends at most its own 256 KiB
+    before it waits for our CREDIT_UPDATE."""
+    one_way(procs, tmp_path, kernel, [(7003, 0)],
+            ["--tx-buffer-size", str(BIG_BUF)])
+
+
+FLOOD_MSG = 300          # above Linux's 128 B copy-into-last-skb bound
+FLOOD_COUNT = 2000
+
+
+@every_kernel
+def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
+    """Host -> guest in 300 B writes, paced so each is read (and sent) on
+    its own, while the guest leaves the connection unread for 5 s: byte
+    credit alone would let ~870 such packets queue in the guest, where
+    6.12 allows 455 skbs (256 KiB / 576 B each) before it collapses its
+    queue or resets. Every byte must arrive, no reset, and the wait for
+    the reader must stay quiet: what the guest sends back is its credit
+    news, about one packet per data packet at most, not a storm."""
+    prepare(kernel)
+    br, vsock, uds = start_bridge(procs, tmp_path)
+    body = textwrap.dedent(f"""
+        set -u
+        echo KERNEL $(uname -r)
+        modprobe vmw_vsock_virtio_transport || exit 90
+        timeout 200 python3 {PEER} sink --port 5002 --delay 5
+        true
+    """)
+    t, res = boot(kernel, tmp_path, body, vsock, timeout=300)
+    s, _ = uds_connect(uds, 5002, timeout=250)
+    sent = hashlib.sha256()
+    msg = os.urandom(FLOOD_MSG)
+    t0, writes = time.monotonic(), 0
+    try:
+        for i in range(FLOOD_COUNT):
+            chunk = bytes([i & 0xff]) + msg[1:]
+            s.sendall(chunk)
+            sent.update(chunk)
+            writes += 1
+            time.sleep(0.001)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)            # the guest's close
+    except OSError as e:
+        print(f"host writer: {e}")
+    s.close()
+    print(f"host wrote {writes} x {FLOOD_MSG} B in "
+          f"{time.monotonic() - t0:.1f}s")
+    r = finish(t, res, br, kernel, join=320)
+    assert r.rc == 0, r.console[-4000:]
+    st = bridge_final(br)
+    print("bridge counters:", st)
+    peers = peer_results(r.console)
+    assert len(peers) == 1, r.console[-3000:]
+    p = peers[0]
+    what = f"guest: {p}; bridge {st}"
+    assert p["ok"], what
+    assert p["received"] == FLOOD_MSG * FLOOD_COUNT, what
+    assert p["sha256"] == sent.hexdigest(), what
+    assert st["rx_pkts"] <= 2 * FLOOD_COUNT, \
+        f"{st['rx_pkts']} packets from the guest, {FLOOD_COUNT} sends: {what}"

@@ -11,10 +11,14 @@ import threading
 import time
 
 
-def connect(cid, port, kind, deadline):
-    """Connect, retrying while the other side is still starting."""
+def connect(cid, port, kind, deadline, bufsize=0):
+    """Connect, retrying while the other side is still starting; a
+    @bufsize sets the socket's buffer first (advertised in the REQUEST)."""
     while True:
         s = socket.socket(socket.AF_VSOCK, kind)
+        if bufsize:
+            s.setsockopt(socket.AF_VSOCK, socket.SO_VM_SOCKETS_BUFFER_SIZE,
+                         bufsize)
         s.settimeout(60)    # a stuck peer fails the test, not hangs it
         try:
             s.connect((cid, port))
@@ -80,6 +84,57 @@ def seqpacket_echo(cid, port, sizes, deadline):
     return {"messages": len(sizes), "ok": ok}
 
 
+def send_one_way(cid, port, nbytes, bufsize, deadline):
+    """Send nbytes and nothing back, through a socket whose own buffer is
+    @bufsize (SO_VM_SOCKETS_BUFFER_SIZE; Linux caps its tx credit to it,
+    Debian's 6.1 and 6.12 alike): the peer's credit updates alone keep it
+    going."""
+    s = connect(cid, port, socket.SOCK_STREAM, deadline, bufsize)
+    s.settimeout(20)        # a window that never reopens fails, quickly
+    data = memoryview(pattern(7, 1 << 16))
+    sent = hashlib.sha256()
+    done, err = 0, None
+    try:
+        while done < nbytes:
+            n = s.send(data[:min(nbytes - done, len(data))])
+            sent.update(data[:n])
+            done += n
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)           # the peer's close
+    except OSError as e:
+        err = f"{type(e).__name__}: {e} after {done} bytes"
+    s.close()
+    return {"bytes": nbytes, "sent": done, "sha256": sent.hexdigest(),
+            "error": err, "ok": err is None and done == nbytes}
+
+
+def slow_sink(port, delay, deadline):
+    """Accept one connection, leave it unread for @delay seconds (what the
+    peer sends piles up in our receive queue), then read to EOF."""
+    srv = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    srv.bind((socket.VMADDR_CID_ANY, port))
+    srv.listen(1)
+    srv.settimeout(max(1, deadline - time.monotonic()))
+    print("PEER-LISTENING", flush=True)
+    c, _ = srv.accept()
+    time.sleep(delay)
+    c.settimeout(60)
+    got = hashlib.sha256()
+    n, err = 0, None
+    try:
+        while True:
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            got.update(b)
+            n += len(b)
+    except OSError as e:    # ECONNRESET: Linux dropped the connection
+        err = f"{type(e).__name__}: {e} after {n} bytes"
+    c.close()
+    return {"received": n, "sha256": got.hexdigest(), "error": err,
+            "ok": err is None}
+
+
 def serve(port, kind, count, deadline):
     """Echo server for our driver's clients; returns bytes echoed."""
     srv = socket.socket(socket.AF_VSOCK, kind)
@@ -113,12 +168,17 @@ def serve(port, kind, count, deadline):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("mode", choices=["stream", "many", "seqpacket", "serve"])
+    ap.add_argument("mode", choices=["stream", "many", "seqpacket", "serve",
+                                     "send", "sink"])
     ap.add_argument("--cid", type=int, default=0)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--bytes", type=int, default=1 << 20)
     ap.add_argument("--conns", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=240)
+    ap.add_argument("--bufsize", type=int, default=0,
+                    help="send: SO_VM_SOCKETS_BUFFER_SIZE of the socket")
+    ap.add_argument("--delay", type=float, default=5,
+                    help="sink: seconds before the first read")
     a = ap.parse_args()
     deadline = time.monotonic() + a.timeout
     t0 = time.monotonic()
@@ -138,6 +198,10 @@ def main():
         r = seqpacket_echo(a.cid, a.port,
                            [1, 4095, 4096, 65536, 65537, 200000],
                            deadline)
+    elif a.mode == "send":
+        r = send_one_way(a.cid, a.port, a.bytes, a.bufsize, deadline)
+    elif a.mode == "sink":
+        r = slow_sink(a.port, a.delay, deadline)
     else:
         r = serve(a.port, socket.SOCK_STREAM, a.conns, deadline)
     r["seconds"] = round(time.monotonic() - t0, 2)
