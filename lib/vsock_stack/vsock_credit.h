@@ -69,11 +69,15 @@ static inline bool
 vsock_credit_consume(struct vsock_credit *cr, uint32_t len)
 {
 	uint32_t held = cr->rx_cnt - cr->fwd_cnt;
+	uint32_t win = cr->buf_alloc;
 
+	/* Linux sends no more than its own buffer (peer_buf_alloc) either. */
+	if (cr->peer_buf_alloc != 0 && cr->peer_buf_alloc < win)
+		win = cr->peer_buf_alloc;
 	if (len > held)
 		len = held;
 	cr->fwd_cnt += len;
-	return cr->fwd_cnt - cr->last_fwd_cnt >= cr->buf_alloc / 4 ||
+	return cr->fwd_cnt - cr->last_fwd_cnt >= win / 4 ||
 		cr->buf_alloc != cr->last_buf_alloc;
 }
 

@@ -51,12 +51,14 @@ vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 		buf = s->conf.peer_buf_max;
 		s->stats.peer_buf_clamped++;
 	}
+	/* An answer that shows no progress leaves the request standing. */
+	if (h->fwd_cnt != c->cr.peer_fwd_cnt || buf != c->cr.peer_buf_alloc)
+		c->credit_requested = false;
 	vsock_credit_peer_update(&c->cr, buf, h->fwd_cnt);
 	/* Legal, but worth knowing when sends stall. */
 	if (unlikely(c->cr.tx_cnt - c->cr.peer_fwd_cnt > buf))
 		s->stats.peer_credit_shrunk++;
 	vs_pkt_track_ack(c);
-	c->credit_requested = false;
 	if (vsock_credit_tx_space(&c->cr) > 0)
 		rte_timer_stop(&c->credit_timer);
 	if ((c->txq.head != NULL || c->shutdown_pending != 0) &&

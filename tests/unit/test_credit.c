@@ -201,6 +201,32 @@ test_consume_quarter(void **state)
 	assert_int_equal(cr.fwd_cnt, 65536);
 }
 
+/*
+ * Linux (6.12, and 6.1 since 6.1.16x) sends a peer no more than its own
+ * buffer unacknowledged, however large ours: the update must come within
+ * a quarter of the smaller one, or a one-way transfer stalls for good.
+ */
+static void
+test_consume_quarter_of_smaller_buffer(void **state)
+{
+	struct vsock_credit cr;
+
+	(void)state;
+	memset(&cr, 0, sizeof(cr));
+	cr.buf_alloc = 262144;
+	vsock_credit_advertised(&cr);
+	vsock_credit_peer_update(&cr, 32768, 0);
+	assert_true(vsock_credit_rx(&cr, 32768));
+	assert_false(vsock_credit_consume(&cr, 8191));
+	assert_true(vsock_credit_consume(&cr, 1));
+	vsock_credit_advertised(&cr);
+	/* A peer with the larger buffer: ours sets the pace. */
+	vsock_credit_peer_update(&cr, 1u << 20, 0);
+	assert_true(vsock_credit_rx(&cr, 65536));
+	assert_false(vsock_credit_consume(&cr, 65535));
+	assert_true(vsock_credit_consume(&cr, 1));
+}
+
 static void
 test_consume_buf_alloc_change(void **state)
 {
@@ -416,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_consume_quarter),
 		cmocka_unit_test(test_consume_buf_alloc_change),
 		cmocka_unit_test(test_consume_wrap),
+		cmocka_unit_test(test_consume_quarter_of_smaller_buffer),
 		cmocka_unit_test(test_transfer_many_gib),
 		cmocka_unit_test(test_transfer_small_window),
 		cmocka_unit_test(test_transfer_tiny_window),
