@@ -195,20 +195,20 @@ vh_guest_to_mbuf(struct vsock_vhost *p, const struct vq_dev_seg *segs, int n,
 }
 
 /*
- * Checks of a packet copied from the guest (the copy: the guest may write
- * its buffers again meanwhile): vq_dev_parse_tx()'s, then its CID is the
- * guest's own. Decodes the header into @h.
+ * The header checks of a packet copied from the guest (the copy: the
+ * guest may write its buffers again meanwhile), its chain having passed
+ * vq_dev_tx_chain(): len is the rest (vq_dev_tx_len_ok()) and the CID is
+ * the guest's own. The first mbuf holds the whole header (room >=
+ * VSOCK_HDR_LEN). Decodes the header into @h.
  */
-static bool
+static inline bool
 vh_guest_pkt_ok(struct vsock_vhost *p, struct rte_mbuf *m,
 		struct vsock_hdr *h)
 {
-	struct vq_dev_seg segs[VH_PKT_MBUFS];
-	int n = vh_mbuf_segs(m, segs, VH_PKT_MBUFS);
-
-	if (vq_dev_parse_tx(segs, n, h, &p->ring) == 0)
+	vsock_hdr_decode(h, rte_pktmbuf_mtod(m, const void *));
+	if (!vq_dev_tx_len_ok(h, m->pkt_len, &p->ring))
 		return false;
-	if (h->src_cid != p->cid) {
+	if (unlikely(h->src_cid != p->cid)) {
 		p->st.bad_src_cid++;
 		return false;
 	}
@@ -330,7 +330,7 @@ vh_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 		struct vq_dev_chain c;
 		struct rte_mbuf *m = NULL;
 		struct vsock_hdr h;
-		int64_t total;
+		uint32_t total;
 		int nseg;
 
 		got += vh_rx_fast(p, vq, pkts + got, n - got, &avail, &done,
@@ -339,17 +339,9 @@ vh_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 			break;
 		if (nseg == VH_NOT_PEEKED)
 			nseg = vq_dev_peek(vq, segs, vh_xlate, p->mem, &c);
-		total = nseg < 0 ? -1 : vq_dev_chain_bytes(segs, nseg, false);
-
-		if (nseg < 0) {
-			p->ring.bad_chain++;
-		} else if (total < 0) {
-			p->ring.bad_dir++;
-		} else if (total < VSOCK_HDR_LEN || total >
-				VSOCK_HDR_LEN + VSOCK_MAX_PKT_PAYLOAD) {
-			p->ring.bad_size++;
-		} else {
-			m = vh_guest_to_mbuf(p, segs, nseg, (uint32_t)total);
+		total = vq_dev_tx_chain(segs, nseg, &p->ring);
+		if (total != 0) {
+			m = vh_guest_to_mbuf(p, segs, nseg, total);
 			if (m == NULL) {
 				/* Left in the ring: the guest waits for us. */
 				p->st.rx_nombuf++;

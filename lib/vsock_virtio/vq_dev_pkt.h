@@ -2,8 +2,9 @@
 /*
  * vsock packets on a device's rings, once for every device model (the
  * driver's loopback device, lib/vsock_vhost's back-end):
- * - vq_dev_parse_tx(): the checks a tx chain (one packet, header and
- *   payload in any number of device-readable buffers) must pass;
+ * - vq_dev_parse_tx() (vq_dev_tx_chain() then vq_dev_tx_len_ok()): the
+ *   checks a tx chain (one packet, header and payload in any number of
+ *   device-readable buffers) must pass;
  * - vq_dev_deliver(): a packet into the driver's rx buffers, one piece per
  *   buffer. A payload that does not fit one buffer is cut into several
  *   packets, each with its own header, as Linux's vhost-vsock does; a
@@ -125,19 +126,15 @@ vq_dev_avail_checked(const struct vq_dev *vq, struct vq_dev_pkt_stats *st)
 }
 
 /*
- * Check the tx chain @segs (@nseg from vq_dev_peek(), negative for a bad
- * chain) and decode its header into @h: every buffer device-readable, a
- * header and at most VSOCK_MAX_PKT_PAYLOAD bytes, and a header len equal
- * to the bytes after it. Returns the packet's bytes, header included, or
- * 0 after counting why not.
+ * The chain checks of a tx packet (@nseg from vq_dev_peek(), negative for
+ * a bad chain): every buffer device-readable, a header and at most
+ * VSOCK_MAX_PKT_PAYLOAD bytes. Returns the packet's bytes, header
+ * included, or 0 after counting why not.
  */
 static inline uint32_t
-vq_dev_parse_tx(const struct vq_dev_seg *segs, int nseg, struct vsock_hdr *h,
+vq_dev_tx_chain(const struct vq_dev_seg *segs, int nseg,
 		struct vq_dev_pkt_stats *st)
 {
-	uint8_t raw[VSOCK_HDR_LEN];
-	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
-	struct vq_dev_cursor dst, src;
 	int64_t total;
 
 	if (nseg < 0) {
@@ -154,6 +151,36 @@ vq_dev_parse_tx(const struct vq_dev_seg *segs, int nseg, struct vsock_hdr *h,
 		st->bad_size++;
 		return 0;
 	}
+	return (uint32_t)total;
+}
+
+/* The header check of a tx packet of @total bytes: len is the rest. */
+static inline bool
+vq_dev_tx_len_ok(const struct vsock_hdr *h, uint32_t total,
+		struct vq_dev_pkt_stats *st)
+{
+	if (h->len == total - VSOCK_HDR_LEN)
+		return true;
+	st->bad_len++;
+	return false;
+}
+
+/*
+ * Both checks of the tx chain @segs, decoding its header into @h (a
+ * device that copies the packet first checks the chain, then the header
+ * of its copy). Returns the packet's bytes or 0.
+ */
+static inline uint32_t
+vq_dev_parse_tx(const struct vq_dev_seg *segs, int nseg, struct vsock_hdr *h,
+		struct vq_dev_pkt_stats *st)
+{
+	uint8_t raw[VSOCK_HDR_LEN];
+	struct vq_dev_seg hseg = { .ptr = raw, .len = sizeof(raw) };
+	struct vq_dev_cursor dst, src;
+	uint32_t total = vq_dev_tx_chain(segs, nseg, st);
+
+	if (total == 0)
+		return 0;
 	if (segs[0].len >= VSOCK_HDR_LEN) {
 		vsock_hdr_decode(h, segs[0].ptr);
 	} else {
@@ -162,11 +189,7 @@ vq_dev_parse_tx(const struct vq_dev_seg *segs, int nseg, struct vsock_hdr *h,
 		vq_dev_copy(&dst, &src, VSOCK_HDR_LEN);
 		vsock_hdr_decode(h, raw);
 	}
-	if (h->len != (uint64_t)total - VSOCK_HDR_LEN) {
-		st->bad_len++;
-		return 0;
-	}
-	return (uint32_t)total;
+	return vq_dev_tx_len_ok(h, total, st) ? total : 0;
 }
 
 /*
@@ -252,10 +275,16 @@ vq_dev_deliver(struct vq_dev *vq, vq_dev_xlate_t xlate, void *xctx,
 			h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
 		if (hk != NULL)
 			hk->hdr(hctx, &h, cookie);
-		vsock_hdr_encode(raw, &h);
-		vq_dev_cursor_init(&dst, segs, n, 0);
-		vq_dev_cursor_init(&src, &hseg, 1, 0);
-		vq_dev_copy(&dst, &src, VSOCK_HDR_LEN);
+		/* Drivers post header and data in one buffer: no bounce. */
+		if (segs[0].len >= VSOCK_HDR_LEN) {
+			vsock_hdr_encode(segs[0].ptr, &h);
+		} else {
+			vsock_hdr_encode(raw, &h);
+			vq_dev_cursor_init(&dst, segs, n, 0);
+			vq_dev_cursor_init(&src, &hseg, 1, 0);
+			vq_dev_copy(&dst, &src, VSOCK_HDR_LEN);
+		}
+		vq_dev_cursor_init(&dst, segs, n, VSOCK_HDR_LEN);
 		vq_dev_cursor_init(&src, p->src, p->nsrc,
 				VSOCK_HDR_LEN + p->off);
 		vq_dev_copy(&dst, &src, piece);
