@@ -197,6 +197,7 @@ t_epoll_level(char *why)
 {
 	int rc = -1, c = -1, s = -1, p[2] = { -1, -1 }, ep = -1, n;
 	struct epoll_event e, ev[4];
+	struct pollfd pfd;
 	struct later l;
 	char b[8];
 	double t0, c0;
@@ -237,7 +238,13 @@ t_epoll_level(char *why)
 	CHECK(n == 1 && ev[0].data.u64 == 2, "pipe: n %d data %llu", n,
 	      (unsigned long long)ev[0].data.u64);
 	SYS(write(c, "v", 1));
-	usleep(100000);
+	/*
+	 * The byte crosses vsockd and the device first: wait for it (a
+	 * sleep was not always long enough on a loaded machine).
+	 */
+	pfd = (struct pollfd){ .fd = s, .events = POLLIN };
+	SYS(n = poll(&pfd, 1, 5000));
+	CHECK(n == 1, "the vsock byte not readable after 5 s: %d", n);
 	SYS(n = ewait(ep, ev, 1000));
 	CHECK(n == 2 && ev[0].data.u64 + ev[1].data.u64 == 3,
 	      "both: n %d", n);
