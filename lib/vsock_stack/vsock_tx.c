@@ -70,16 +70,11 @@ int
 vs_ctl_reply_rst(struct vsock_stack *s, uint8_t port_idx,
 		const struct vsock_hdr *h, enum vsock_rst_reason why)
 {
-	struct vsock_hdr r = {
-		.src_cid = h->dst_cid,
-		.dst_cid = h->src_cid,
-		.src_port = h->dst_port,
-		.dst_port = h->src_port,
-		.type = h->type,
-		.op = VSOCK_OP_RST,
-	};
-	int ret = vs_ctl_queue(s, port_idx, &r);
+	struct vsock_hdr r;
+	int ret;
 
+	vsock_hdr_rst_reply(&r, h);
+	ret = vs_ctl_queue(s, port_idx, &r);
 	if (ret == 0)
 		s->stats.rst_tx_by[why]++;
 	return ret;

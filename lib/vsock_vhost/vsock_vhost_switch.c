@@ -196,14 +196,7 @@ vh_sibling(const struct vsock_vhost *vh, uint64_t cid)
 static void
 vh_send_rst(struct vsock_vhost *vh, const struct vsock_hdr *h)
 {
-	struct vsock_hdr r = {
-		.src_cid = h->dst_cid,
-		.dst_cid = h->src_cid,
-		.src_port = h->dst_port,
-		.dst_port = h->src_port,
-		.type = h->type,
-		.op = VSOCK_OP_RST,
-	};
+	struct vsock_hdr r;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(vh->pool);
 	void *p = m == NULL ? NULL : rte_pktmbuf_append(m, VSOCK_HDR_LEN);
 
@@ -212,6 +205,7 @@ vh_send_rst(struct vsock_vhost *vh, const struct vsock_hdr *h)
 		vh->st.rx_nombuf++;
 		return;
 	}
+	vsock_hdr_rst_reply(&r, h);
 	vsock_hdr_encode(p, &r);
 	vh_fwd_push(vh, m);	/* vh_switch_room() kept a place */
 	vh->st.fwd_rst++;

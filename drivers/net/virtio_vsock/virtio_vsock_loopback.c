@@ -130,19 +130,11 @@ lb_take_tx(struct lb_dev *lb)
 		lb->have_cur = true;
 		if (h->dst_cid != __atomic_load_n(&lb->cid, __ATOMIC_RELAXED)) {
 			/* An empty host: nobody listens anywhere. */
-			struct vsock_hdr req = *h;
-
 			vq_dev_put(tx, c, 0);
 			lb->have_cur = false;
-			if (req.op == VSOCK_OP_RST)
+			if (h->op == VSOCK_OP_RST)
 				continue;
-			memset(h, 0, sizeof(*h));
-			h->src_cid = req.dst_cid;
-			h->dst_cid = req.src_cid;
-			h->src_port = req.dst_port;
-			h->dst_port = req.src_port;
-			h->type = req.type;
-			h->op = VSOCK_OP_RST;
+			vsock_hdr_rst_reply(h, h);
 			lb->cur.nsrc = 0;
 			lb->cur_put = false;	/* nothing to return */
 			lb->have_cur = true;

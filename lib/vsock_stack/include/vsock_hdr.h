@@ -209,6 +209,26 @@ vsock_hdr_decode(struct vsock_hdr *h, const void *buf)
 	h->fwd_cnt = vsock_le32_get(p + VSOCK_HDR_OFF_FWD_CNT);
 }
 
+/**
+ * Fill @p r (which may be @p h) with the RST that answers @p h: addresses
+ * and ports swapped, the same type, every other field 0.
+ */
+static inline void
+vsock_hdr_rst_reply(struct vsock_hdr *r, const struct vsock_hdr *h)
+{
+	uint64_t src_cid = h->dst_cid, dst_cid = h->src_cid;
+	uint32_t src_port = h->dst_port, dst_port = h->src_port;
+	uint16_t type = h->type;
+
+	memset(r, 0, sizeof(*r));
+	r->src_cid = src_cid;
+	r->dst_cid = dst_cid;
+	r->src_port = src_port;
+	r->dst_port = dst_port;
+	r->type = type;
+	r->op = VSOCK_OP_RST;
+}
+
 /** Name of an op for logs; "UNKNOWN" for values outside the spec. */
 static inline const char *
 vsock_op_name(uint16_t op)
