@@ -90,10 +90,7 @@ struct vsock_vhost;
 /* One guest: its back-end, CID, Unix socket and stack. */
 struct br_guest {
 	unsigned int idx;
-	const struct br_vm_conf *vm;
-	const char *sock_path;
-	const char *uds_path;
-	uint64_t cid;
+	const struct br_vm_conf *vm;	/* socket, uds path, CID, groups */
 	struct vsock_vhost *vh;
 	struct vsock_stack *stack;
 	struct br_uds *uds;

@@ -56,7 +56,7 @@ print_stats(const struct br_guest *g, double t, bool final)
 	printf("[%6.1fs] cid %" PRIu64 ": dev %s, conns %" PRIu64
 		" (unix %" PRIu64 "), guest->host %" PRIu64 " pkts %" PRIu64
 		" B, host->guest %" PRIu64 " pkts %" PRIu64 " B, unix in %"
-		PRIu64 " B out %" PRIu64 " B\n", t, g->cid,
+		PRIu64 " B out %" PRIu64 " B\n", t, g->vm->cid,
 		vsock_vhost_running(g->vh) ? "up" : "down", s.conns_open,
 		u->open, d->rx_pkts, d->rx_bytes, d->tx_pkts, d->tx_bytes,
 		u->bytes_h2g, u->bytes_g2h);
@@ -178,8 +178,8 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 {
 	const char *groups[BR_VM_MAX_GROUPS];
 	struct vsock_vhost_conf vconf = {
-		.socket_path = g->sock_path,
-		.guest_cid = g->cid,
+		.socket_path = g->vm->socket,
+		.guest_cid = g->vm->cid,
 		.pool = pool,
 		.flags = o->client ? VSOCK_VHOST_F_CLIENT : 0,
 		.sw = sw,
@@ -202,14 +202,14 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 	g->stack = vsock_stack_create(name, &sconf);
 	if (g->stack == NULL) {
 		fprintf(stderr, "vsock-bridge: guest %" PRIu64 ": cannot "
-			"create its stack: %s\n", g->cid,
+			"create its stack: %s\n", g->vm->cid,
 			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	r = vsock_vhost_create(&vconf, &g->vh);
 	if (r != 0) {
 		fprintf(stderr, "vsock-bridge: --socket %s: %s\n",
-			g->sock_path, strerror(-r));
+			g->vm->socket, strerror(-r));
 		return r;
 	}
 	port = vsock_vhost_port(g->vh);
@@ -220,7 +220,7 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 		return r;
 	r = br_uds_open(ux, g);
 	if (r != 0) {
-		fprintf(stderr, "vsock-bridge: --uds %s: %s\n", g->uds_path,
+		fprintf(stderr, "vsock-bridge: --uds %s: %s\n", g->vm->uds_path,
 			strerror(-r));
 		return r;
 	}
@@ -241,8 +241,8 @@ guest_setup(struct br_guest *g, const struct br_opts *o,
 		}
 	}
 	printf("vsock-bridge: guest cid %" PRIu64 ": vhost-user %s (%s), "
-		"unix %s%s%s\n", g->cid, g->sock_path,
-		o->client ? "client" : "server", g->uds_path,
+		"unix %s%s%s\n", g->vm->cid, g->vm->socket,
+		o->client ? "client" : "server", g->vm->uds_path,
 		o->echo ? ", echo on CID 2" : "",
 		o->perf ? ", vsock-perf server on CID 2" : "");
 	return 0;
@@ -344,9 +344,6 @@ main(int argc, char **argv)
 
 		g->idx = i;
 		g->vm = &o.vms[i];
-		g->sock_path = g->vm->socket;
-		g->uds_path = g->vm->uds_path;
-		g->cid = g->vm->cid;
 		ret = guest_setup(g, &o, pool, sw, ux);
 	}
 	fflush(stdout);

@@ -414,7 +414,7 @@ br_on_connect(struct vsock_conn *vc, int err, void *ctx)
 		c->vc = NULL;
 		c->u->st.h2g_refused++;
 		BR_LOG(DEBUG, "guest %" PRIu64 " refused a connection: %s",
-			c->u->g->cid, strerror(-err));
+			c->u->g->vm->cid, strerror(-err));
 		br_conn_free(c);
 		return;
 	}
@@ -474,7 +474,7 @@ br_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why, void *ctx)
 	c->vc = NULL;	/* gone when we return */
 	c->u->st.resets++;
 	BR_LOG(DEBUG, "guest %" PRIu64 " connection reset (reason %d)",
-		c->u->g->cid, (int)why);
+		c->u->g->vm->cid, (int)why);
 	/* What the guest sent before the reset still reaches the reader. */
 	br_down_flush(c);
 	br_conn_update(c);
@@ -506,7 +506,7 @@ br_on_request(uint32_t local_port, uint64_t remote_cid, uint32_t remote_port,
 		u->st.conn_limit++;
 		return -ECONNREFUSED;
 	}
-	snprintf(path, sizeof(path), "%s_%u", u->g->uds_path, local_port);
+	snprintf(path, sizeof(path), "%s_%u", u->g->vm->uds_path, local_port);
 	if (br_sockaddr(&sa, path) != 0) {
 		u->st.g2h_refused++;
 		return -ECONNREFUSED;
@@ -525,7 +525,7 @@ br_on_request(uint32_t local_port, uint64_t remote_cid, uint32_t remote_port,
 		else
 			u->st.g2h_refused++;
 		BR_LOG(DEBUG, "guest %" PRIu64 " port %u: %s: %s",
-			u->g->cid, local_port, path, strerror(err));
+			u->g->vm->cid, local_port, path, strerror(err));
 		return -ECONNREFUSED;
 	}
 	u->pend_fd = fd;
@@ -642,16 +642,16 @@ br_line_read(struct br_conn *c)
 	}
 	if (br_parse_connect(c->line, c->line_len - 1, &port) != 0) {
 		u->st.h2g_bad_line++;
-		BR_LOG(DEBUG, "%s: bad CONNECT line", u->g->uds_path);
+		BR_LOG(DEBUG, "%s: bad CONNECT line", u->g->vm->uds_path);
 		br_conn_free(c);
 		return;
 	}
-	err = vsock_connect(u->g->stack, u->g->cid, port, VSOCK_TYPE_STREAM,
+	err = vsock_connect(u->g->stack, u->g->vm->cid, port, VSOCK_TYPE_STREAM,
 			&br_uds_ops, c, &c->vc);
 	if (err != 0) {
 		u->st.h2g_refused++;
 		BR_LOG(INFO, "connect to guest %" PRIu64 " port %u: %s",
-			u->g->cid, port, strerror(-err));
+			u->g->vm->cid, port, strerror(-err));
 		c->vc = NULL;
 		br_conn_free(c);
 		return;
@@ -763,10 +763,10 @@ br_uds_open(struct br_unix *x, struct br_guest *g)
 	u->pend_fd = -1;
 	TAILQ_INIT(&u->conns);
 	g->uds = u;
-	r = vsock_vhost_unlink_stale(g->uds_path);
+	r = vsock_vhost_unlink_stale(g->vm->uds_path);
 	if (r != 0)
 		return r;
-	if (br_sockaddr(&sa, g->uds_path) != 0)
+	if (br_sockaddr(&sa, g->vm->uds_path) != 0)
 		return -ENAMETOOLONG;
 	u->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
@@ -781,7 +781,7 @@ br_uds_open(struct br_unix *x, struct br_guest *g)
 	r = vsock_listen_ex(g->stack, &lc, &br_uds_ops, u, NULL);
 	if (r != 0)
 		BR_LOG(ERR, "guest %" PRIu64 ": cannot listen on every port: "
-			"%s", g->cid, strerror(-r));
+			"%s", g->vm->cid, strerror(-r));
 	return r;
 }
 
@@ -806,7 +806,7 @@ br_uds_close(struct br_guest *g)
 	if (u->lfd >= 0)
 		close(u->lfd);
 	if (u->bound)
-		unlink(g->uds_path);
+		unlink(g->vm->uds_path);
 	free(u);
 	g->uds = NULL;
 }
