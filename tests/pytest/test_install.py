@@ -130,30 +130,39 @@ def sanitizer_flags():
     return f"-fsanitize={san} -fno-omit-frame-pointer"
 
 
-@pytest.mark.parametrize("link", ["shared", "static"])
-def test_example_builds_and_runs(installed, tmp_path, link):
+def build_example(installed, tmp_path, example, link, libs):
+    """Build @example out of tree (its own Makefile, no meson, no source
+    tree includes; only what the .pc gives), @link shared or static, and
+    check which of @libs it loads; returns the program and the
+    environment it runs in."""
     _, _, lib, pc_dir = installed
     out = str(tmp_path / "build")
     san = sanitizer_flags()
     env = dict(os.environ, PKG_CONFIG_PATH=pc_dir)
-    # Out of tree: the example's own Makefile, no meson, no source tree
-    # includes; only what the .pc gives.
-    src = str(tmp_path / "hello_vsock")
-    shutil.copytree(EXAMPLE, src)
+    name = os.path.basename(example)
+    src = str(tmp_path / name)
+    shutil.copytree(example, src)
     run(["make", "-C", src, link, f"BUILD={out}",
          f"EXTRA_CFLAGS={san}", f"EXTRA_LDFLAGS={san}"], env=env)
-    exe = os.path.join(out, "hello_vsock")
+    exe = os.path.join(out, name)
     assert os.access(exe, os.X_OK)
     renv = dict(os.environ)
     if link == "shared":
         renv["LD_LIBRARY_PATH"] = lib
         ldd = run(["ldd", exe], env=renv).stdout
-        for name in EXAMPLE_LIBS:
-            assert os.path.join(lib, f"lib{name}.so") in ldd, ldd
+        for n in libs:
+            assert os.path.join(lib, f"lib{n}.so") in ldd, ldd
     else:
         ldd = run(["ldd", exe]).stdout
-        for name in EXAMPLE_LIBS:
-            assert f"lib{name}.so" not in ldd, ldd
+        for n in libs:
+            assert f"lib{n}.so" not in ldd, ldd
+    return exe, renv
+
+
+@pytest.mark.parametrize("link", ["shared", "static"])
+def test_example_builds_and_runs(installed, tmp_path, link):
+    exe, renv = build_example(installed, tmp_path, EXAMPLE, link,
+                              EXAMPLE_LIBS)
 
     p = run([exe, "--help"], env=renv, timeout=60)
     assert "--dev" in p.stdout and "loopback" in p.stdout
@@ -226,22 +235,8 @@ def test_vhost_example_embeds_two_back_ends(installed, tmp_path, link):
     lib/vsock_vhost: two back-ends in one program, one stack; two
     vsock-testpmd guests send to CID 2 through them at once."""
     from conftest import TESTPMD, Background, wait_for_path
-    _, _, lib, pc_dir = installed
-    out = str(tmp_path / "build")
-    san = sanitizer_flags()
-    env = dict(os.environ, PKG_CONFIG_PATH=pc_dir)
-    src = str(tmp_path / "vhost_sink")
-    shutil.copytree(VHOST_EXAMPLE, src)
-    run(["make", "-C", src, link, f"BUILD={out}",
-         f"EXTRA_CFLAGS={san}", f"EXTRA_LDFLAGS={san}"], env=env)
-    exe = os.path.join(out, "vhost_sink")
-    renv = dict(os.environ)
-    if link == "shared":
-        renv["LD_LIBRARY_PATH"] = lib
-        ldd = run(["ldd", exe], env=renv).stdout
-        assert os.path.join(lib, "libvsock_vhost.so") in ldd, ldd
-    else:
-        assert "libvsock_vhost.so" not in run(["ldd", exe]).stdout
+    exe, renv = build_example(installed, tmp_path, VHOST_EXAMPLE, link,
+                              ["vsock_vhost"])
     assert "--guest PATH,cid=N" in run([exe, "--help"], env=renv).stdout
     eal = EAL + ["--single-file-segments"]
     socks = {c: str(tmp_path / f"g{c}.sock") for c in (3, 4)}
