@@ -221,6 +221,7 @@ vd_apply_buf(struct vd_sock *s)
 int
 vd_rpc_connect(struct vd_sock *s, uint64_t cid, uint32_t port, uint32_t ms)
 {
+	struct vsock_connect_conf cc = { 0 };
 	int r;
 
 	if (s->st == VD_LISTEN)
@@ -236,14 +237,16 @@ vd_rpc_connect(struct vd_sock *s, uint64_t cid, uint32_t port, uint32_t ms)
 	s->error = 0;
 	s->peer_shut = s->peer_shut_seen = 0;
 	s->shut_req = s->shut_done = 0;
-	r = vsock_connect(vd.stack, cid, port, (enum vsock_type)s->type,
-			&vd_ops, s, &s->c);
+	cc.cid = cid;
+	cc.port = port;
+	cc.type = (enum vsock_type)s->type;
+	cc.connect_timeout_ms = ms;
+	cc.buf_size = (uint32_t)s->buf_size;
+	r = vsock_connect_ex(vd.stack, &cc, &vd_ops, s, &s->c);
 	if (r != 0) {
 		s->c = NULL;
 		return r;
 	}
-	if (ms != 0)
-		vsock_conn_set_connect_timeout(s->c, ms);
 	vd_apply_buf(s);
 	s->st = VD_CONNECTING;
 	vd_sock_publish_addr(s);

@@ -23,7 +23,7 @@ vs_conn_find(struct vsock_stack *s, const struct vsock_conn_key *key)
 	return data;
 }
 
-struct vsock_listener *
+static struct vsock_listener *
 vs_listener_find(struct vsock_stack *s, uint32_t port)
 {
 	void *data;
@@ -138,6 +138,7 @@ vs_conn_free(struct vsock_conn *c)
 		c->on_writable = false;
 	}
 	vs_mq_purge(&c->txq);
+	vs_mq_purge(&c->backlog);
 	vs_mq_purge(&c->rxq);
 	TAILQ_INSERT_TAIL(&s->dead, c, dead_link);
 	s->stats.conns_open--;
@@ -157,14 +158,14 @@ vs_reap_dead(struct vsock_stack *s)
 /* Reset @c: RST the peer unless @rst is NONE, tell the app unless it closed. */
 void
 vs_conn_reset(struct vsock_conn *c, enum vsock_reset_reason why,
-		enum vsock_rst_reason rst)
+		enum vsock_reset_reason rst)
 {
 	enum vs_state was = c->state;
 	bool tell = !c->app_closed && c->ops != NULL;
 
 	if (was == VS_DEAD)
 		return;
-	if (rst != VSOCK_RST_NONE && vs_ctl_send(c, VSOCK_OP_RST, 0) == 0)
+	if (rst != VSOCK_RESET_NONE && vs_ctl_send(c, VSOCK_OP_RST, 0) == 0)
 		c->s->stats.rst_tx_by[rst]++;
 	vs_conn_free(c);
 	if (!tell)
@@ -183,10 +184,10 @@ vs_conn_timeout(struct rte_timer *t, void *arg)
 {
 	RTE_SET_USED(t);
 	/* A connect that got no answer, or a close the peer ignored. */
-	vs_conn_reset(arg, VSOCK_RESET_TIMEOUT, VSOCK_RST_TIMEOUT);
+	vs_conn_reset(arg, VSOCK_RESET_TIMEOUT, VSOCK_RESET_TIMEOUT);
 }
 
-void
+static void
 vs_conn_timer_start(struct vsock_conn *c, uint64_t ticks)
 {
 	rte_timer_reset(&c->timer, ticks, SINGLE, c->s->lcore,
@@ -255,6 +256,17 @@ vs_type_feature(enum vsock_type type)
 }
 
 /* Can @type run over @port_idx? Every type can over CID 1. */
+/* The receive mode and on_data agree (enum vsock_rx_mode). */
+static bool
+vs_ops_valid(const struct vsock_ops *ops)
+{
+	if (ops == NULL)
+		return false;
+	if (ops->rx_mode == VSOCK_RX_COPY)
+		return ops->on_data == NULL;
+	return ops->rx_mode == VSOCK_RX_ZEROCOPY && ops->on_data != NULL;
+}
+
 static int
 vs_type_check(const struct vsock_stack *s, enum vsock_type type,
 		uint8_t port_idx)
@@ -304,7 +316,7 @@ vsock_listen_ex(struct vsock_stack *s, const struct vsock_listen_conf *lc,
 	uint8_t p;
 	int err;
 
-	if (ops == NULL)
+	if (!vs_ops_valid(ops))
 		return -EINVAL;
 	err = vs_type_check(s, lc->type, VS_PORT_LOCAL);
 	if (err != 0)
@@ -377,21 +389,24 @@ vsock_unlisten(struct vsock_stack *s, uint32_t port)
 }
 
 int
-vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
-		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
-		struct vsock_conn **out)
+vsock_connect_ex(struct vsock_stack *s, const struct vsock_connect_conf *cc,
+		const struct vsock_ops *ops, void *ctx, struct vsock_conn **out)
 {
-	struct vsock_conn_key key = { .remote_cid = cid, .remote_port = port };
+	struct vsock_conn_key key = {
+		.remote_cid = cc->cid,
+		.remote_port = cc->port,
+	};
 	struct vsock_conn *c;
 	uint8_t port_idx;
 	int err;
 
-	if (port == VSOCK_PORT_ANY || cid == 0 || cid >= VMADDR_CID_ANY_U32 ||
-			ops == NULL || out == NULL)
+	if (cc->port == VSOCK_PORT_ANY || cc->cid == 0 ||
+			cc->cid >= VSOCK_CID_ANY || !vs_ops_valid(ops) ||
+			out == NULL)
 		return -EINVAL;
-	err = vs_route_lookup(s, cid, &port_idx);
+	err = vs_route_lookup(s, cc->cid, &port_idx);
 	if (err == 0)
-		err = vs_type_check(s, type, port_idx);
+		err = vs_type_check(s, cc->type, port_idx);
 	if (err != 0)
 		return err;
 	if (s->stats.conns_open >= s->conf.max_conns)
@@ -402,11 +417,18 @@ vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 	if (err != 0)
 		return err;
 	/* In the stack, we are whom the application dialled. */
-	key.local_cid = port_idx == VS_PORT_LOCAL ? cid :
+	key.local_cid = port_idx == VS_PORT_LOCAL ? cc->cid :
 		s->ports[port_idx].cid;
-	c = vs_conn_alloc(s, &key, type, ops, ctx, port_idx);
+	c = vs_conn_alloc(s, &key, cc->type, ops, ctx, port_idx);
 	if (c == NULL)
 		return -ENOMEM;
+	if (cc->connect_timeout_ms != 0)
+		c->connect_ticks = rte_get_timer_hz() * cc->connect_timeout_ms /
+			1000;
+	/* The REQUEST already carries it: no CREDIT_UPDATE needed. */
+	if (cc->buf_size != 0)
+		c->cr.buf_alloc = RTE_MAX(s->conf.buf_min,
+				RTE_MIN(s->conf.buf_max, cc->buf_size));
 	if (rte_hash_add_key_data(s->bound, &key.local_port, c) < 0) {
 		vs_conn_free(c);
 		return -ENOMEM;
@@ -423,14 +445,17 @@ vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 }
 
 int
-vsock_conn_set_connect_timeout(struct vsock_conn *c, uint32_t ms)
+vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
+		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
+		struct vsock_conn **out)
 {
-	if (ms == 0)
-		return -EINVAL;
-	c->connect_ticks = rte_get_timer_hz() * ms / 1000;
-	if (c->state == VS_CONNECTING)
-		vs_conn_timer_start(c, c->connect_ticks);
-	return 0;
+	const struct vsock_connect_conf cc = {
+		.cid = cid,
+		.port = port,
+		.type = type,
+	};
+
+	return vsock_connect_ex(s, &cc, ops, ctx, out);
 }
 
 uint32_t
@@ -446,6 +471,15 @@ vsock_conn_set_buf_size(struct vsock_conn *c, uint32_t size)
 			c->s->stats.credit_updates_tx++;
 	}
 	return size;
+}
+
+void
+vsock_data_release(struct vsock_conn *c, struct rte_mbuf *m)
+{
+	if (m == NULL)
+		return;
+	vsock_consumed(c, vsock_meta(m)->rx_len);
+	rte_pktmbuf_free(m);
 }
 
 void
@@ -477,6 +511,8 @@ vsock_shutdown(struct vsock_conn *c, unsigned int how)
 	how &= ~c->local_shutdown;
 	if (how == 0)
 		return 0;
+	if (how & VSOCK_SHUTDOWN_SEND)
+		vs_backlog_splice(c);
 	c->local_shutdown |= how;
 	/* Sent after the data already queued, from the tx flush. */
 	c->shutdown_pending = c->local_shutdown;
@@ -493,10 +529,11 @@ vsock_close(struct vsock_conn *c)
 	if (c->state == VS_CONNECTING ||
 			c->peer_shutdown == VSOCK_SHUTDOWN_BOTH) {
 		/* Nothing to shut down gracefully: finish with RST. */
-		vs_conn_reset(c, VSOCK_RESET_PEER, VSOCK_RST_CLOSE);
+		vs_conn_reset(c, VSOCK_RESET_CLOSE, VSOCK_RESET_CLOSE);
 		return;
 	}
 	/* SHUTDOWN follows the queued data; the peer's RST or the timer ends it. */
+	vs_backlog_splice(c);
 	c->state = VS_CLOSING;
 	vs_mq_purge(&c->rxq);
 	c->local_shutdown = VSOCK_SHUTDOWN_BOTH;
@@ -511,7 +548,7 @@ vsock_abort(struct vsock_conn *c)
 	if (c->state == VS_DEAD)
 		return;
 	c->app_closed = true;
-	vs_conn_reset(c, VSOCK_RESET_PEER, VSOCK_RST_CLOSE);
+	vs_conn_reset(c, VSOCK_RESET_CLOSE, VSOCK_RESET_CLOSE);
 }
 
 void *
@@ -542,6 +579,7 @@ vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *info)
 	info->bytes_tx = c->bytes_tx;
 	info->bytes_rx = c->bytes_rx;
 	info->tx_queued = c->txq.bytes;
+	info->tx_backlog = c->backlog.bytes;
 	info->tx_credit = vsock_credit_tx_space(&c->cr);
 	info->buf_alloc = c->cr.buf_alloc;
 	info->peer_buf_alloc = c->cr.peer_buf_alloc;

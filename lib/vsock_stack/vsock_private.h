@@ -36,8 +36,6 @@ extern int vsock_stack_logtype;
  */
 #define VS_CTL_POOL_CACHE 256
 #define VS_CTL_ROOM (RTE_PKTMBUF_HEADROOM + 64)
-/* Longest payload chain vsock_send() accepts. */
-#define VS_MAX_SEGS 60
 /* Packets for CID 1, handed from tx to rx inside the stack. */
 #define VS_LOCAL_RING 4096
 /* Port index of the in-stack CID 1 path. */
@@ -51,6 +49,7 @@ extern int vsock_stack_logtype;
 struct vsock_mbuf_meta {
 	struct rte_mbuf *next;	/* next queued payload of a connection */
 	uint32_t flags;		/* VSOCK_SEQ_* of this message */
+	uint32_t rx_len;	/* bytes on_data credited (data_release) */
 };
 
 extern int vsock_meta_offset;
@@ -158,6 +157,8 @@ struct vsock_conn {
 	uint32_t listener_port;
 	struct vsock_credit cr;
 	struct vs_mq txq;
+	/* vsock_send_backlog()'s, beyond sndbuf; meta flags as in send */
+	struct vs_mq backlog;
 	struct vs_mq rxq;	/* for vsock_recv(), when there is no on_data */
 	uint32_t rx_msgs;	/* complete SEQPACKET messages in rxq */
 	uint32_t rx_off;	/* bytes of rxq's head already read */
@@ -260,10 +261,8 @@ struct vsock_conn *vs_conn_alloc(struct vsock_stack *s,
 		const struct vsock_ops *ops, void *ctx, uint8_t port_idx);
 void vs_conn_free(struct vsock_conn *c);
 void vs_conn_reset(struct vsock_conn *c, enum vsock_reset_reason why,
-		enum vsock_rst_reason rst);
-void vs_conn_timer_start(struct vsock_conn *c, uint64_t ticks);
+		enum vsock_reset_reason rst);
 void vs_reap_dead(struct vsock_stack *s);
-struct vsock_listener *vs_listener_find(struct vsock_stack *s, uint32_t port);
 struct vsock_listener *vs_listener_for(struct vsock_stack *s, uint32_t port);
 struct vsock_conn *vs_conn_find(struct vsock_stack *s,
 		const struct vsock_conn_key *key);
@@ -273,15 +272,15 @@ void vs_credit_stalled(struct vsock_conn *c);
 
 /* vsock_rx.c */
 unsigned int vs_rx(struct vsock_stack *s);
-void vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h);
 
 /* vsock_tx.c */
 int vs_ctl_send(struct vsock_conn *c, uint16_t op, uint32_t flags);
 int vs_ctl_reply_rst(struct vsock_stack *s, uint8_t port_idx,
-		const struct vsock_hdr *h, enum vsock_rst_reason why);
+		const struct vsock_hdr *h, enum vsock_reset_reason why);
 void vs_tx_activate(struct vsock_conn *c);
 unsigned int vs_tx_flush(struct vsock_stack *s);
 void vs_pkt_track_ack(struct vsock_conn *c);
+void vs_backlog_splice(struct vsock_conn *c);
 
 /* vsock_recv.c */
 void vs_rx_deliver(struct vsock_conn *c, struct rte_mbuf *m, uint32_t flags);

@@ -15,7 +15,8 @@ void
 vs_rx_deliver(struct vsock_conn *c, struct rte_mbuf *m, uint32_t flags)
 {
 	vsock_meta(m)->flags = flags;
-	if (c->ops->on_data != NULL) {
+	if (c->ops->rx_mode == VSOCK_RX_ZEROCOPY) {
+		vsock_meta(m)->rx_len = m->pkt_len;
 		c->ops->on_data(c, m, c->ctx);
 		return;
 	}
@@ -83,6 +84,8 @@ vsock_recv(struct vsock_conn *c, void *buf, uint32_t len, uint32_t *flags)
 
 	if (c->state != VS_ESTABLISHED || c->app_closed)
 		return -ENOTCONN;
+	if (c->ops->rx_mode != VSOCK_RX_COPY)
+		return -EINVAL;
 	if (c->type == VSOCK_TYPE_SEQPACKET ? c->rx_msgs == 0 :
 			c->rxq.head == NULL) {
 		if (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) {

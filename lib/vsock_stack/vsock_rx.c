@@ -40,7 +40,7 @@ typedef bool (*vs_rx_fn)(const struct vs_pkt *p);
 } while (0)
 
 /* Every packet of a connection carries the peer's current credit. */
-void
+static void
 vs_rx_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 {
 	struct vsock_stack *s = c->s;
@@ -81,8 +81,8 @@ rx_none_rst(const struct vs_pkt *p)
 {
 	p->s->stats.drop_no_conn++;
 	vs_ctl_reply_rst(p->s, p->port_idx, p->h,
-		p->h->op == VSOCK_OP_REQUEST ? VSOCK_RST_NO_LISTENER :
-		VSOCK_RST_NO_CONN);
+		p->h->op == VSOCK_OP_REQUEST ? VSOCK_RESET_NO_LISTENER :
+		VSOCK_RESET_NO_CONN);
 	return false;
 }
 
@@ -103,13 +103,13 @@ rx_listen_request(const struct vs_pkt *p)
 	/* Type first: the veto hook may act (connect somewhere) on a yes. */
 	if (l->type != h->type) {
 		s->stats.conns_refused++;
-		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BAD_TYPE);
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RESET_BAD_TYPE);
 		return false;
 	}
 	if (l->ops->on_request != NULL && l->ops->on_request(h->dst_port,
 			h->src_cid, h->src_port, l->ctx) != 0) {
 		s->stats.conns_refused++;
-		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_NO_LISTENER);
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RESET_NO_LISTENER);
 		return false;
 	}
 	if (l->nb_conns >= l->backlog ||
@@ -117,7 +117,7 @@ rx_listen_request(const struct vs_pkt *p)
 			(c = vs_conn_alloc(s, &key, l->type, l->ops, l->ctx,
 					p->port_idx)) == NULL) {
 		s->stats.conns_refused++;
-		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RST_BACKLOG);
+		vs_ctl_reply_rst(s, p->port_idx, h, VSOCK_RESET_BACKLOG);
 		return false;
 	}
 	c->state = VS_ESTABLISHED;
@@ -144,7 +144,7 @@ rx_protocol_reset(const struct vs_pkt *p)
 	VS_LOG_RL(WARNING, "%s: op %u (%s) from %" PRIu64 ":%u in state %d: "
 		"reset", p->s->name, p->h->op, vsock_op_name(p->h->op),
 		p->h->src_cid, p->h->src_port, (int)p->c->state);
-	vs_conn_reset(p->c, VSOCK_RESET_PROTOCOL, VSOCK_RST_PROTOCOL);
+	vs_conn_reset(p->c, VSOCK_RESET_PROTOCOL, VSOCK_RESET_PROTOCOL);
 	return false;
 }
 
@@ -153,7 +153,7 @@ rx_peer_rst(const struct vs_pkt *p)
 {
 	p->s->stats.rst_rx++;
 	vs_conn_reset(p->c, p->c->state == VS_CONNECTING ?
-		VSOCK_RESET_REFUSED : VSOCK_RESET_PEER, VSOCK_RST_NONE);
+		VSOCK_RESET_REFUSED : VSOCK_RESET_PEER, VSOCK_RESET_NONE);
 	return false;
 }
 
@@ -202,7 +202,7 @@ rx_established_rw(const struct vs_pkt *p)
 	if (!vsock_credit_rx(&c->cr, h->len)) {
 		/* It sent beyond the window we gave it: it alone pays. */
 		s->stats.drop_credit++;
-		vs_conn_reset(c, VSOCK_RESET_CREDIT, VSOCK_RST_CREDIT);
+		vs_conn_reset(c, VSOCK_RESET_CREDIT, VSOCK_RESET_CREDIT);
 		return false;
 	}
 	if (c->type == VSOCK_TYPE_STREAM) {
@@ -250,7 +250,7 @@ rx_established_shutdown(const struct vs_pkt *p)
 	c->peer_shutdown = now;
 	if (c->ops->on_shutdown != NULL)
 		c->ops->on_shutdown(c, now, c->ctx);
-	if ((now & VSOCK_SHUTDOWN_SEND) && c->ops->on_data == NULL &&
+	if ((now & VSOCK_SHUTDOWN_SEND) && c->ops->rx_mode == VSOCK_RX_COPY &&
 			c->ops->on_readable != NULL && c->state ==
 			VS_ESTABLISHED && !c->app_closed)
 		c->ops->on_readable(c, c->ctx);	/* reads see the end */
@@ -281,7 +281,7 @@ rx_closing_shutdown(const struct vs_pkt *p)
 	c->peer_shutdown |= p->h->flags & VSOCK_SHUTDOWN_BOTH;
 	/* Both sides closing at once: end it now, not at the timeout. */
 	if (c->peer_shutdown == VSOCK_SHUTDOWN_BOTH)
-		vs_conn_reset(c, VSOCK_RESET_PEER, VSOCK_RST_CLOSE);
+		vs_conn_reset(c, VSOCK_RESET_CLOSE, VSOCK_RESET_CLOSE);
 	return false;
 }
 
@@ -374,7 +374,7 @@ vs_src_cid_ok(const struct vsock_stack *s, uint8_t port_idx, uint64_t cid)
 	/* Behind an H2G port there is one guest. */
 	if (s->ports[port_idx].peer_cid != 0)
 		return cid == s->ports[port_idx].peer_cid;
-	return cid != VSOCK_CID_LOCAL && cid < VMADDR_CID_ANY_U32;
+	return cid != VSOCK_CID_LOCAL && cid < VSOCK_CID_ANY;
 }
 
 /*
@@ -383,7 +383,7 @@ vs_src_cid_ok(const struct vsock_stack *s, uint8_t port_idx, uint64_t cid)
  */
 static void
 vs_rx_lost(struct vsock_stack *s, struct vsock_conn *c,
-		enum vsock_rst_reason why)
+		enum vsock_reset_reason why)
 {
 	if (c == NULL || c->state == VS_DEAD)
 		return;
@@ -426,7 +426,7 @@ vs_rx_check_conn(struct vsock_stack *s, const struct vsock_hdr *h,
 		VS_LOG_RL(WARNING, "%s: type %u for a connection of type %u "
 			"from %" PRIu64 ":%u: reset", s->name, h->type,
 			c->type, h->src_cid, h->src_port);
-		vs_rx_lost(s, c, VSOCK_RST_BAD_TYPE);
+		vs_rx_lost(s, c, VSOCK_RESET_BAD_TYPE);
 		return false;
 	}
 	if (unlikely(vs_flags_bad(h))) {
@@ -434,7 +434,7 @@ vs_rx_check_conn(struct vsock_stack *s, const struct vsock_hdr *h,
 		VS_LOG_RL(WARNING, "%s: %s with flags 0x%x from %" PRIu64
 			":%u: reset", s->name, vsock_op_name(h->op), h->flags,
 			h->src_cid, h->src_port);
-		vs_rx_lost(s, c, VSOCK_RST_PROTOCOL);
+		vs_rx_lost(s, c, VSOCK_RESET_PROTOCOL);
 		return false;
 	}
 	if (unlikely(h->op != VSOCK_OP_RST && vs_fwd_cnt_bad(c, h))) {
@@ -443,7 +443,7 @@ vs_rx_check_conn(struct vsock_stack *s, const struct vsock_hdr *h,
 			"outside %u..%u: reset", s->name, h->fwd_cnt,
 			h->src_cid, h->src_port, c->cr.peer_fwd_cnt,
 			c->cr.tx_cnt);
-		vs_rx_lost(s, c, VSOCK_RST_PROTOCOL);
+		vs_rx_lost(s, c, VSOCK_RESET_PROTOCOL);
 		return false;
 	}
 	return true;
@@ -491,7 +491,7 @@ vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 		s->stats.drop_bad_hdr++;
 		VS_LOG_RL(WARNING, "%s: header len %u on %u payload bytes",
 			s->name, h.len, m->pkt_len - VSOCK_HDR_LEN);
-		vs_rx_lost(s, p.c, VSOCK_RST_PROTOCOL);
+		vs_rx_lost(s, p.c, VSOCK_RESET_PROTOCOL);
 		return false;
 	}
 	if (p.c != NULL) {
@@ -504,7 +504,7 @@ vs_rx_one(struct vsock_stack *s, uint8_t port_idx, struct rte_mbuf *m)
 		VS_LOG_RL(WARNING, "%s: unknown type %u from %" PRIu64 ":%u",
 			s->name, h.type, h.src_cid, h.src_port);
 		if (h.op != VSOCK_OP_RST)
-			vs_ctl_reply_rst(s, port_idx, &h, VSOCK_RST_BAD_TYPE);
+			vs_ctl_reply_rst(s, port_idx, &h, VSOCK_RESET_BAD_TYPE);
 		return false;
 	} else {
 		st = vs_listener_for(s, h.dst_port) != NULL ? VS_LISTEN :

@@ -272,9 +272,9 @@ vsock_stack_attach(struct vsock_stack *s, struct vsock_port *port)
 	cid = port->ops->local_cid(port->priv);
 	peer = port->ops->peer_cid != NULL ?
 		port->ops->peer_cid(port->priv) : 0;
-	if (cid <= VSOCK_CID_LOCAL || cid >= VMADDR_CID_ANY_U32 ||
+	if (cid <= VSOCK_CID_LOCAL || cid >= VSOCK_CID_ANY ||
 			(peer != 0 && (cid != VSOCK_CID_HOST ||
-			peer <= VSOCK_CID_HOST || peer >= VMADDR_CID_ANY_U32)))
+			peer <= VSOCK_CID_HOST || peer >= VSOCK_CID_ANY)))
 		return -EINVAL;
 	for (p = 0; p < s->nb_ports; p++)
 		if (s->ports[p].port == port || (peer == 0 ?
@@ -307,7 +307,7 @@ vsock_stack_route(struct vsock_stack *s, uint64_t cid, int port_idx)
 	uint8_t i;
 
 	if (port_idx < 0 || port_idx >= s->nb_ports ||
-			cid <= VSOCK_CID_LOCAL || cid >= VMADDR_CID_ANY_U32)
+			cid <= VSOCK_CID_LOCAL || cid >= VSOCK_CID_ANY)
 		return -EINVAL;
 	for (i = 0; i < s->nb_routes; i++)
 		if (s->routes[i].cid == cid) {
@@ -332,7 +332,7 @@ vs_reset_port_conn(struct vsock_conn *c, void *arg)
 	const struct vs_reset_arg *a = arg;
 
 	if (c->port_idx == a->port_idx)
-		vs_conn_reset(c, VSOCK_RESET_TRANSPORT, VSOCK_RST_NONE);
+		vs_conn_reset(c, VSOCK_RESET_TRANSPORT, VSOCK_RESET_NONE);
 }
 
 /* TRANSPORT_RESET: re-read the CID, reset the port's connections, keep listeners. */

@@ -396,16 +396,16 @@ vs_tel_state(enum vsock_state st)
 static void
 vs_tel_add_stats(struct rte_tel_data *d, const struct vsock_stack_stats *st)
 {
-	static const char *const rst[VSOCK_RST_REASONS] = {
-		[VSOCK_RST_NONE] = "none",
-		[VSOCK_RST_NO_CONN] = "no_conn",
-		[VSOCK_RST_NO_LISTENER] = "no_listener",
-		[VSOCK_RST_BACKLOG] = "backlog",
-		[VSOCK_RST_BAD_TYPE] = "bad_type",
-		[VSOCK_RST_PROTOCOL] = "protocol",
-		[VSOCK_RST_CREDIT] = "credit",
-		[VSOCK_RST_TIMEOUT] = "timeout",
-		[VSOCK_RST_CLOSE] = "close",
+	/* Reasons the stack sends an RST for; the others have no key. */
+	static const char *const rst[VSOCK_RESET_REASONS] = {
+		[VSOCK_RESET_NO_CONN] = "no_conn",
+		[VSOCK_RESET_NO_LISTENER] = "no_listener",
+		[VSOCK_RESET_BACKLOG] = "backlog",
+		[VSOCK_RESET_BAD_TYPE] = "bad_type",
+		[VSOCK_RESET_PROTOCOL] = "protocol",
+		[VSOCK_RESET_CREDIT] = "credit",
+		[VSOCK_RESET_TIMEOUT] = "timeout",
+		[VSOCK_RESET_CLOSE] = "close",
 	};
 	char key[48];
 	unsigned int i;
@@ -418,7 +418,9 @@ vs_tel_add_stats(struct rte_tel_data *d, const struct vsock_stack_stats *st)
 	VS_TEL_STAT(tx_bytes);
 	VS_TEL_STAT(rst_tx);
 	VS_TEL_STAT(rst_rx);
-	for (i = 1; i < VSOCK_RST_REASONS; i++) {
+	for (i = 1; i < VSOCK_RESET_REASONS; i++) {
+		if (rst[i] == NULL)
+			continue;
 		snprintf(key, sizeof(key), "rst_tx_%s", rst[i]);
 		rte_tel_data_add_dict_u64(d, key, st->rst_tx_by[i]);
 	}

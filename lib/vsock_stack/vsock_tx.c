@@ -68,7 +68,7 @@ vs_ctl_send(struct vsock_conn *c, uint16_t op, uint32_t flags)
 /* RST in answer to @h, which has no connection; back where it came from. */
 int
 vs_ctl_reply_rst(struct vsock_stack *s, uint8_t port_idx,
-		const struct vsock_hdr *h, enum vsock_rst_reason why)
+		const struct vsock_hdr *h, enum vsock_reset_reason why)
 {
 	struct vsock_hdr r;
 	int ret;
@@ -118,29 +118,114 @@ vs_append_tail(struct vsock_conn *c, struct rte_mbuf *m)
 	return true;
 }
 
-int
-vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
+/* May @c send at all: 0, -ENOTCONN or -EPIPE. */
+static inline int
+vs_send_state(const struct vsock_conn *c)
 {
 	if (unlikely(c->state != VS_ESTABLISHED || c->app_closed))
 		return -ENOTCONN;
 	if (unlikely(c->local_shutdown & VSOCK_SHUTDOWN_SEND))
 		return -EPIPE;
+	return 0;
+}
+
+/* Checks common to every send: 0 when @m may be queued on @c. */
+static inline int
+vs_send_check(const struct vsock_conn *c, const struct rte_mbuf *m)
+{
+	int ret = vs_send_state(c);
+
+	if (ret != 0)
+		return ret;
 	if (unlikely((m->pkt_len == 0 && c->type == VSOCK_TYPE_STREAM) ||
-			m->nb_segs > VS_MAX_SEGS))
+			m->nb_segs > VSOCK_MAX_SEGS))
 		return -EINVAL;
-	if (c->txq.bytes >= c->s->conf.sndbuf ||
-			c->txq.count >= c->s->conf.sndbuf_pkts) {
-		c->want_writable = true;
-		return -ENOBUFS;
-	}
+	return 0;
+}
+
+static inline bool
+vs_txq_full(const struct vsock_conn *c)
+{
+	return c->txq.bytes >= c->s->conf.sndbuf ||
+		c->txq.count >= c->s->conf.sndbuf_pkts;
+}
+
+/* Into the send buffer; the caller checked there is room. */
+static inline void
+vs_txq_put(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
+{
 	if (c->type == VSOCK_TYPE_STREAM && vs_append_tail(c, m))
-		return 0;
+		return;
 	vs_mq_push(&c->txq, m);
 	/* Each send is one message; EOR only where asked. */
 	vsock_meta(m)->flags = c->type == VSOCK_TYPE_SEQPACKET ?
 		VSOCK_SEQ_EOM | (flags & VSOCK_SEQ_EOR) : 0;
 	vs_tx_activate(c);
+}
+
+int
+vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
+{
+	int ret = vs_send_check(c, m);
+
+	if (ret != 0)
+		return ret;
+	/* Behind a backlog, a send would overtake it. */
+	if (vs_txq_full(c) || c->backlog.head != NULL) {
+		c->want_writable = true;
+		return -ENOBUFS;
+	}
+	vs_txq_put(c, m, flags);
 	return 0;
+}
+
+/* A backlogged send into the send buffer, and its credit back if asked. */
+static void
+vs_backlog_take(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags)
+{
+	uint32_t len = m->pkt_len;
+
+	vs_txq_put(c, m, flags);
+	if (flags & VSOCK_SEND_F_RELEASE)
+		vsock_consumed(c, len);
+}
+
+int
+vsock_send_backlog(struct vsock_conn *c, struct rte_mbuf *m,
+		unsigned int flags)
+{
+	int ret = vs_send_check(c, m);
+
+	if (ret != 0)
+		return ret;
+	if (c->backlog.head == NULL && !vs_txq_full(c)) {
+		vs_backlog_take(c, m, flags);
+		return 0;
+	}
+	vs_mq_push(&c->backlog, m);
+	vsock_meta(m)->flags = flags;
+	return 0;
+}
+
+/* Move what the send buffer has room for out of the backlog, in order. */
+static void
+vs_backlog_drain(struct vsock_conn *c)
+{
+	while (c->backlog.head != NULL && !vs_txq_full(c)) {
+		struct rte_mbuf *m = vs_mq_pop(&c->backlog);
+
+		vs_backlog_take(c, m, vsock_meta(m)->flags);
+	}
+}
+
+/* All of the backlog into the send buffer: SHUTDOWN goes after it. */
+void
+vs_backlog_splice(struct vsock_conn *c)
+{
+	struct rte_mbuf *m;
+
+	while ((m = vs_mq_pop(&c->backlog)) != NULL)
+		vs_backlog_take(c, m, vsock_meta(m)->flags);
 }
 
 int
@@ -152,11 +237,12 @@ vsock_send_buf(struct vsock_conn *c, const void *buf, uint32_t len)
 	uint32_t off = 0;
 	int ret;
 
-	if (len == 0)
-		return -EINVAL;
-	if ((len + room - 1) / room > VS_MAX_SEGS)
+	if (len == 0 && c->type == VSOCK_TYPE_STREAM)
+		return vs_send_state(c);
+	if ((len + room - 1) / room > VSOCK_MAX_SEGS)
 		return -EMSGSIZE;
-	while (off < len) {
+	/* At least one mbuf: an empty SEQPACKET message is one. */
+	do {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
 		uint16_t n = (uint16_t)RTE_MIN((uint32_t)room, len - off);
 
@@ -164,13 +250,15 @@ vsock_send_buf(struct vsock_conn *c, const void *buf, uint32_t len)
 			rte_pktmbuf_free(head);
 			return -ENOMEM;
 		}
-		memcpy(rte_pktmbuf_append(m, n), (const uint8_t *)buf + off, n);
+		if (n > 0)
+			memcpy(rte_pktmbuf_append(m, n),
+				(const uint8_t *)buf + off, n);
 		if (head == NULL)
 			head = m;
 		else
 			rte_pktmbuf_chain(head, m);
 		off += n;
-	}
+	} while (off < len);
 	ret = vsock_send(c, head, 0);
 	if (ret != 0)
 		rte_pktmbuf_free(head);
@@ -496,6 +584,7 @@ vs_stage_data(struct vsock_stack *s)
 		}
 		if (c->state == VS_ESTABLISHED || c->state == VS_CLOSING) {
 			why = vs_conn_flush(c, VS_CONN_BUDGET);
+			vs_backlog_drain(c);
 			vs_conn_flush_shutdown(c);
 			if (why != VS_GO)
 				vs_conn_stall(c, why);
@@ -507,6 +596,7 @@ vs_stage_data(struct vsock_stack *s)
 		if (c->credit_pending)
 			vs_tx_activate(c);
 		if (c->want_writable && !c->app_closed && !c->on_writable &&
+				c->backlog.head == NULL &&
 				c->txq.bytes <= s->conf.sndbuf / 2 &&
 				c->txq.count <= s->conf.sndbuf_pkts / 2) {
 			TAILQ_INSERT_TAIL(&s->writable, c, wr_link);

@@ -216,8 +216,9 @@ static const struct vsock_ops ops_data = {
 	.on_reset = app_reset,
 };
 
-/* Without on_data: data waits for vsock_recv(). */
+/* Copy mode: data waits for vsock_recv(). */
 static const struct vsock_ops ops_recv = {
+	.rx_mode = VSOCK_RX_COPY,
 	.on_accept = app_accept,
 	.on_connect = app_connect,
 	.on_readable = app_readable,

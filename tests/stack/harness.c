@@ -275,9 +275,10 @@ rec_data(struct vsock_conn *c, struct rte_mbuf *m, void *ctx)
 			memcpy(r->data + r->data_len, p, len);
 	}
 	r->data_len += len;
-	rte_pktmbuf_free(m);
 	if (r->consume)
-		vsock_consumed(c, len);
+		vsock_data_release(c, m);
+	else
+		rte_pktmbuf_free(m);
 }
 
 static void
@@ -324,8 +325,9 @@ const struct vsock_ops rec_ops = {
 	.on_reset = rec_reset,
 };
 
-/* The same without on_data: data waits for vsock_recv(). */
+/* The same in copy mode: data waits for vsock_recv(). */
 const struct vsock_ops rec_ops_recv = {
+	.rx_mode = VSOCK_RX_COPY,
 	.on_accept = rec_accept,
 	.on_connect = rec_connect,
 	.on_readable = rec_readable,

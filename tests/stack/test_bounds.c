@@ -90,7 +90,7 @@ test_request_flood_answered_not_dropped(void **state)
 	assert_int_equal(rst, FLOOD - BACKLOG);
 	vsock_stack_stats_get(s, &st);
 	assert_int_equal(st.drop_nomem, 0);
-	assert_int_equal(st.rst_tx_by[VSOCK_RST_BACKLOG], FLOOD - BACKLOG);
+	assert_int_equal(st.rst_tx_by[VSOCK_RESET_BACKLOG], FLOOD - BACKLOG);
 	assert_int_equal(st.conns_open, BACKLOG + 1);
 
 	/* The good connection never noticed. */

@@ -81,32 +81,55 @@ struct vsock_stack_conf {
 	int socket_id;		/**< NUMA socket for the stack's memory */
 };
 
-/** Why a connection was reset (vsock_ops.on_reset). */
+/** Longest mbuf chain vsock_send() takes (segments). */
+#define VSOCK_MAX_SEGS 60
+
+/**
+ * Why a connection was reset: what vsock_ops.on_reset reports, and why
+ * the stack sent an RST (vsock_stack_stats.rst_tx_by).
+ */
 enum vsock_reset_reason {
-	VSOCK_RESET_PEER = 1,	/**< the peer sent RST */
+	VSOCK_RESET_NONE = 0,	/**< (no reset, no RST sent) */
+	VSOCK_RESET_PEER,	/**< the peer sent RST */
 	VSOCK_RESET_REFUSED,	/**< RST in answer to our REQUEST */
 	VSOCK_RESET_TIMEOUT,	/**< connect or close timed out */
 	VSOCK_RESET_PROTOCOL,	/**< the peer broke the protocol */
 	VSOCK_RESET_CREDIT,	/**< the peer sent beyond its credit */
 	VSOCK_RESET_TRANSPORT,	/**< the device reset (TRANSPORT_RESET) */
+	/** We ended it: close after the peer shut down both ways, or abort. */
+	VSOCK_RESET_CLOSE,
+	VSOCK_RESET_NO_CONN,	/**< RST sent: packet for no connection */
+	/** RST sent: REQUEST to a port nobody listens on. */
+	VSOCK_RESET_NO_LISTENER,
+	VSOCK_RESET_BACKLOG,	/**< RST sent: listener or stack full */
+	/** RST sent: unknown or mismatched socket type. */
+	VSOCK_RESET_BAD_TYPE,
+	VSOCK_RESET_REASONS,	/**< number of reasons (size of rst_tx_by) */
 };
 
-/** Why the stack sent an RST (vsock_stack_stats.rst_tx_by). */
-enum vsock_rst_reason {
-	VSOCK_RST_NONE = 0,	/**< (no RST sent) */
-	VSOCK_RST_NO_CONN,	/**< packet for no connection */
-	VSOCK_RST_NO_LISTENER,	/**< REQUEST to a port nobody listens on */
-	VSOCK_RST_BACKLOG,	/**< listener or stack full */
-	VSOCK_RST_BAD_TYPE,	/**< unknown or mismatched socket type */
-	VSOCK_RST_PROTOCOL,	/**< op not valid in the state */
-	VSOCK_RST_CREDIT,	/**< peer sent beyond its credit */
-	VSOCK_RST_TIMEOUT,	/**< connect or close timeout */
-	VSOCK_RST_CLOSE,	/**< close after the peer shut down, or abort */
-	VSOCK_RST_REASONS,	/**< number of reasons (size of rst_tx_by) */
+/** How a connection hands received data to the application. */
+enum vsock_rx_mode {
+	/**
+	 * Zero copy: every received mbuf goes to vsock_ops.on_data (which
+	 * must be set) and is the application's; it gives the credit back
+	 * with vsock_data_release() or vsock_consumed().
+	 */
+	VSOCK_RX_ZEROCOPY = 0,
+	/**
+	 * Copy: data waits in the connection for vsock_recv(), which hands
+	 * the credit back itself; vsock_ops.on_readable says when (on_data
+	 * must be NULL).
+	 */
+	VSOCK_RX_COPY,
 };
 
-/** Callbacks, called inline from vsock_stack_poll(). Any may be NULL. */
+/**
+ * Callbacks, called inline from vsock_stack_poll(), and the receive mode.
+ * Any callback may be NULL except on_data in VSOCK_RX_ZEROCOPY mode.
+ */
 struct vsock_ops {
+	/** How received data reaches the application (zero copy by default). */
+	enum vsock_rx_mode rx_mode;
 	/**
 	 * A REQUEST arrived for a listener: return 0 to accept it, or a
 	 * negative errno to refuse it with RST before anything is answered
@@ -122,15 +145,19 @@ struct vsock_ops {
 	 */
 	void (*on_connect)(struct vsock_conn *c, int err, void *ctx);
 	/**
-	 * Payload arrived: @p m (header stripped, possibly a chain) is the
-	 * application's. Hand credit back with vsock_consumed().
+	 * VSOCK_RX_ZEROCOPY: payload arrived. @p m (header stripped,
+	 * possibly a chain) is the application's; free it and hand its
+	 * credit back in one call with vsock_data_release().
 	 */
 	void (*on_data)(struct vsock_conn *c, struct rte_mbuf *m, void *ctx);
-	/** vsock_send() refused earlier with -ENOBUFS and may now succeed. */
+	/**
+	 * vsock_send() refused earlier with -ENOBUFS and may now succeed.
+	 * Applications that send through vsock_send_backlog() need not set it.
+	 */
 	void (*on_writable)(struct vsock_conn *c, void *ctx);
 	/**
-	 * Used when on_data is NULL: data was queued for vsock_recv(), or
-	 * the peer shut down its send side (vsock_recv() then returns 0).
+	 * VSOCK_RX_COPY: data was queued for vsock_recv(), or the peer shut
+	 * down its send side (vsock_recv() then returns 0).
 	 */
 	void (*on_readable)(struct vsock_conn *c, void *ctx);
 	/** The peer shut down (VSOCK_SHUTDOWN_* bits of what it has shut). */
@@ -148,7 +175,8 @@ struct vsock_stack_stats {
 	uint64_t tx_bytes;	/**< payload bytes */
 	uint64_t rst_tx;	/**< RSTs sent */
 	uint64_t rst_rx;	/**< RSTs received */
-	uint64_t rst_tx_by[VSOCK_RST_REASONS];	/**< by enum vsock_rst_reason */
+	/** RSTs sent, by enum vsock_reset_reason. */
+	uint64_t rst_tx_by[VSOCK_RESET_REASONS];
 	uint64_t credit_updates_tx;	/**< CREDIT_UPDATEs sent */
 	uint64_t credit_stalls;	/**< sends held for lack of peer credit */
 	uint64_t pkt_stalls;	/**< sends held: too many packets in flight */
@@ -214,6 +242,8 @@ struct vsock_conn_info {
 	uint64_t bytes_tx;	/**< payload bytes sent */
 	uint64_t bytes_rx;	/**< payload bytes received */
 	uint32_t tx_queued;	/**< bytes accepted by vsock_send, not sent */
+	/** Bytes vsock_send_backlog() holds beyond the send buffer. */
+	uint32_t tx_backlog;
 	uint32_t tx_credit;	/**< bytes the peer lets us send now */
 	uint32_t buf_alloc;	/**< our receive buffer */
 	uint32_t peer_buf_alloc;	/**< the peer's receive buffer */
@@ -241,6 +271,20 @@ struct vsock_listen_conf {
 	bool all_ports;
 };
 
+/** Connect options (vsock_connect_ex()); zero fields take the defaults. */
+struct vsock_connect_conf {
+	uint64_t cid;		/**< the peer's CID */
+	uint32_t port;		/**< the peer's port */
+	enum vsock_type type;	/**< STREAM or SEQPACKET */
+	/** This connection's connect timeout; 0: the stack's (conf). */
+	uint32_t connect_timeout_ms;
+	/**
+	 * Receive buffer advertised from the REQUEST on, clamped to
+	 * [buf_min, buf_max]; 0: the stack's buf_alloc.
+	 */
+	uint32_t buf_size;
+};
+
 /**
  * Create a stack instance. Each instance has its own port space.
  *
@@ -249,7 +293,11 @@ struct vsock_listen_conf {
  * @param conf
  *   Configuration; conf->pool is mandatory.
  * @return
- *   The stack, or NULL with rte_errno set.
+ *   The stack, or NULL with rte_errno set: EINVAL for a missing pool or
+ *   one whose data room cannot hold a header, a name too long, a conf
+ *   value out of range, or a thread that is not an EAL lcore; ENOMEM;
+ *   or the error of the DPDK call that failed (EEXIST: a stack of that
+ *   name exists).
  */
 struct vsock_stack *vsock_stack_create(const char *name,
 		const struct vsock_stack_conf *conf);
@@ -315,7 +363,8 @@ void vsock_stack_stats_get(const struct vsock_stack *s,
  * Accept connections on @p port (any CID).
  *
  * @return 0; -EADDRINUSE if the port is taken; -EINVAL for
- *   VSOCK_PORT_ANY; -ESOCKTNOSUPPORT for a type that is neither STREAM
+ *   VSOCK_PORT_ANY, NULL @p ops, or ops whose rx_mode does not match
+ *   their on_data (see enum vsock_rx_mode); -ESOCKTNOSUPPORT for a type that is neither STREAM
  *   nor SEQPACKET (SOCK_DGRAM is not part of virtio-vsock);
  *   -EPROTONOSUPPORT for a type no port negotiated; -ENOMEM.
  */
@@ -335,30 +384,56 @@ int vsock_listen(struct vsock_stack *s, uint32_t port, enum vsock_type type,
  *   Context passed to @p ops (until vsock_conn_set_ctx()).
  * @param bound_port
  *   If not NULL, receives the port listened on.
- * @return As vsock_listen(); -EADDRNOTAVAIL when no ephemeral port is free.
+ * @return As vsock_listen(); -EADDRNOTAVAIL when no ephemeral port is
+ *   free; -EINVAL for all_ports with a port, or a second all_ports.
  */
 int vsock_listen_ex(struct vsock_stack *s, const struct vsock_listen_conf *lc,
 		const struct vsock_ops *ops, void *ctx, uint32_t *bound_port);
 
-/** Stop accepting on @p port. Established connections stay. */
+/**
+ * Stop accepting on @p port (VSOCK_PORT_ANY: the all_ports listener).
+ * Established connections stay.
+ *
+ * @return 0; -ENOENT when nobody listens there.
+ */
 int vsock_unlisten(struct vsock_stack *s, uint32_t port);
 
 /**
- * Start connecting to <@p cid, @p port> from an ephemeral local port. The
- * outcome arrives through ops->on_connect.
+ * Start connecting to <@p cid, @p port> from an ephemeral local port, with
+ * the stack's defaults; vsock_connect_ex() takes options. The outcome
+ * arrives through ops->on_connect.
  *
- * @return 0 with *@p out set; -EINVAL; -ESOCKTNOSUPPORT;
- *   -EPROTONOSUPPORT; -ENETUNREACH when no port reaches @p cid;
- *   -ENODEV for a guest CID no H2G port serves (see vsock_stack_attach());
- *   -EADDRNOTAVAIL when no local port is free; -ENOMEM when max_conns
- *   connections exist; -ENOBUFS when the control queue is full (retry).
+ * @return 0 with *@p out set; -EINVAL for a bad CID or port, NULL @p ops
+ *   or @p out, or ops whose rx_mode does not match their on_data;
+ *   -ESOCKTNOSUPPORT; -EPROTONOSUPPORT; -ENETUNREACH when no port
+ *   reaches @p cid; -ENODEV for a guest CID no H2G port serves (see
+ *   vsock_stack_attach()); -EADDRNOTAVAIL when no local port is free;
+ *   -ENOMEM when max_conns connections exist; -ENOBUFS when the control
+ *   queue is full (retry).
  */
 int vsock_connect(struct vsock_stack *s, uint64_t cid, uint32_t port,
 		enum vsock_type type, const struct vsock_ops *ops, void *ctx,
 		struct vsock_conn **out);
 
-/** Give @p c its own connect timeout (call right after vsock_connect()). */
-int vsock_conn_set_connect_timeout(struct vsock_conn *c, uint32_t ms);
+/**
+ * vsock_connect() with options: a connect timeout and a receive buffer
+ * of the connection's own.
+ *
+ * @param s
+ *   The stack.
+ * @param cc
+ *   Peer address, type and options.
+ * @param ops
+ *   Callbacks and receive mode of the connection.
+ * @param ctx
+ *   Context passed to @p ops.
+ * @param out
+ *   Receives the connection.
+ * @return As vsock_connect().
+ */
+int vsock_connect_ex(struct vsock_stack *s,
+		const struct vsock_connect_conf *cc, const struct vsock_ops *ops,
+		void *ctx, struct vsock_conn **out);
 
 /**
  * Set the receive buffer advertised to the peer, clamped to
@@ -376,18 +451,52 @@ uint32_t vsock_conn_set_buf_size(struct vsock_conn *c, uint32_t size);
  * For SEQPACKET each call is one message (@p flags may add VSOCK_SEQ_EOR);
  * an empty mbuf sends an empty message.
  *
- * @return 0; -ENOBUFS when sndbuf is full (@p m is still the caller's;
- *   on_writable follows); -ENOTCONN when not established; -EPIPE after
- *   our send side was shut down; -EINVAL for an over-long chain or an
- *   empty STREAM send.
+ * @return 0; -ENOBUFS when sndbuf is full, or vsock_send_backlog()
+ *   holds data (@p m is still the caller's; on_writable follows);
+ *   -ENOTCONN when not established; -EPIPE after our send side was
+ *   shut down; -EINVAL for a chain over VSOCK_MAX_SEGS segments or an
+ *   empty STREAM send. On error @p m is still the caller's.
  */
 int vsock_send(struct vsock_conn *c, struct rte_mbuf *m, unsigned int flags);
 
 /**
- * Copy @p len bytes from @p buf into mbufs from the stack's pool and queue
- * them. Convenience only: it copies.
+ * vsock_send_backlog() flag: @p m holds bytes received on this very
+ * connection (an echo, a proxy's turn-around); their credit goes back to
+ * the peer once the stack takes them into its send buffer, not before,
+ * so a peer that does not read what comes back is throttled.
+ */
+#define VSOCK_SEND_F_RELEASE 0x10000u
+
+/**
+ * vsock_send() that never refuses for a full send buffer: what does not
+ * fit waits in the connection's backlog, in order, and the stack moves
+ * it into the send buffer as room frees, on its own (no on_writable
+ * needed). vsock_close() still sends the backlog, then SHUTDOWN.
  *
- * @return 0 or a vsock_send() error; -ENOMEM when the pool is empty.
+ * The backlog is bounded by what the caller gives it: with
+ * VSOCK_SEND_F_RELEASE, by the peer's credit; otherwise watch
+ * vsock_conn_info().tx_backlog.
+ *
+ * @param c
+ *   The connection.
+ * @param m
+ *   Payload, as for vsock_send(); the stack takes it on success.
+ * @param flags
+ *   VSOCK_SEQ_EOR, VSOCK_SEND_F_RELEASE.
+ * @return 0; -ENOTCONN, -EPIPE or -EINVAL as vsock_send() (@p m is still
+ *   the caller's).
+ */
+int vsock_send_backlog(struct vsock_conn *c, struct rte_mbuf *m,
+		unsigned int flags);
+
+/**
+ * Copy @p len bytes from @p buf into mbufs from the stack's pool and queue
+ * them. Convenience only: it copies. For STREAM, @p len 0 sends nothing
+ * and returns 0; for SEQPACKET it sends an empty message.
+ *
+ * @return 0 or a vsock_send() error; -EMSGSIZE when @p len needs more
+ *   than VSOCK_MAX_SEGS mbufs of the stack's pool (its data room less the
+ *   headroom each); -ENOMEM when the pool is empty.
  */
 int vsock_send_buf(struct vsock_conn *c, const void *buf, uint32_t len);
 
@@ -419,12 +528,33 @@ uint32_t vsock_mbuf_msg_flags(struct rte_mbuf *m);
 int vsock_recv(struct vsock_conn *c, void *buf, uint32_t len,
 		uint32_t *flags);
 
-/** The application is done with @p bytes of received payload. */
+/**
+ * The application is done with @p bytes of received payload: credit goes
+ * back to the peer (VSOCK_RX_ZEROCOPY; vsock_recv() calls it itself).
+ * Prefer vsock_data_release(), which cannot forget it.
+ */
 void vsock_consumed(struct vsock_conn *c, uint32_t bytes);
 
 /**
+ * Free @p m, an mbuf on_data handed over on @p c, and give its bytes'
+ * credit back to the peer: vsock_consumed() of the length it had in
+ * on_data, then rte_pktmbuf_free(), in one call. The credit is the one
+ * on_data delivered, whatever the application did to @p m since (trimmed
+ * it, say); @p m must still be the head on_data handed over.
+ *
+ * @param c
+ *   The connection @p m arrived on.
+ * @param m
+ *   The mbuf, or NULL (nothing is done).
+ */
+void vsock_data_release(struct vsock_conn *c, struct rte_mbuf *m);
+
+/**
  * Shut down one or both directions (VSOCK_SHUTDOWN_RCV/SEND). The
- * SHUTDOWN packet follows the data already queued.
+ * SHUTDOWN packet follows the data already queued, backlog included.
+ *
+ * @return 0 (also when those directions were already shut); -EINVAL when
+ *   @p how has neither bit; -ENOTCONN when not established.
  */
 int vsock_shutdown(struct vsock_conn *c, unsigned int how);
 
