@@ -20,28 +20,23 @@
 
 #include <vsock_stack.h>
 
+#include "app_echo.h"
 #include "perf_proto.h"
 #include "perf_server.h"
-
-/* Pieces a gathered SEQPACKET echo may have (vsock_send()'s limit). */
-#define VPERF_ECHO_MAX_SEGS 60
 
 struct vperf_sconn {
 	TAILQ_ENTRY(vperf_sconn) link;	/* sv->conns */
 	TAILQ_ENTRY(vperf_sconn) starved_link;
 	struct vperf_server *sv;
 	struct vsock_conn *vc;
-	enum vsock_type type;
+	struct app_echo echo;	/* also the connection's type */
 	int mode;		/* enum vperf_mode; -1 until the hello */
 	uint8_t flags;		/* the hello's VPERF_F_* */
 	uint32_t hello_got;
 	uint32_t msg_size;
 	bool starved;
-	bool draining;		/* echo: the peer sends no more */
 	uint64_t bytes_rx;
-	struct rte_mbuf *pend;	/* source or echo: refused, to resend */
-	uint32_t pend_flags;
-	struct rte_mbuf *msg;	/* SEQPACKET echo: message being gathered */
+	struct rte_mbuf *pend;	/* source: refused, to resend */
 	uint8_t hello[VPERF_HELLO_LEN];
 };
 
@@ -63,7 +58,7 @@ vperf_sconn_free(struct vperf_sconn *pc)
 	struct vperf_server *sv = pc->sv;
 
 	rte_pktmbuf_free(pc->pend);
-	rte_pktmbuf_free(pc->msg);
+	app_echo_release(&pc->echo);
 	if (pc->starved)
 		TAILQ_REMOVE(&sv->starved, pc, starved_link);
 	TAILQ_REMOVE(&sv->conns, pc, link);
@@ -140,92 +135,37 @@ vperf_source_pump(struct vperf_sconn *pc)
 	}
 }
 
-/* Echo: send @m back, or keep it until the stack has room. */
+/* Echo: the apps' echo service; its counts join the server's. */
 static void
-vperf_echo_send(struct vperf_sconn *pc, struct rte_mbuf *m, uint32_t flags)
+vperf_echo_data(struct vperf_sconn *pc, struct rte_mbuf *m)
 {
-	struct vperf_server *sv = pc->sv;
-	uint32_t len = m->pkt_len;
-	int r;
+	struct app_echo_stats est = { 0 };
+	int r = app_echo_data(&pc->echo, m, &est);
 
-	if (pc->pend != NULL) {
-		/* Stream bytes may join what waits; a second message not. */
-		if (pc->type == VSOCK_TYPE_SEQPACKET ||
-				rte_pktmbuf_chain(pc->pend, m) != 0) {
-			rte_pktmbuf_free(m);
-			sv->st.errors++;
-			vperf_sconn_close(pc, true);
-		}
-		return;
-	}
-	r = vsock_send(pc->vc, m, flags);
-	if (r == -ENOBUFS) {
-		pc->pend = m;
-		pc->pend_flags = flags;
-		return;
-	}
-	if (r != 0) {
-		rte_pktmbuf_free(m);
-		sv->st.errors++;
-	} else {
-		sv->st.bytes_tx += len;
-	}
-	/* Credit returns once the echo is taken: a slow reader throttles. */
-	vsock_consumed(pc->vc, len);
-}
-
-static void
-vperf_echo_flush(struct vperf_sconn *pc)
-{
-	struct rte_mbuf *m = pc->pend;
-
-	if (m != NULL) {
-		pc->pend = NULL;
-		vperf_echo_send(pc, m, pc->pend_flags);
-		if (pc->pend != NULL)
-			return;
-	}
-	if (pc->draining)
-		vperf_sconn_close(pc, false);
-}
-
-static void
-vperf_echo_data(struct vperf_sconn *pc, struct rte_mbuf *m, uint32_t flags)
-{
-	if (pc->type == VSOCK_TYPE_STREAM) {
-		vperf_echo_send(pc, m, 0);
-		return;
-	}
-	if (pc->msg == NULL) {
-		pc->msg = m;
-	} else if (pc->msg->nb_segs + m->nb_segs > VPERF_ECHO_MAX_SEGS ||
-			rte_pktmbuf_chain(pc->msg, m) != 0) {
-		rte_pktmbuf_free(m);
-		pc->sv->st.errors++;
+	pc->sv->st.bytes_tx += est.bytes;
+	pc->sv->st.errors += est.errors;
+	if (r != 0)
 		vperf_sconn_close(pc, true);
-		return;
-	}
-	if (flags & VSOCK_SEQ_EOM) {
-		m = pc->msg;
-		pc->msg = NULL;
-		vperf_echo_send(pc, m, flags & VSOCK_SEQ_EOR);
-	}
 }
 
 /* Payload after the hello, by mode. */
 static void
-vperf_payload_in(struct vperf_sconn *pc, struct rte_mbuf *m, uint32_t flags)
+vperf_payload_in(struct vperf_sconn *pc, struct rte_mbuf *m)
 {
 	uint32_t len = m->pkt_len;
 
 	pc->bytes_rx += len;
 	pc->sv->st.bytes_rx += len;
 	if (pc->mode == VPERF_ECHO) {
-		vperf_echo_data(pc, m, flags);
+		vperf_echo_data(pc, m);
 		return;
 	}
 	if (pc->flags & VPERF_F_COLD)
 		pc->sv->sum += vperf_payload_sum(m);
+	/*
+	 * Not vsock_data_release(): cutting the hello off the front may have
+	 * freed the head on_data handed over, and credited the hello's bytes.
+	 */
 	rte_pktmbuf_free(m);
 	vsock_consumed(pc->vc, len);
 }
@@ -260,7 +200,7 @@ vperf_hello_in(struct vperf_sconn *pc, struct rte_mbuf **mp)
 	uint32_t take = RTE_MIN(VPERF_HELLO_LEN - pc->hello_got, m->pkt_len);
 	struct vperf_hello h = { 0 };
 
-	if (pc->type == VSOCK_TYPE_SEQPACKET && (m->pkt_len !=
+	if (pc->echo.type == VSOCK_TYPE_SEQPACKET && (m->pkt_len !=
 			VPERF_HELLO_LEN || !(vsock_mbuf_msg_flags(m) &
 			VSOCK_SEQ_EOM)))
 		take = 0;	/* a hello is one whole message */
@@ -294,12 +234,11 @@ static void
 vperf_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 {
 	struct vperf_sconn *pc = ctx;
-	uint32_t flags = vsock_mbuf_msg_flags(m);
 
 	RTE_SET_USED(vc);
 	if (pc->mode < 0 && !vperf_hello_in(pc, &m))
 		return;
-	vperf_payload_in(pc, m, flags);
+	vperf_payload_in(pc, m);
 }
 
 static void
@@ -308,16 +247,16 @@ vperf_on_writable(struct vsock_conn *vc, void *ctx)
 	struct vperf_sconn *pc = ctx;
 
 	RTE_SET_USED(vc);
+	/* An echo's sends wait in the stack (vsock_send_backlog()). */
 	if (pc->mode == VPERF_SOURCE)
 		vperf_source_pump(pc);
-	else if (pc->mode == VPERF_ECHO)
-		vperf_echo_flush(pc);
 }
 
 static void
 vperf_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
 {
 	struct vperf_sconn *pc = ctx;
+	struct app_echo_stats est = { 0 };
 	rte_le64_t total;
 
 	RTE_SET_USED(vc);
@@ -336,14 +275,10 @@ vperf_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
 		vperf_sconn_close(pc, true);
 		return;
 	case VPERF_ECHO:
-		if (how & VSOCK_SHUTDOWN_RCV) {
-			vperf_sconn_close(pc, false);
-			return;
-		}
-		rte_pktmbuf_free(pc->msg);
-		pc->msg = NULL;
-		pc->draining = true;
-		vperf_echo_flush(pc);
+		/* The close follows the echo the stack still holds. */
+		app_echo_shutdown(&pc->echo, &est);
+		pc->sv->st.errors += est.errors;
+		vperf_sconn_close(pc, false);
 		return;
 	default:
 		if (pc->mode < 0 && pc->hello_got == 0)
@@ -365,7 +300,6 @@ static void
 vperf_on_accept(struct vsock_conn *vc, void *ctx)
 {
 	struct vperf_server *sv = ctx;
-	struct vsock_conn_info info;
 	struct vperf_sconn *pc = calloc(1, sizeof(*pc));
 
 	if (pc == NULL) {
@@ -373,10 +307,9 @@ vperf_on_accept(struct vsock_conn *vc, void *ctx)
 		vsock_abort(vc);
 		return;
 	}
-	vsock_conn_info(vc, &info);
 	pc->sv = sv;
 	pc->vc = vc;
-	pc->type = info.type;
+	app_echo_init(&pc->echo, vc);
 	pc->mode = -1;
 	TAILQ_INSERT_TAIL(&sv->conns, pc, link);
 	vsock_conn_set_ctx(vc, pc);

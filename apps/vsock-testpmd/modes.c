@@ -21,13 +21,6 @@
 #define TP_MAX_MSGS_OUT 8
 
 static struct tp_ctx *g;
-static int tp_next_off = -1;	/* dynfield: echo's queue of pending sends */
-
-static inline struct rte_mbuf **
-tp_next(struct rte_mbuf *m)
-{
-	return RTE_MBUF_DYNFIELD(m, tp_next_off, struct rte_mbuf **);
-}
 
 static void
 tp_error(struct tp_conn *tc, uint64_t *counter, const char *what)
@@ -277,52 +270,12 @@ tp_client_data(struct tp_conn *tc, struct rte_mbuf *m)
 static void tp_server_close(struct tp_conn *tc);
 
 static void
-tp_echo_flush(struct tp_conn *tc)
-{
-	while (tc->pend != NULL) {
-		struct rte_mbuf *m = tc->pend;
-		struct rte_mbuf *next = *tp_next(m);
-		uint32_t len = m->pkt_len;
-		int r = vsock_send(tc->c, m, 0);
-
-		if (r == -ENOBUFS)
-			return;
-		tc->pend = next;
-		if (r != 0) {
-			rte_pktmbuf_free(m);
-			tp_error(tc, &g->st.send_fail, strerror(-r));
-			continue;
-		}
-		/* Credit goes back only once the echo is on its way. */
-		if (g->o.type == VSOCK_TYPE_STREAM)
-			vsock_consumed(tc->c, len);
-		g->st.server.bytes_tx += len;
-		g->st.server.msgs_tx++;
-	}
-	tc->pend_tail = NULL;
-	/* Everything echoed to a peer that is done sending: finish. */
-	if (tc->peer_done)
-		tp_server_close(tc);
-}
-
-static void
-tp_echo_queue(struct tp_conn *tc, struct rte_mbuf *m)
-{
-	*tp_next(m) = NULL;
-	if (tc->pend_tail != NULL)
-		*tp_next(tc->pend_tail) = m;
-	else
-		tc->pend = m;
-	tc->pend_tail = m;
-	tp_echo_flush(tc);
-}
-
-static void
 tp_server_data(struct tp_conn *tc, struct rte_mbuf *m)
 {
 	uint32_t len = m->pkt_len;
 	bool eom = (vsock_mbuf_msg_flags(m) & VSOCK_SEQ_EOM) != 0;
-	int done = 1;
+	struct app_echo_stats est = { 0 };
+	int done = 1, r;
 
 	g->st.server.bytes_rx += len;
 	if (g->o.mode == TP_VERIFY) {
@@ -338,25 +291,19 @@ tp_server_data(struct tp_conn *tc, struct rte_mbuf *m)
 	tc->rx_off += len;
 	g->st.server.msgs_rx += done > 0 ? done : 0;
 	if (g->o.mode == TP_SINK || g->o.mode == TP_SOURCE) {
-		vsock_consumed(tc->c, len);
-		rte_pktmbuf_free(m);
+		vsock_data_release(tc->c, m);
 		return;
 	}
-	if (g->o.type == VSOCK_TYPE_STREAM) {
-		tp_echo_queue(tc, m);
+	r = app_echo_data(&tc->echo, m, &est);
+	if (r != 0) {
+		tp_error(tc, &g->st.send_fail, strerror(-r));
+		tp_server_close(tc);
 		return;
 	}
-	/* SEQPACKET: echo each message whole, as one message. */
-	vsock_consumed(tc->c, len);
-	if (tc->msg == NULL)
-		tc->msg = m;
-	else if (rte_pktmbuf_chain(tc->msg, m) != 0) {
-		rte_pktmbuf_free(m);
-		tp_error(tc, &g->st.send_fail, "message has too many segments");
-	}
-	if (eom) {
-		tp_echo_queue(tc, tc->msg);
-		tc->msg = NULL;
+	/* A whole message, or stream bytes, went back. */
+	if (est.bytes != 0) {
+		g->st.server.bytes_tx += est.bytes;
+		g->st.server.msgs_tx++;
 	}
 }
 
@@ -374,18 +321,8 @@ tp_server_close(struct tp_conn *tc)
 static void
 tp_release(struct tp_conn *tc)
 {
-	struct rte_mbuf *m = tc->pend;
-
-	while (m != NULL) {
-		struct rte_mbuf *next = *tp_next(m);
-
-		rte_pktmbuf_free(m);
-		m = next;
-	}
-	tc->pend = NULL;
-	tc->pend_tail = NULL;
-	rte_pktmbuf_free(tc->msg);
-	tc->msg = NULL;
+	if (!tc->client)
+		app_echo_release(&tc->echo);
 }
 
 /*
@@ -425,6 +362,7 @@ cb_accept(struct vsock_conn *c, void *ctx)
 	memset(tc, 0, sizeof(*tc));
 	tc->c = c;
 	tc->connected = true;
+	app_echo_init(&tc->echo, c);
 	vsock_conn_info(c, &info);
 	tc->seed = tp_seed_of(info.remote_port);
 	tc->rng_rx = tc->seed | 1;
@@ -488,16 +426,16 @@ cb_writable(struct vsock_conn *c, void *ctx)
 	struct tp_conn *tc = ctx;
 
 	RTE_SET_USED(c);
+	/* Servers' echoes wait in the stack (vsock_send_backlog()). */
 	if (tc->client)
 		tp_client_pump(tc);
-	else
-		tp_echo_flush(tc);
 }
 
 static void
 cb_shutdown(struct vsock_conn *c, unsigned int how, void *ctx)
 {
 	struct tp_conn *tc = ctx;
+	struct app_echo_stats est = { 0 };
 
 	RTE_SET_USED(c);
 	if (!(how & VSOCK_SHUTDOWN_SEND) || tc->closed)
@@ -509,15 +447,12 @@ cb_shutdown(struct vsock_conn *c, unsigned int how, void *ctx)
 		tp_client_close(tc);
 		return;
 	}
-	if (tc->msg != NULL) {
+	if (tc->echo.msg != NULL)
 		tp_error(tc, &g->st.send_fail, "peer closed mid-message");
-		rte_pktmbuf_free(tc->msg);
-		tc->msg = NULL;
-	}
-	/* The peer sends no more: close once everything is echoed. */
-	tc->peer_done = true;
-	if (tc->pend == NULL)
-		tp_server_close(tc);
+	/* Counted just above, with its message. */
+	app_echo_shutdown(&tc->echo, &est);
+	/* The peer sends no more: the close follows the echo still queued. */
+	tp_server_close(tc);
 }
 
 static void
@@ -530,7 +465,8 @@ cb_reset(struct vsock_conn *c, enum vsock_reset_reason why, void *ctx)
 	tp_release(tc);
 	tc->closed = true;
 	g->st.conns_open--;
-	g->st.resets_by[RTE_MIN((unsigned int)why, TP_RESET_REASONS - 1)]++;
+	g->st.resets_by[RTE_MIN((unsigned int)why,
+		(unsigned int)VSOCK_RESET_REASONS - 1)]++;
 	/*
 	 * A server outlives its clients: a client that aborts, or a device
 	 * that restarts, is reported, not an error. Clients must finish.
@@ -557,16 +493,7 @@ static const struct vsock_ops tp_ops = {
 int
 tp_modes_start_server(struct tp_ctx *t)
 {
-	static const struct rte_mbuf_dynfield next_desc = {
-		.name = "vsock_testpmd_next",
-		.size = sizeof(struct rte_mbuf *),
-		.align = __alignof__(struct rte_mbuf *),
-	};
-
 	g = t;
-	tp_next_off = rte_mbuf_dynfield_register(&next_desc);
-	if (tp_next_off < 0)
-		return -rte_errno;
 	/* The prompt sizes its client slots itself and starts stopped. */
 	if (!t->o.interactive) {
 		t->client_slots = t->has_client ? t->o.conns : 0;

@@ -8,6 +8,8 @@
 
 #include <vsock_stack.h>
 
+#include "../common/app_echo.h"
+
 struct rte_mempool;
 struct virtio_vsock_dev;
 struct vsock_vhost;
@@ -54,9 +56,6 @@ struct tp_opts {
 	bool interactive;	/* -i: the prompt drives the run */
 };
 
-/* enum vsock_reset_reason runs from 1 to 6. */
-#define TP_RESET_REASONS 8u
-
 /* Counters of one side (client or server) of this process. */
 struct tp_side {
 	uint64_t bytes_tx;
@@ -74,7 +73,7 @@ struct tp_stats {
 	uint64_t connect_fail;
 	uint64_t verify_fail;
 	uint64_t resets;	/* unexpected ones: errors */
-	uint64_t resets_by[TP_RESET_REASONS];	/* every one, by reason */
+	uint64_t resets_by[VSOCK_RESET_REASONS];	/* every one, by reason */
 	uint64_t send_fail;
 	struct tp_side by_peer[TP_MAX_PEERS];	/* clients, by --peer */
 	uint64_t *rtt_cycles;	/* pingpong samples */
@@ -98,10 +97,7 @@ struct tp_conn {
 	uint32_t cur_msg_len;	/* bytes of the message being received */
 	uint32_t cur_msg_want;	/* its expected size (verify/pingpong) */
 	uint64_t t_sent;	/* pingpong: tsc of the last send */
-	struct rte_mbuf *pend;	/* echo: data waiting for room */
-	struct rte_mbuf *pend_tail;
-	bool peer_done;		/* echo: the peer sends no more */
-	struct rte_mbuf *msg;	/* echo, seqpacket: message being gathered */
+	struct app_echo echo;	/* server: its echo (echo and verify) */
 	bool redo;		/* reset: to be replaced (--reconnect) */
 	uint64_t peer_cid;	/* client: where it connects (and reconnects) */
 	uint8_t peer_idx;	/* ... its place in --peer */

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +33,10 @@
 struct hello {
 	struct vsock_conn *client;	/* our connecting side */
 	struct vsock_conn *server;	/* the side the listener accepted */
-	int connect_err;		/* 1 until on_connect, then its err */
+	int err;			/* connect or send failed */
 	char got[64];			/* what the server side received */
 	uint32_t got_len;
-	int reset;			/* a connection was reset */
+	enum vsock_reset_reason reset;	/* why a connection was reset */
 };
 
 static void
@@ -61,34 +60,31 @@ on_accept(struct vsock_conn *c, void *ctx)
 	h->server = c;
 }
 
+/* Connected: say hello at once (the stack sends it as credit allows). */
 static void
 on_connect(struct vsock_conn *c, int err, void *ctx)
 {
 	struct hello *h = ctx;
 
-	h->connect_err = err;
-	if (err != 0)
-		h->client = NULL;
+	if (err == 0)
+		err = vsock_send_buf(c, HELLO_MSG, strlen(HELLO_MSG));
 	else
-		h->client = c;
+		h->client = NULL;
+	h->err = err;
 }
 
 static void
 on_data(struct vsock_conn *c, struct rte_mbuf *m, void *ctx)
 {
 	struct hello *h = ctx;
-	uint32_t len = rte_pktmbuf_pkt_len(m);
-	uint32_t room = sizeof(h->got) - 1 - h->got_len;
-	uint32_t n = len < room ? len : room;
-	const void *p;
+	uint32_t n = RTE_MIN(m->pkt_len, sizeof(h->got) - 1 - h->got_len);
+	const void *p = rte_pktmbuf_read(m, 0, n, h->got + h->got_len);
 
-	p = rte_pktmbuf_read(m, 0, n, h->got + h->got_len);
-	if (p != NULL && p != h->got + h->got_len)
+	if (p != h->got + h->got_len)
 		memcpy(h->got + h->got_len, p, n);
 	h->got_len += n;
-	/* The payload is ours: free it and hand the credit back. */
-	rte_pktmbuf_free(m);
-	vsock_consumed(c, len);
+	/* The payload is ours: free it and hand its credit back, in one. */
+	vsock_data_release(c, m);
 }
 
 static void
@@ -100,40 +96,16 @@ on_reset(struct vsock_conn *c, enum vsock_reset_reason why, void *ctx)
 		h->client = NULL;
 	if (c == h->server)
 		h->server = NULL;
-	h->reset = (int)why;
+	h->reset = why;
 }
 
+/* Zero copy (the default rx_mode): every mbuf received goes to on_data. */
 static const struct vsock_ops hello_ops = {
 	.on_accept = on_accept,
 	.on_connect = on_connect,
 	.on_data = on_data,
 	.on_reset = on_reset,
 };
-
-static bool
-connected(const struct hello *h)
-{
-	return h->connect_err != 1 && (h->connect_err != 0 || h->server != NULL);
-}
-
-static bool
-received(const struct hello *h)
-{
-	return h->got_len >= strlen(HELLO_MSG);
-}
-
-/* Run the stack until @p cond holds; false on a reset or the deadline. */
-static bool
-poll_until(struct vsock_stack *s, const struct hello *h,
-		bool (*cond)(const struct hello *), uint64_t deadline)
-{
-	while (!cond(h)) {
-		if (h->reset != 0 || rte_get_timer_cycles() > deadline)
-			return false;
-		vsock_stack_poll(s);
-	}
-	return true;
-}
 
 static int
 parse_args(int argc, char **argv, const char **dev, uint32_t *port)
@@ -162,7 +134,7 @@ parse_args(int argc, char **argv, const char **dev, uint32_t *port)
 static int
 hello_run(struct vsock_stack *s, uint32_t port)
 {
-	struct hello h = { .connect_err = 1 };
+	struct hello h = { 0 };
 	uint64_t deadline = rte_get_timer_cycles() +
 		HELLO_TIMEOUT_S * rte_get_timer_hz();
 	int ret;
@@ -180,22 +152,14 @@ hello_run(struct vsock_stack *s, uint32_t port)
 		fprintf(stderr, "hello_vsock: connect: %s\n", strerror(-ret));
 		return -1;
 	}
-	/* Connected, and the listener has accepted its side. */
-	if (!poll_until(s, &h, connected, deadline) || h.connect_err != 0) {
-		fprintf(stderr, "hello_vsock: connect failed: %s\n",
-			h.connect_err == 1 ? "timed out" :
-			strerror(-h.connect_err));
-		return -1;
-	}
-	ret = vsock_send_buf(h.client, HELLO_MSG, strlen(HELLO_MSG));
-	if (ret < 0) {
-		fprintf(stderr, "hello_vsock: send: %s\n", strerror(-ret));
-		return -1;
-	}
-	if (!poll_until(s, &h, received, deadline)) {
-		fprintf(stderr, "hello_vsock: received %u of %zu bytes%s\n",
-			h.got_len, strlen(HELLO_MSG),
-			h.reset ? " (reset)" : "");
+	while (h.got_len < strlen(HELLO_MSG) && h.err == 0 && h.reset == 0 &&
+			rte_get_timer_cycles() < deadline)
+		vsock_stack_poll(s);
+	if (h.got_len < strlen(HELLO_MSG)) {
+		fprintf(stderr, "hello_vsock: received %u of %zu bytes: %s\n",
+			h.got_len, strlen(HELLO_MSG), h.err != 0 ?
+			strerror(-h.err) : h.reset != 0 ? "reset" :
+			"timed out");
 		return -1;
 	}
 	printf("hello_vsock: received \"%s\" over cid %" PRIu64 " port %u\n",

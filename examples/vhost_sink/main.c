@@ -100,12 +100,10 @@ static void
 on_data(struct vsock_conn *c, struct rte_mbuf *m, void *ctx)
 {
 	struct sink_guest *g = sink_guest_of(ctx, c);
-	uint32_t len = rte_pktmbuf_pkt_len(m);
 
 	if (g != NULL)
-		g->bytes += len;
-	rte_pktmbuf_free(m);
-	vsock_consumed(c, len);
+		g->bytes += rte_pktmbuf_pkt_len(m);
+	vsock_data_release(c, m);
 }
 
 static void
