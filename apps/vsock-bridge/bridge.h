@@ -16,9 +16,9 @@
 #include <rte_common.h>
 #include <rte_log.h>
 
+#include <vsock_capture.h>
 #include <vsock_stack.h>
 
-#include "../common/vsock_capture.h"
 #include "vm_conf.h"
 
 extern int br_logtype;

@@ -25,9 +25,9 @@
 
 #include "../common/app_eal.h"
 #include "../common/app_opts.h"
+#include "../common/app_pcap.h"
 #include "../common/perf_proto.h"
 #include "../common/perf_server.h"
-#include "../common/vsock_capture.h"
 #include "bridge.h"
 
 #include <vsock_vhost.h>
@@ -353,7 +353,7 @@ main(int argc, char **argv)
 		print_stats(&guests[i], seconds, true);
 	teardown(guests, nb, ux);
 	vsock_vhost_switch_free(sw);
-	if (vsock_capture_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
+	if (app_pcap_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
 		ret = -EIO;
 	rte_mempool_free(pool);
 	rte_eal_cleanup();

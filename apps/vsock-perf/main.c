@@ -24,11 +24,11 @@
 
 #include "app_eal.h"
 #include "app_opts.h"
+#include "app_pcap.h"
 #include "perf.h"
 #include "perf_proto.h"
 #include "perf_server.h"
 #include "report.h"
-#include "vsock_capture.h"
 
 #define VP_MBUF_ROOM 16384
 /* An mbuf's buf_len is 16-bit: room for the headroom and this much. */
@@ -297,7 +297,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			vp_pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (vsock_capture_parse_snaplen(a, &vp_pcap_conf) != 0)
+			if (app_pcap_parse_snaplen(a, &vp_pcap_conf) != 0)
 				return -EINVAL;
 			break;
 		case 'h':
@@ -585,7 +585,7 @@ main(int argc, char **argv)
 	/* Packets still in the device's rings come from the stack's pools. */
 	virtio_vsock_close(dev);
 	vsock_stack_destroy(t.stack);
-	if (vsock_capture_close_report(cap, "vsock-perf", vp_pcap) != 0)
+	if (app_pcap_close_report(cap, "vsock-perf", vp_pcap) != 0)
 		ret = 1;
 	vperf_server_free(sv);
 	vperf_payload_free(t.pay);
