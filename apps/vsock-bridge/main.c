@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -109,17 +106,6 @@ print_stats(const struct br_guest *g, double t, bool final)
 		printf("  echo: conns %" PRIu64 " bytes %" PRIu64 " msgs %"
 			PRIu64 " errors %" PRIu64 "\n", e->conns, e->bytes,
 			e->msgs, e->errors);
-}
-
-int
-br_sockaddr(struct sockaddr_un *sa, const char *path)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
 }
 
 static double
