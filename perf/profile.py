@@ -32,7 +32,7 @@ COMPONENTS = (
     ("bridge device", ("br_",)),
     ("stack", ("vs_", "vsock_", "rx_", "tx_")),
     ("mbuf/mempool", ("rte_pktmbuf", "rte_mempool", "rte_mbuf")),
-    ("application", ("vperf_", "vp_", "main")),
+    ("application", ("vperf_", "main")),
     ("libc copies", ("__memmove", "__memcpy", "memcpy", "__memcmp",
                      "memcmp", "__memset")),
     ("hash", ("rte_jhash", "rte_hash")),

@@ -16,9 +16,9 @@
 #include <rte_common.h>
 #include <rte_log.h>
 
+#include <vsock_capture.h>
 #include <vsock_stack.h>
 
-#include "../common/vsock_capture.h"
 #include "vm_conf.h"
 
 extern int br_logtype;
@@ -111,9 +111,16 @@ const struct br_uds_stats *br_uds_stats(const struct br_guest *g);
 void br_uds_close(struct br_guest *g);
 void br_uds_fini(struct br_unix *x);
 
-/* main.c: socket files. */
+/* sock.c: the Unix socket files. */
 struct sockaddr_un;
+/* @sa for @path; -ENAMETOOLONG when it does not fit. */
 int br_sockaddr(struct sockaddr_un *sa, const char *path);
+/*
+ * A non-blocking socket listening on @path, whose stale file it replaces
+ * (vsock_vhost_unlink_stale()); the fd, or a negative errno with nothing
+ * left behind.
+ */
+int br_sock_listen(const char *path, int backlog);
 
 /* echo.c: the test service on CID 2. */
 int br_echo_start(struct br_guest *g, uint32_t port);

@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -25,9 +22,9 @@
 
 #include "../common/app_eal.h"
 #include "../common/app_opts.h"
+#include "../common/app_pcap.h"
 #include "../common/perf_proto.h"
 #include "../common/perf_server.h"
-#include "../common/vsock_capture.h"
 #include "bridge.h"
 
 #include <vsock_vhost.h>
@@ -109,17 +106,6 @@ print_stats(const struct br_guest *g, double t, bool final)
 		printf("  echo: conns %" PRIu64 " bytes %" PRIu64 " msgs %"
 			PRIu64 " errors %" PRIu64 "\n", e->conns, e->bytes,
 			e->msgs, e->errors);
-}
-
-int
-br_sockaddr(struct sockaddr_un *sa, const char *path)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
 }
 
 static double
@@ -353,7 +339,7 @@ main(int argc, char **argv)
 		print_stats(&guests[i], seconds, true);
 	teardown(guests, nb, ux);
 	vsock_vhost_switch_free(sw);
-	if (vsock_capture_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
+	if (app_pcap_close_report(br_cap, "vsock-bridge", o.pcap) != 0)
 		ret = -EIO;
 	rte_mempool_free(pool);
 	rte_eal_cleanup();

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../common/app_opts.h"
+#include "../common/app_pcap.h"
 #include "bridge.h"
 
 static void
@@ -337,7 +338,7 @@ br_parse_opts(int argc, char **argv, struct br_opts *o)
 			o->pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (vsock_capture_parse_snaplen(a, &o->pcap_conf) != 0)
+			if (app_pcap_parse_snaplen(a, &o->pcap_conf) != 0)
 				return -EINVAL;
 			break;
 		case 'h':

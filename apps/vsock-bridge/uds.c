@@ -34,8 +34,6 @@
 #include <rte_common.h>
 #include <rte_mbuf.h>
 
-#include <vsock_vhost.h>
-
 #include "bridge.h"
 
 /* "CONNECT 4294967294\n" and then some: Firecracker's limit. */
@@ -100,7 +98,6 @@ struct br_uds {
 	struct br_unix *x;
 	struct br_guest *g;
 	int lfd;
-	bool bound;		/* we created the socket file */
 	/* Connected by on_request, waiting for the on_accept that follows. */
 	int pend_fd;
 	uint32_t pend_port;
@@ -749,7 +746,6 @@ br_uds_open(struct br_unix *x, struct br_guest *g)
 		.all_ports = true,
 	};
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct sockaddr_un sa;
 	struct br_uds *u;
 	int r;
 
@@ -763,20 +759,12 @@ br_uds_open(struct br_unix *x, struct br_guest *g)
 	u->pend_fd = -1;
 	TAILQ_INIT(&u->conns);
 	g->uds = u;
-	r = vsock_vhost_unlink_stale(g->vm->uds_path);
-	if (r != 0)
+	r = br_sock_listen(g->vm->uds_path, BR_LISTEN_BACKLOG);
+	if (r < 0)
 		return r;
-	if (br_sockaddr(&sa, g->vm->uds_path) != 0)
-		return -ENAMETOOLONG;
-	u->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	if (u->lfd < 0 || bind(u->lfd, (struct sockaddr *)&sa,
-			sizeof(sa)) != 0)
-		return -errno;
-	u->bound = true;
+	u->lfd = r;
 	ev.data.ptr = &u->ev;
-	if (listen(u->lfd, BR_LISTEN_BACKLOG) != 0 ||
-			epoll_ctl(x->epfd, EPOLL_CTL_ADD, u->lfd, &ev) != 0)
+	if (epoll_ctl(x->epfd, EPOLL_CTL_ADD, u->lfd, &ev) != 0)
 		return -errno;
 	r = vsock_listen_ex(g->stack, &lc, &br_uds_ops, u, NULL);
 	if (r != 0)
@@ -803,10 +791,11 @@ br_uds_close(struct br_guest *g)
 	while ((c = TAILQ_FIRST(&u->conns)) != NULL)
 		br_conn_free(c);
 	br_pend_drop(u);
-	if (u->lfd >= 0)
+	/* The socket file is ours from the moment we listen on it. */
+	if (u->lfd >= 0) {
 		close(u->lfd);
-	if (u->bound)
 		unlink(g->vm->uds_path);
+	}
 	free(u);
 	g->uds = NULL;
 }

@@ -16,16 +16,22 @@
 #include "perf_proto.h"
 
 /* Messages allocated at once for a sending stream. */
-#define VP_BURST 32
+#define VPERF_BURST 32
 /* --idle connections waiting for their answer at once. */
-#define VP_IDLE_INFLIGHT 256u
+#define VPERF_IDLE_INFLIGHT 256u
 
-enum vp_state { VS_IDLE, VS_CONNECTING, VS_RUN, VS_TRAILER, VS_DONE };
+enum vperf_state {
+	VPERF_ST_IDLE,
+	VPERF_ST_CONNECTING,
+	VPERF_ST_RUN,
+	VPERF_ST_TRAILER,
+	VPERF_ST_DONE,
+};
 
-struct vp_stream {
-	struct vp_ctx *t;
+struct vperf_stream {
+	struct vperf_ctx *t;
 	struct vsock_conn *vc;
-	enum vp_state state;
+	enum vperf_state state;
 	bool starved;		/* the pool ran dry: pump on the next poll */
 	uint16_t nc;		/* messages in cache[] ... */
 	uint16_t ic;		/* ... of which sent */
@@ -33,40 +39,41 @@ struct vp_stream {
 	uint64_t t_sent;	/* latency: tsc of the last send */
 	uint32_t trailer_got;
 	uint8_t trailer[VPERF_TRAILER_LEN];
-	struct rte_mbuf *cache[VP_BURST];
+	struct rte_mbuf *cache[VPERF_BURST];
 };
 
-static const uint8_t vp_mode_of[] = {
-	[VP_SEND] = VPERF_SINK,
-	[VP_RECV] = VPERF_SOURCE,
-	[VP_LATENCY] = VPERF_ECHO,
+static const uint8_t vperf_mode_of[] = {
+	[VPERF_SEND] = VPERF_SINK,
+	[VPERF_RECV] = VPERF_SOURCE,
+	[VPERF_LATENCY] = VPERF_ECHO,
 };
 
 static void
-vp_stream_done(struct vp_stream *st)
+vperf_stream_done(struct vperf_stream *st)
 {
-	struct vp_ctx *t = st->t;
+	struct vperf_ctx *t = st->t;
 
 	while (st->ic < st->nc)
 		rte_pktmbuf_free(st->cache[st->ic++]);
 	st->nc = st->ic = 0;
-	if (st->state != VS_DONE && st->state != VS_IDLE)
+	if (st->state != VPERF_ST_DONE && st->state != VPERF_ST_IDLE)
 		t->live--;
-	st->state = t->o.test == VP_CONN_RATE ? VS_IDLE : VS_DONE;
+	st->state = t->o.test == VPERF_CONN_RATE ? VPERF_ST_IDLE :
+		VPERF_ST_DONE;
 	st->vc = NULL;
 }
 
 static void
-vp_error(struct vp_stream *st)
+vperf_error(struct vperf_stream *st)
 {
 	st->t->errors++;
 	vsock_abort(st->vc);
-	vp_stream_done(st);
+	vperf_stream_done(st);
 }
 
 /* The hello: its own message on SEQPACKET, the first bytes on STREAM. */
 static int
-vp_send_hello(struct vp_ctx *t, struct vsock_conn *vc, uint8_t mode)
+vperf_send_hello(struct vperf_ctx *t, struct vsock_conn *vc, uint8_t mode)
 {
 	struct vperf_hello h = { .mode = mode, .msg_size = t->o.size,
 		.flags = t->o.cold && mode != VPERF_IDLE ? VPERF_F_COLD : 0 };
@@ -77,9 +84,9 @@ vp_send_hello(struct vp_ctx *t, struct vsock_conn *vc, uint8_t mode)
 }
 
 static void
-vp_pump(struct vp_stream *st)
+vperf_pump(struct vperf_stream *st)
 {
-	struct vp_ctx *t = st->t;
+	struct vperf_ctx *t = st->t;
 
 	st->starved = false;
 	while (!t->stopping) {
@@ -88,7 +95,7 @@ vp_pump(struct vp_stream *st)
 		if (st->ic == st->nc) {
 			st->ic = 0;
 			st->nc = (uint16_t)vperf_payload_msgs(t->pay, t->pool,
-					t->o.size, st->cache, VP_BURST);
+					t->o.size, st->cache, VPERF_BURST);
 			if (st->nc == 0) {
 				st->starved = true;
 				return;
@@ -98,7 +105,7 @@ vp_pump(struct vp_stream *st)
 		if (r == -ENOBUFS)
 			return;		/* on_writable resumes */
 		if (r != 0) {
-			vp_error(st);
+			vperf_error(st);
 			return;
 		}
 		st->ic++;
@@ -109,9 +116,9 @@ vp_pump(struct vp_stream *st)
 
 /* Latency: one message out; its echo comes back through on_data. */
 static void
-vp_ping(struct vp_stream *st)
+vperf_ping(struct vperf_stream *st)
 {
-	struct vp_ctx *t = st->t;
+	struct vperf_ctx *t = st->t;
 	struct rte_mbuf *m;
 
 	if (vperf_payload_msgs(t->pay, t->pool, t->o.size, &m, 1) == 0) {
@@ -122,7 +129,7 @@ vp_ping(struct vp_stream *st)
 	st->t_sent = rte_rdtsc();
 	if (vsock_send(st->vc, m, 0) != 0) {
 		rte_pktmbuf_free(m);
-		vp_error(st);
+		vperf_error(st);
 		return;
 	}
 	t->sent.bytes += t->o.size;
@@ -130,39 +137,39 @@ vp_ping(struct vp_stream *st)
 }
 
 static void
-vp_on_connect(struct vsock_conn *vc, int err, void *ctx)
+vperf_stream_on_connect(struct vsock_conn *vc, int err, void *ctx)
 {
-	struct vp_stream *st = ctx;
-	struct vp_ctx *t = st->t;
+	struct vperf_stream *st = ctx;
+	struct vperf_ctx *t = st->t;
 
 	if (err != 0) {
 		t->connect_fail++;
 		t->errors++;
-		vp_stream_done(st);
+		vperf_stream_done(st);
 		return;
 	}
-	if (t->o.test == VP_CONN_RATE) {
+	if (t->o.test == VPERF_CONN_RATE) {
 		/* Set up and torn down: the slot connects again next poll. */
 		t->conns_done++;
 		vsock_close(vc);
-		vp_stream_done(st);
+		vperf_stream_done(st);
 		return;
 	}
-	st->state = VS_RUN;
-	if (vp_send_hello(t, vc, vp_mode_of[t->o.test]) != 0) {
-		vp_error(st);
+	st->state = VPERF_ST_RUN;
+	if (vperf_send_hello(t, vc, vperf_mode_of[t->o.test]) != 0) {
+		vperf_error(st);
 		return;
 	}
-	if (t->o.test == VP_SEND)
-		vp_pump(st);
-	else if (t->o.test == VP_LATENCY)
-		vp_ping(st);
+	if (t->o.test == VPERF_SEND)
+		vperf_pump(st);
+	else if (t->o.test == VPERF_LATENCY)
+		vperf_ping(st);
 }
 
 static void
-vp_trailer_in(struct vp_stream *st, struct rte_mbuf *m)
+vperf_trailer_in(struct vperf_stream *st, struct rte_mbuf *m)
 {
-	struct vp_ctx *t = st->t;
+	struct vperf_ctx *t = st->t;
 	uint32_t take = RTE_MIN(m->pkt_len, VPERF_TRAILER_LEN -
 			st->trailer_got);
 	const void *p = rte_pktmbuf_read(m, 0, take,
@@ -172,7 +179,7 @@ vp_trailer_in(struct vp_stream *st, struct rte_mbuf *m)
 	if (p != st->trailer + st->trailer_got)
 		memcpy(st->trailer + st->trailer_got, p, take);
 	st->trailer_got += take;
-	if (take < m->pkt_len || st->state != VS_TRAILER) {
+	if (take < m->pkt_len || st->state != VPERF_ST_TRAILER) {
 		t->errors++;	/* the sink only ever sends its count */
 		return;
 	}
@@ -184,18 +191,18 @@ vp_trailer_in(struct vp_stream *st, struct rte_mbuf *m)
 }
 
 static void
-vp_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
+vperf_stream_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 {
-	struct vp_stream *st = ctx;
-	struct vp_ctx *t = st->t;
+	struct vperf_stream *st = ctx;
+	struct vperf_ctx *t = st->t;
 	uint32_t len = m->pkt_len;
 	uint64_t now;
 
 	switch (t->o.test) {
-	case VP_SEND:
-		vp_trailer_in(st, m);
+	case VPERF_SEND:
+		vperf_trailer_in(st, m);
 		break;
-	case VP_RECV:
+	case VPERF_RECV:
 		if (t->o.cold)
 			t->sum += vperf_payload_sum(m);
 		if (!t->stopping) {
@@ -203,7 +210,7 @@ vp_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 			t->rcvd.msgs = t->rcvd.bytes / t->o.size;
 		}
 		break;
-	case VP_LATENCY:
+	case VPERF_LATENCY:
 		st->echo_got += len;
 		t->rcvd.bytes += len;
 		if (st->echo_got < t->o.size)
@@ -211,10 +218,10 @@ vp_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 		now = rte_rdtsc();
 		st->echo_got -= t->o.size;
 		t->rcvd.msgs++;
-		vp_hist_add(t->hist, (now - st->t_sent) * 1000000000ull /
+		vperf_hist_add(t->hist, (now - st->t_sent) * 1000000000ull /
 				t->tsc_hz);
 		if (!t->stopping)
-			vp_ping(st);
+			vperf_ping(st);
 		break;
 	default:
 		t->errors++;
@@ -225,59 +232,61 @@ vp_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 }
 
 static void
-vp_on_writable(struct vsock_conn *vc, void *ctx)
+vperf_stream_on_writable(struct vsock_conn *vc, void *ctx)
 {
-	struct vp_stream *st = ctx;
+	struct vperf_stream *st = ctx;
 
 	RTE_SET_USED(vc);
-	if (st->t->o.test == VP_SEND && st->state == VS_RUN)
-		vp_pump(st);
+	if (st->t->o.test == VPERF_SEND && st->state == VPERF_ST_RUN)
+		vperf_pump(st);
 }
 
 static void
-vp_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
+vperf_stream_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
 {
-	struct vp_stream *st = ctx;
+	struct vperf_stream *st = ctx;
 
 	RTE_SET_USED(how);
 	/* Only a sink that sent its count may end the test. */
-	if (st->state != VS_TRAILER || st->trailer_got != VPERF_TRAILER_LEN)
+	if (st->state != VPERF_ST_TRAILER ||
+			st->trailer_got != VPERF_TRAILER_LEN)
 		st->t->errors++;
 	vsock_close(vc);
-	vp_stream_done(st);
+	vperf_stream_done(st);
 }
 
 static void
-vp_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why, void *ctx)
+vperf_stream_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why,
+		void *ctx)
 {
-	struct vp_stream *st = ctx;
+	struct vperf_stream *st = ctx;
 
 	RTE_SET_USED(vc);
 	RTE_SET_USED(why);
 	st->t->resets++;
 	st->t->errors++;
-	vp_stream_done(st);
+	vperf_stream_done(st);
 }
 
-static const struct vsock_ops vp_stream_ops = {
-	.on_connect = vp_on_connect,
-	.on_data = vp_on_data,
-	.on_writable = vp_on_writable,
-	.on_shutdown = vp_on_shutdown,
-	.on_reset = vp_on_reset,
+static const struct vsock_ops vperf_stream_ops = {
+	.on_connect = vperf_stream_on_connect,
+	.on_data = vperf_stream_on_data,
+	.on_writable = vperf_stream_on_writable,
+	.on_shutdown = vperf_stream_on_shutdown,
+	.on_reset = vperf_stream_on_reset,
 };
 
 static int
-vp_stream_connect(struct vp_stream *st)
+vperf_stream_connect(struct vperf_stream *st)
 {
-	struct vp_ctx *t = st->t;
+	struct vperf_ctx *t = st->t;
 	int r = vsock_connect(t->stack, t->peer_cid, t->o.port +
 			(t->o.type == VSOCK_TYPE_SEQPACKET), t->o.type,
-			&vp_stream_ops, st, &st->vc);
+			&vperf_stream_ops, st, &st->vc);
 
 	if (r != 0)
 		return r;
-	st->state = VS_CONNECTING;
+	st->state = VPERF_ST_CONNECTING;
 	st->echo_got = 0;
 	st->trailer_got = 0;
 	t->live++;
@@ -285,32 +294,32 @@ vp_stream_connect(struct vp_stream *st)
 }
 
 int
-vp_client_start(struct vp_ctx *t)
+vperf_client_start(struct vperf_ctx *t)
 {
 	uint32_t i;
 
-	if (t->o.test == VP_VERIFY)
-		return vp_verify_start(t);
+	if (t->o.test == VPERF_VERIFY)
+		return vperf_verify_start(t);
 	t->streams = calloc(t->o.streams, sizeof(*t->streams));
 	if (t->streams == NULL)
 		return -ENOMEM;
 	for (i = 0; i < t->o.streams; i++) {
-		struct vp_stream *st = &t->streams[i];
+		struct vperf_stream *st = &t->streams[i];
 		int r;
 
 		st->t = t;
-		r = vp_stream_connect(st);
+		r = vperf_stream_connect(st);
 		if (r != 0 && r != -ENOBUFS)
-			return r;	/* -ENOBUFS: vp_client_poll retries */
+			return r;	/* -ENOBUFS: retried by the poll */
 	}
 	return 0;
 }
 
 /* --idle: each connection says hello, then nothing. */
 static void
-vp_idle_gone(struct vp_idle *id, bool counted)
+vperf_idle_gone(struct vperf_idle *id, bool counted)
 {
-	struct vp_ctx *t = id->t;
+	struct vperf_ctx *t = id->t;
 
 	if (!t->stopping) {
 		t->errors++;
@@ -323,20 +332,20 @@ vp_idle_gone(struct vp_idle *id, bool counted)
 }
 
 static void
-vp_idle_on_connect(struct vsock_conn *vc, int err, void *ctx)
+vperf_idle_on_connect(struct vsock_conn *vc, int err, void *ctx)
 {
-	struct vp_idle *id = ctx;
-	struct vp_ctx *t = id->t;
+	struct vperf_idle *id = ctx;
+	struct vperf_ctx *t = id->t;
 
 	t->idle_pending--;
 	if (err != 0) {
 		t->connect_fail++;
-		vp_idle_gone(id, false);
+		vperf_idle_gone(id, false);
 		return;
 	}
-	if (vp_send_hello(t, vc, VPERF_IDLE) != 0) {
+	if (vperf_send_hello(t, vc, VPERF_IDLE) != 0) {
 		vsock_abort(vc);
-		vp_idle_gone(id, false);
+		vperf_idle_gone(id, false);
 		return;
 	}
 	id->up = true;
@@ -344,9 +353,9 @@ vp_idle_on_connect(struct vsock_conn *vc, int err, void *ctx)
 }
 
 static void
-vp_idle_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
+vperf_idle_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 {
-	struct vp_idle *id = ctx;
+	struct vperf_idle *id = ctx;
 
 	/* An idle server says nothing. */
 	id->t->errors++;
@@ -355,39 +364,39 @@ vp_idle_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 }
 
 static void
-vp_idle_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
+vperf_idle_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
 {
 	RTE_SET_USED(how);
 	vsock_close(vc);
-	vp_idle_gone(ctx, false);
+	vperf_idle_gone(ctx, false);
 }
 
 static void
-vp_idle_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why,
+vperf_idle_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why,
 		void *ctx)
 {
 	RTE_SET_USED(vc);
 	RTE_SET_USED(why);
-	vp_idle_gone(ctx, true);
+	vperf_idle_gone(ctx, true);
 }
 
-static const struct vsock_ops vp_idle_ops = {
-	.on_connect = vp_idle_on_connect,
-	.on_data = vp_idle_on_data,
-	.on_shutdown = vp_idle_on_shutdown,
-	.on_reset = vp_idle_on_reset,
+static const struct vsock_ops vperf_idle_ops = {
+	.on_connect = vperf_idle_on_connect,
+	.on_data = vperf_idle_on_data,
+	.on_shutdown = vperf_idle_on_shutdown,
+	.on_reset = vperf_idle_on_reset,
 };
 
 /* Start idle connections, a bounded number answering at once. */
 static void
-vp_idle_open(struct vp_ctx *t)
+vperf_idle_open(struct vperf_ctx *t)
 {
 	while (t->idle_next < t->o.idle &&
-			t->idle_pending < VP_IDLE_INFLIGHT) {
-		struct vp_idle *id = &t->idle[t->idle_next];
+			t->idle_pending < VPERF_IDLE_INFLIGHT) {
+		struct vperf_idle *id = &t->idle[t->idle_next];
 		int r = vsock_connect(t->stack, t->peer_cid, t->o.port +
 				(t->o.type == VSOCK_TYPE_SEQPACKET),
-				t->o.type, &vp_idle_ops, id, &id->vc);
+				t->o.type, &vperf_idle_ops, id, &id->vc);
 
 		if (r == -ENOBUFS)
 			return;		/* control queue full: next poll */
@@ -404,93 +413,94 @@ vp_idle_open(struct vp_ctx *t)
 }
 
 int
-vp_idle_start(struct vp_ctx *t)
+vperf_idle_start(struct vperf_ctx *t)
 {
 	t->idle = calloc(t->o.idle, sizeof(*t->idle));
 	if (t->idle == NULL)
 		return -ENOMEM;
-	vp_idle_open(t);
+	vperf_idle_open(t);
 	return 0;
 }
 
 bool
-vp_idle_ready(const struct vp_ctx *t)
+vperf_idle_ready(const struct vperf_ctx *t)
 {
 	return t->idle_next == t->o.idle && t->idle_pending == 0;
 }
 
 void
-vp_client_poll(struct vp_ctx *t)
+vperf_client_poll(struct vperf_ctx *t)
 {
 	uint32_t i;
 
-	if (t->o.test == VP_VERIFY) {
-		vp_verify_poll(t);
+	if (t->o.test == VPERF_VERIFY) {
+		vperf_verify_poll(t);
 		return;
 	}
 	if (t->idle_next < t->o.idle)
-		vp_idle_open(t);
+		vperf_idle_open(t);
 	if (t->streams == NULL)
 		return;
 	for (i = 0; i < t->o.streams; i++) {
-		struct vp_stream *st = &t->streams[i];
+		struct vperf_stream *st = &t->streams[i];
 
-		if (st->state == VS_IDLE && !t->stopping &&
-				vp_stream_connect(st) == -ENOBUFS)
+		if (st->state == VPERF_ST_IDLE && !t->stopping &&
+				vperf_stream_connect(st) == -ENOBUFS)
 			break;	/* control queue full: next poll */
-		if (st->starved && st->state == VS_RUN)
-			t->o.test == VP_LATENCY ? vp_ping(st) : vp_pump(st);
+		if (st->starved && st->state == VPERF_ST_RUN)
+			t->o.test == VPERF_LATENCY ? vperf_ping(st) :
+				vperf_pump(st);
 	}
 }
 
 void
-vp_client_stop(struct vp_ctx *t)
+vperf_client_stop(struct vperf_ctx *t)
 {
 	uint32_t i;
 
-	if (t->o.test == VP_VERIFY) {
-		vp_verify_stop(t);
+	if (t->o.test == VPERF_VERIFY) {
+		vperf_verify_stop(t);
 		return;
 	}
 	t->stopping = true;
 	for (i = 0; t->streams != NULL && i < t->o.streams; i++) {
-		struct vp_stream *st = &t->streams[i];
+		struct vperf_stream *st = &t->streams[i];
 
-		if (st->state != VS_RUN)
+		if (st->state != VPERF_ST_RUN)
 			continue;
-		if (t->o.test == VP_SEND) {
+		if (t->o.test == VPERF_SEND) {
 			/* The sink answers the shutdown with its count. */
 			while (st->ic < st->nc)
 				rte_pktmbuf_free(st->cache[st->ic++]);
-			st->state = VS_TRAILER;
+			st->state = VPERF_ST_TRAILER;
 			if (vsock_shutdown(st->vc, VSOCK_SHUTDOWN_SEND) != 0)
-				vp_error(st);
+				vperf_error(st);
 		} else {
 			vsock_close(st->vc);
-			vp_stream_done(st);
+			vperf_stream_done(st);
 		}
 	}
 }
 
 bool
-vp_client_done(const struct vp_ctx *t)
+vperf_client_done(const struct vperf_ctx *t)
 {
 	return t->live == 0;
 }
 
 void
-vp_client_free(struct vp_ctx *t)
+vperf_client_free(struct vperf_ctx *t)
 {
 	uint32_t i;
 
-	vp_verify_free(t);
+	vperf_verify_free(t);
 	for (i = 0; t->idle != NULL && i < t->idle_next; i++)
 		if (t->idle[i].vc != NULL)
 			vsock_close(t->idle[i].vc);
 	for (i = 0; t->streams != NULL && i < t->o.streams; i++)
 		if (t->streams[i].vc != NULL) {
 			vsock_abort(t->streams[i].vc);
-			vp_stream_done(&t->streams[i]);
+			vperf_stream_done(&t->streams[i]);
 		}
 	free(t->idle);
 	free(t->streams);

@@ -24,25 +24,25 @@
 
 #include "app_eal.h"
 #include "app_opts.h"
+#include "app_pcap.h"
 #include "perf.h"
 #include "perf_proto.h"
 #include "perf_server.h"
 #include "report.h"
-#include "vsock_capture.h"
 
-#define VP_MBUF_ROOM 16384
+#define VPERF_MBUF_ROOM 16384
 /* An mbuf's buf_len is 16-bit: room for the headroom and this much. */
-#define VP_MBUF_ROOM_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM)
+#define VPERF_MBUF_ROOM_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM)
 /* The stack's 60-segment chains, of the default mbufs, half full. */
-#define VP_SEQ_MAX (60u * VP_MBUF_ROOM / 2 + 32768)
-#define VP_DRAIN_SECONDS 3.0
-#define VP_IDLE_SECONDS 60.0
+#define VPERF_SEQ_MAX (60u * VPERF_MBUF_ROOM / 2 + 32768)
+#define VPERF_DRAIN_SECONDS 3.0
+#define VPERF_IDLE_SECONDS 60.0
 
-static const char *vp_pcap;	/* --pcap FILE */
-static struct vsock_capture_conf vp_pcap_conf;	/* --pcap-snaplen */
+static const char *vperf_pcap;	/* --pcap FILE */
+static struct vsock_capture_conf vperf_pcap_conf;	/* --pcap-snaplen */
 
 static void
-usage(FILE *f, const char *prog)
+vperf_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 "Usage: %s [EAL options] -- [--dev SPEC] -s | -c CID [options]\n"
@@ -106,12 +106,12 @@ usage(FILE *f, const char *prog)
 "  %s -l 0-1 --in-memory --no-pci -- --dev loopback -l 4096 -t 3\n"
 "  %s -l 1 --in-memory --single-file-segments --no-pci -- \\\n"
 "      --dev vhost-user:path=/tmp/vhost-vsock.sock -c 2 -p 5201 -R -J\n",
-		prog, virtio_vsock_spec_usage(), VPERF_MAX_MSG, VP_MBUF_ROOM,
+		prog, virtio_vsock_spec_usage(), VPERF_MAX_MSG, VPERF_MBUF_ROOM,
 		prog, prog);
 }
 
 static int
-parse_seconds(const char *opt, const char *a, double *out)
+vperf_parse_seconds(const char *opt, const char *a, double *out)
 {
 	char *end;
 
@@ -125,7 +125,7 @@ parse_seconds(const char *opt, const char *a, double *out)
 
 /* -l N or -l MIN-MAX (--verify's random sizes). */
 static int
-parse_len(const char *s, struct vp_opts *o)
+vperf_parse_len(const char *s, struct vperf_opts *o)
 {
 	uint64_t a, b;
 
@@ -138,7 +138,7 @@ parse_len(const char *s, struct vp_opts *o)
 }
 
 static int
-parse_opts(int argc, char **argv, struct vp_opts *o)
+vperf_parse_opts(int argc, char **argv, struct vperf_opts *o)
 {
 	enum { O_DEV = 256, O_SEQPACKET, O_LATENCY, O_CONN_RATE, O_VERIFY,
 		O_BYTES, O_CONN_BYTES, O_SEED, O_IDLE, O_NB_MBUFS, O_MBUF_SIZE,
@@ -176,12 +176,12 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 	int opt, tests = 0;
 	bool time_set = false;
 
-	*o = (struct vp_opts){ .dev = "loopback", .port = 5201,
+	*o = (struct vperf_opts){ .dev = "loopback", .port = 5201,
 		.size = 65536, .size_min = 65536, .size_max = 65536,
 		.duration = 10, .interval = 1, .streams = 1,
-		.type = VSOCK_TYPE_STREAM, .test = VP_SEND,
+		.type = VSOCK_TYPE_STREAM, .test = VPERF_SEND,
 		.conn_bytes = 16u << 20, .seed = 1,
-		.nb_mbufs = 16384, .mbuf_size = VP_MBUF_ROOM };
+		.nb_mbufs = 16384, .mbuf_size = VPERF_MBUF_ROOM };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":sc:p:l:t:P:Ri:Jh", longopts,
@@ -210,12 +210,12 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->port = (uint32_t)v;
 			break;
 		case 'l':
-			if (parse_len(a, o) != 0)
+			if (vperf_parse_len(a, o) != 0)
 				return app_bad("-l", a, "expected N or MIN-MAX "
 					"with 1 <= MIN <= MAX <= 1048576");
 			break;
 		case 't':
-			if (parse_seconds("-t", a, &o->duration) != 0)
+			if (vperf_parse_seconds("-t", a, &o->duration) != 0)
 				return -EINVAL;
 			time_set = true;
 			break;
@@ -225,7 +225,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->streams = (uint32_t)v;
 			break;
 		case 'R':
-			o->test = VP_RECV;
+			o->test = VPERF_RECV;
 			tests++;
 			break;
 		case O_SEQPACKET:
@@ -235,15 +235,15 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->cold = true;
 			break;
 		case O_LATENCY:
-			o->test = VP_LATENCY;
+			o->test = VPERF_LATENCY;
 			tests++;
 			break;
 		case O_CONN_RATE:
-			o->test = VP_CONN_RATE;
+			o->test = VPERF_CONN_RATE;
 			tests++;
 			break;
 		case O_VERIFY:
-			o->test = VP_VERIFY;
+			o->test = VPERF_VERIFY;
 			tests++;
 			break;
 		case O_BYTES:
@@ -269,7 +269,7 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->idle = (uint32_t)v;
 			break;
 		case 'i':
-			if (parse_seconds("-i", a, &o->interval) != 0)
+			if (vperf_parse_seconds("-i", a, &o->interval) != 0)
 				return -EINVAL;
 			break;
 		case 'J':
@@ -282,7 +282,8 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->nb_mbufs = (uint32_t)v;
 			break;
 		case O_MBUF_SIZE:
-			if (app_parse_u64(a, 2048, VP_MBUF_ROOM_MAX, &v) != 0)
+			if (app_parse_u64(a, 2048, VPERF_MBUF_ROOM_MAX,
+					&v) != 0)
 				return app_bad("--mbuf-size", a,
 					"expected 2048..65407");
 			o->mbuf_size = (uint32_t)v;
@@ -294,10 +295,10 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 			o->max_conns = (uint32_t)v;
 			break;
 		case O_PCAP:
-			vp_pcap = a;
+			vperf_pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (vsock_capture_parse_snaplen(a, &vp_pcap_conf) != 0)
+			if (app_pcap_parse_snaplen(a, &vperf_pcap_conf) != 0)
 				return -EINVAL;
 			break;
 		case 'h':
@@ -314,43 +315,43 @@ parse_opts(int argc, char **argv, struct vp_opts *o)
 	if (tests > 1)
 		return app_bad("-R/--latency/--conn-rate/--verify", "",
 			"choose one test");
-	if (o->size_min != o->size_max && o->test != VP_VERIFY)
+	if (o->size_min != o->size_max && o->test != VPERF_VERIFY)
 		return app_bad("-l", "", "a range of sizes needs --verify");
-	if (o->test == VP_VERIFY && (!o->client ||
+	if (o->test == VPERF_VERIFY && (!o->client ||
 			o->type != VSOCK_TYPE_STREAM))
 		return app_bad("--verify", "", "needs -c CID of a STREAM echo "
 			"server (vsock-bridge --echo-port, vsock-testpmd "
 			"--mode echo)");
-	if (o->test == VP_VERIFY && o->bytes != 0 && !time_set)
+	if (o->test == VPERF_VERIFY && o->bytes != 0 && !time_set)
 		o->duration = 0;	/* --bytes alone ends it */
 	if (o->server && o->client)
 		return app_bad("-s", "-c", "a server or a client, not both");
 	if (!o->server && !o->client && strncmp(o->dev, "loopback", 8) != 0)
 		return app_bad("-c", "", "a client needs the server's CID "
 			"(only the loopback device serves itself)");
-	if (!o->server && o->duration == 0 && !(o->test == VP_VERIFY &&
+	if (!o->server && o->duration == 0 && !(o->test == VPERF_VERIFY &&
 			o->bytes != 0))
 		return app_bad("-t", "0", "only a server, or --verify with "
 			"--bytes, runs without a time limit");
-	if (o->cold && (!o->client || (o->test != VP_SEND &&
-			o->test != VP_RECV)))
+	if (o->cold && (!o->client || (o->test != VPERF_SEND &&
+			o->test != VPERF_RECV)))
 		return app_bad("--cold", "", "is for a client's stream tests "
 			"(sending, or -R)");
-	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > VP_SEQ_MAX)
+	if (o->type == VSOCK_TYPE_SEQPACKET && o->size > VPERF_SEQ_MAX)
 		return app_bad("-l", "", "SEQPACKET messages are at most "
 			"524288 bytes");
 	return 0;
 }
 
 static double
-vp_now(void)
+vperf_now(void)
 {
 	return (double)rte_get_timer_cycles() / (double)rte_get_timer_hz();
 }
 
 /* Bytes of memory in use: the DPDK heap and the C heap. */
 static uint64_t
-vp_mem_in_use(void)
+vperf_mem_in_use(void)
 {
 	struct rte_malloc_socket_stats ms;
 	struct mallinfo2 mi = mallinfo2();
@@ -363,75 +364,76 @@ vp_mem_in_use(void)
 
 /* Open the --idle connections; false when they could not all be. */
 static bool
-vp_open_idle(struct vp_ctx *t, struct vperf_server *sv,
-		struct vp_report *rep)
+vperf_open_idle(struct vperf_ctx *t, struct vperf_server *sv,
+		struct vperf_report *rep)
 {
-	double start = vp_now(), next = start + 1;
-	uint64_t before = vp_mem_in_use();
+	double start = vperf_now(), next = start + 1;
+	uint64_t before = vperf_mem_in_use();
 
-	if (vp_idle_start(t) != 0)
+	if (vperf_idle_start(t) != 0)
 		return false;
-	while (!app_quit && !vp_idle_ready(t) &&
-			vp_now() - start < VP_IDLE_SECONDS) {
+	while (!app_quit && !vperf_idle_ready(t) &&
+			vperf_now() - start < VPERF_IDLE_SECONDS) {
 		vsock_stack_poll(t->stack);
-		vp_client_poll(t);
+		vperf_client_poll(t);
 		if (sv != NULL)
 			vperf_server_poll(sv);
-		if (vp_now() >= next) {
+		if (vperf_now() >= next) {
 			fprintf(t->o.json ? stderr : stdout, "idle: %u of %u "
 				"connections up\n", t->idle_up, t->o.idle);
 			next += 1;
 		}
 	}
 	rep->idle_up = t->idle_up;
-	rep->idle_seconds = vp_now() - start;
-	rep->idle_bytes = vp_mem_in_use() - before;
+	rep->idle_seconds = vperf_now() - start;
+	rep->idle_bytes = vperf_mem_in_use() - before;
 	return t->idle_up == t->o.idle;
 }
 
 /* The test itself, until -t is over and the streams have finished. */
 static void
-vp_run(struct vp_ctx *t, struct vperf_server *sv, struct vp_report *rep)
+vperf_run(struct vperf_ctx *t, struct vperf_server *sv,
+		struct vperf_report *rep)
 {
-	double start = vp_now(), next = start + t->o.interval, stop_at = 0;
+	double start = vperf_now(), next = start + t->o.interval, stop_at = 0;
 	double duration = t->o.duration;
 
-	vp_report_begin(rep, t, start);
+	vperf_report_begin(rep, t, start);
 	while (!app_quit || t->o.client) {
-		double now = vp_now();
+		double now = vperf_now();
 
 		vsock_stack_poll(t->stack);
 		if (t->o.client)
-			vp_client_poll(t);
+			vperf_client_poll(t);
 		if (sv != NULL)
 			vperf_server_poll(sv);
 		if (t->o.interval > 0 && now >= next) {
-			vp_report_interval(rep, t, sv, now);
+			vperf_report_interval(rep, t, sv, now);
 			next += t->o.interval;
 		}
 		if (!t->stopping && (app_quit || (duration > 0 &&
 				now - start >= duration) ||
-				(t->o.test == VP_VERIFY &&
-				vp_verify_budget_done(t)))) {
-			vp_report_end_of_traffic(rep, t, now);
+				(t->o.test == VPERF_VERIFY &&
+				vperf_verify_budget_done(t)))) {
+			vperf_report_end_of_traffic(rep, t, now);
 			if (!t->o.client)
 				break;
-			vp_client_stop(t);
+			vperf_client_stop(t);
 			stop_at = now;
 		}
-		if (t->stopping && (vp_client_done(t) ||
-				now - stop_at > VP_DRAIN_SECONDS))
+		if (t->stopping && (vperf_client_done(t) ||
+				now - stop_at > VPERF_DRAIN_SECONDS))
 			break;
 	}
 }
 
 /* Let closes leave and their answers come back. */
 static void
-vp_settle(struct vp_ctx *t, struct vperf_server *sv)
+vperf_settle(struct vperf_ctx *t, struct vperf_server *sv)
 {
-	double end = vp_now() + 2;
+	double end = vperf_now() + 2;
 
-	while (vp_now() < end) {
+	while (vperf_now() < end) {
 		struct vsock_stack_stats ss;
 
 		vsock_stack_poll(t->stack);
@@ -447,8 +449,8 @@ vp_settle(struct vp_ctx *t, struct vperf_server *sv)
 int
 main(int argc, char **argv)
 {
-	struct vp_ctx t = { 0 };
-	struct vp_report rep = { 0 };
+	struct vperf_ctx t = { 0 };
+	struct vperf_report rep = { 0 };
 	struct virtio_vsock_conf dconf = { 0 };
 	struct vsock_stack_conf sconf = { 0 };
 	struct virtio_vsock_dev *dev = NULL;
@@ -463,24 +465,24 @@ main(int argc, char **argv)
 	app_opts_init("vsock-perf");
 	if (app_eal_split(argc, argv, &ea) != 0)
 		return 1;
-	ret = parse_opts(ea.app_argc, ea.app, &t.o);
+	ret = vperf_parse_opts(ea.app_argc, ea.app, &t.o);
 	if (ret != 0) {
 		app_eal_free(&ea);
 		if (ret == 1)
-			usage(stdout, argv[0]);
+			vperf_usage(stdout, argv[0]);
 		return ret == 1 ? 0 : 2;
 	}
 	if (app_eal_start(&ea, "vsock-perf", t.o.dev) != 0)
 		return 1;
 	t.tsc_hz = rte_get_tsc_hz();
-	t.pool = rte_pktmbuf_pool_create("vp_pool", t.o.nb_mbufs, 256, 0,
+	t.pool = rte_pktmbuf_pool_create("vperf_pool", t.o.nb_mbufs, 256, 0,
 			(uint16_t)(t.o.mbuf_size + RTE_PKTMBUF_HEADROOM),
 			rte_socket_id());
 	if (t.pool != NULL)
-		t.pay = t.o.cold && t.o.test == VP_SEND ?
+		t.pay = t.o.cold && t.o.test == VPERF_SEND ?
 			vperf_payload_create_cold((int)rte_socket_id()) :
 			vperf_payload_create((int)rte_socket_id());
-	t.hist = rte_zmalloc("vp_hist", sizeof(*t.hist), 0);
+	t.hist = rte_zmalloc("vperf_hist", sizeof(*t.hist), 0);
 	if (t.pool == NULL || t.hist == NULL) {
 		fprintf(stderr, "vsock-perf: cannot allocate %u mbufs: %s\n",
 			t.o.nb_mbufs, rte_strerror(rte_errno));
@@ -507,17 +509,17 @@ main(int argc, char **argv)
 	sconf.socket_id = (int)rte_socket_id();
 	sconf.max_conns = t.o.max_conns != 0 ? t.o.max_conns :
 		RTE_MAX(4096u, 2 * (t.o.streams + t.o.idle) + 64);
-	mem0 = vp_mem_in_use();
+	mem0 = vperf_mem_in_use();
 	t.stack = vsock_stack_create("vsock-perf", &sconf);
 	if (t.stack == NULL) {
 		fprintf(stderr, "vsock-perf: stack of %u connections: %s\n",
 			sconf.max_conns, rte_strerror(rte_errno));
 		return 1;
 	}
-	rep.stack_bytes_per_conn = (double)(vp_mem_in_use() - mem0) /
+	rep.stack_bytes_per_conn = (double)(vperf_mem_in_use() - mem0) /
 		sconf.max_conns;
-	if (vp_pcap != NULL) {
-		cap = vsock_capture_open(vp_pcap, &vp_pcap_conf, err,
+	if (vperf_pcap != NULL) {
+		cap = vsock_capture_open(vperf_pcap, &vperf_pcap_conf, err,
 				sizeof(err));
 		if (cap == NULL) {
 			fprintf(stderr, "vsock-perf: --pcap %s\n", err);
@@ -552,15 +554,15 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	vp_report_start(&rep, &t, dev);
-	if (t.o.client && t.o.idle > 0 && !vp_open_idle(&t, sv, &rep))
+	vperf_report_start(&rep, &t, dev);
+	if (t.o.client && t.o.idle > 0 && !vperf_open_idle(&t, sv, &rep))
 		fprintf(stderr, "vsock-perf: only %u of %u idle connections "
 			"came up\n", t.idle_up, t.o.idle);
 	/* --verify: a quarter of the pool's bytes in flight at most. */
 	t.window = RTE_MIN(256u << 10, RTE_MAX(16u << 10, (uint64_t)
 			t.o.nb_mbufs * t.o.mbuf_size / 4 / t.o.streams));
 	if (t.o.client && !app_quit) {
-		ret = vp_client_start(&t);
+		ret = vperf_client_start(&t);
 		if (ret != 0) {
 			fprintf(stderr, "vsock-perf: connect to %" PRIu64
 				":%u: %s\n", t.peer_cid, t.o.port,
@@ -569,23 +571,23 @@ main(int argc, char **argv)
 		}
 	}
 	if (!app_quit && (ret == 0 || !t.o.client))
-		vp_run(&t, sv, &rep);
-	vp_client_free(&t);
+		vperf_run(&t, sv, &rep);
+	vperf_client_free(&t);
 	if (sv != NULL)
 		vperf_server_stop(sv);
-	vp_settle(&t, sv);
-	if (t.o.client && t.o.test == VP_SEND && t.trailers != t.o.streams) {
+	vperf_settle(&t, sv);
+	if (t.o.client && t.o.test == VPERF_SEND && t.trailers != t.o.streams) {
 		fprintf(stderr, "vsock-perf: %u of %u sinks never answered "
 			"with their byte count\n", t.o.streams - t.trailers,
 			t.o.streams);
 		t.errors++;
 	}
-	vp_report_finish(&rep, &t, sv, dev);
+	vperf_report_finish(&rep, &t, sv, dev);
 	ret = t.errors == 0 ? 0 : 1;
 	/* Packets still in the device's rings come from the stack's pools. */
 	virtio_vsock_close(dev);
 	vsock_stack_destroy(t.stack);
-	if (vsock_capture_close_report(cap, "vsock-perf", vp_pcap) != 0)
+	if (app_pcap_close_report(cap, "vsock-perf", vperf_pcap) != 0)
 		ret = 1;
 	vperf_server_free(sv);
 	vperf_payload_free(t.pay);

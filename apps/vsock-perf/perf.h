@@ -11,15 +11,15 @@
 struct rte_mempool;
 struct vperf_payload;
 
-enum vp_test {
-	VP_SEND,	/* client sends, server sinks (default) */
-	VP_RECV,	/* -R: server sends, client sinks */
-	VP_LATENCY,	/* --latency: ping-pong */
-	VP_CONN_RATE,	/* --conn-rate: connect and close */
-	VP_VERIFY,	/* --verify: every byte checked against an echo */
+enum vperf_test {
+	VPERF_SEND,	/* client sends, server sinks (default) */
+	VPERF_RECV,	/* -R: server sends, client sinks */
+	VPERF_LATENCY,	/* --latency: ping-pong */
+	VPERF_CONN_RATE,	/* --conn-rate: connect and close */
+	VPERF_VERIFY,	/* --verify: every byte checked against an echo */
 };
 
-struct vp_opts {
+struct vperf_opts {
 	const char *dev;
 	bool server;
 	bool client;
@@ -35,7 +35,7 @@ struct vp_opts {
 	double interval;	/* seconds between reports; 0: none */
 	uint32_t streams;
 	enum vsock_type type;
-	enum vp_test test;
+	enum vperf_test test;
 	bool cold;		/* --cold: cold source, reading sink */
 	uint32_t idle;		/* --idle N */
 	bool json;
@@ -45,37 +45,37 @@ struct vp_opts {
 };
 
 /* Log-linear latency histogram in nanoseconds: < 1 % error. */
-#define VP_HIST_LINEAR 1024u
-#define VP_HIST_SUB 128u
-#define VP_HIST_BUCKETS (VP_HIST_LINEAR + 54u * VP_HIST_SUB)
+#define VPERF_HIST_LINEAR 1024u
+#define VPERF_HIST_SUB 128u
+#define VPERF_HIST_BUCKETS (VPERF_HIST_LINEAR + 54u * VPERF_HIST_SUB)
 
-struct vp_hist {
+struct vperf_hist {
 	uint64_t n;
 	uint64_t min_ns;
 	uint64_t max_ns;
 	double sum_ns;
-	uint64_t b[VP_HIST_BUCKETS];
+	uint64_t b[VPERF_HIST_BUCKETS];
 };
 
-void vp_hist_add(struct vp_hist *h, uint64_t ns);
+void vperf_hist_add(struct vperf_hist *h, uint64_t ns);
 /* The @pct-th percentile (0..100) in nanoseconds; 0 without samples. */
-double vp_hist_pct(const struct vp_hist *h, double pct);
+double vperf_hist_pct(const struct vperf_hist *h, double pct);
 
 /* What one direction of the run moved. */
-struct vp_count {
+struct vperf_count {
 	uint64_t bytes;
 	uint64_t msgs;
 };
 
 /* One --idle connection. */
-struct vp_idle {
+struct vperf_idle {
 	struct vsock_conn *vc;
-	struct vp_ctx *t;
+	struct vperf_ctx *t;
 	bool up;		/* established and said hello */
 };
 
 /* --verify's verdicts. */
-struct vp_verify_stats {
+struct vperf_verify_stats {
 	uint64_t conns_ok;	/* ended normally, every byte and digest equal */
 	uint64_t bytes_ok;
 	uint64_t sha256_ok;
@@ -86,23 +86,23 @@ struct vp_verify_stats {
 	uint64_t unreported;	/* ended normally but short or different */
 };
 
-struct vv_slot;
+struct vperf_verify_slot;
 
-struct vp_ctx {
-	struct vp_opts o;
+struct vperf_ctx {
+	struct vperf_opts o;
 	struct vsock_stack *stack;
 	struct rte_mempool *pool;
 	struct vperf_payload *pay;
 	uint64_t peer_cid;
-	struct vp_stream *streams;	/* -P of them */
-	struct vp_idle *idle;		/* --idle of them */
+	struct vperf_stream *streams;	/* -P of them */
+	struct vperf_idle *idle;		/* --idle of them */
 	uint32_t idle_up;		/* idle connections established */
 	uint32_t idle_next;		/* idle connections started */
 	uint32_t idle_pending;		/* ... not yet answered */
 	bool stopping;			/* -t is over: wind down */
 	uint32_t live;			/* streams not yet finished */
-	struct vp_count sent;		/* by the client */
-	struct vp_count rcvd;		/* by the client (-R, echo) */
+	struct vperf_count sent;		/* by the client */
+	struct vperf_count rcvd;		/* by the client (-R, echo) */
 	uint64_t sink_rcvd;		/* servers' trailers (send test) */
 	uint64_t sum;			/* --cold -R: every byte read */
 	uint32_t trailers;		/* streams whose trailer came */
@@ -110,31 +110,31 @@ struct vp_ctx {
 	uint64_t errors;
 	uint64_t connect_fail;
 	uint64_t resets;
-	struct vp_hist *hist;
+	struct vperf_hist *hist;
 	uint64_t tsc_hz;
-	struct vv_slot *vslots;		/* --verify */
+	struct vperf_verify_slot *vslots;		/* --verify */
 	uint64_t window;		/* --verify: bytes in flight per slot */
-	struct vp_verify_stats vf;
+	struct vperf_verify_stats vf;
 };
 
 /* client.c */
-int vp_client_start(struct vp_ctx *t);
+int vperf_client_start(struct vperf_ctx *t);
 /* Resume starved streams, reconnect --conn-rate slots, open idle ones. */
-void vp_client_poll(struct vp_ctx *t);
-/* Open the --idle connections (vp_client_poll() continues). */
-int vp_idle_start(struct vp_ctx *t);
+void vperf_client_poll(struct vperf_ctx *t);
+/* Open the --idle connections (vperf_client_poll() continues). */
+int vperf_idle_start(struct vperf_ctx *t);
 /* Every idle connection was answered (see idle_up for how many are up). */
-bool vp_idle_ready(const struct vp_ctx *t);
-void vp_client_stop(struct vp_ctx *t);
-bool vp_client_done(const struct vp_ctx *t);
-void vp_client_free(struct vp_ctx *t);
+bool vperf_idle_ready(const struct vperf_ctx *t);
+void vperf_client_stop(struct vperf_ctx *t);
+bool vperf_client_done(const struct vperf_ctx *t);
+void vperf_client_free(struct vperf_ctx *t);
 
 /* verify.c */
-int vp_verify_start(struct vp_ctx *t);
-void vp_verify_poll(struct vp_ctx *t);
+int vperf_verify_start(struct vperf_ctx *t);
+void vperf_verify_poll(struct vperf_ctx *t);
 /* No new connections; running ones end where they are, checked. */
-void vp_verify_stop(struct vp_ctx *t);
-bool vp_verify_budget_done(const struct vp_ctx *t);
-void vp_verify_free(struct vp_ctx *t);
+void vperf_verify_stop(struct vperf_ctx *t);
+bool vperf_verify_budget_done(const struct vperf_ctx *t);
+void vperf_verify_free(struct vperf_ctx *t);
 
 #endif /* VSOCK_PERF_H */

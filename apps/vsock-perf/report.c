@@ -16,27 +16,27 @@
 #include "perf_server.h"
 #include "report.h"
 
-static const char *const vp_test_names[] = {
-	[VP_SEND] = "send", [VP_RECV] = "reverse",
-	[VP_LATENCY] = "latency", [VP_CONN_RATE] = "conn-rate",
-	[VP_VERIFY] = "verify",
+static const char *const vperf_test_names[] = {
+	[VPERF_SEND] = "send", [VPERF_RECV] = "reverse",
+	[VPERF_LATENCY] = "latency", [VPERF_CONN_RATE] = "conn-rate",
+	[VPERF_VERIFY] = "verify",
 };
 
 void
-vp_hist_add(struct vp_hist *h, uint64_t ns)
+vperf_hist_add(struct vperf_hist *h, uint64_t ns)
 {
 	unsigned int idx;
 
-	if (ns < VP_HIST_LINEAR) {
+	if (ns < VPERF_HIST_LINEAR) {
 		idx = (unsigned int)ns;
 	} else {
 		/* 128 buckets per power of two above 1 us. */
 		unsigned int e = 63u - (unsigned int)__builtin_clzll(ns);
 
-		idx = VP_HIST_LINEAR + (e - 10) * VP_HIST_SUB +
-			(unsigned int)((ns >> (e - 7)) & (VP_HIST_SUB - 1));
-		if (idx >= VP_HIST_BUCKETS)
-			idx = VP_HIST_BUCKETS - 1;
+		idx = VPERF_HIST_LINEAR + (e - 10) * VPERF_HIST_SUB +
+			(unsigned int)((ns >> (e - 7)) & (VPERF_HIST_SUB - 1));
+		if (idx >= VPERF_HIST_BUCKETS)
+			idx = VPERF_HIST_BUCKETS - 1;
 	}
 	h->b[idx]++;
 	if (h->n == 0 || ns < h->min_ns)
@@ -49,19 +49,20 @@ vp_hist_add(struct vp_hist *h, uint64_t ns)
 
 /* The middle of bucket @idx, in nanoseconds. */
 static double
-vp_hist_value(unsigned int idx)
+vperf_hist_value(unsigned int idx)
 {
 	unsigned int e, sub;
 
-	if (idx < VP_HIST_LINEAR)
+	if (idx < VPERF_HIST_LINEAR)
 		return idx;
-	e = (idx - VP_HIST_LINEAR) / VP_HIST_SUB + 10;
-	sub = (idx - VP_HIST_LINEAR) % VP_HIST_SUB;
-	return ((double)(VP_HIST_SUB + sub) + 0.5) * (double)(1ull << (e - 7));
+	e = (idx - VPERF_HIST_LINEAR) / VPERF_HIST_SUB + 10;
+	sub = (idx - VPERF_HIST_LINEAR) % VPERF_HIST_SUB;
+	return ((double)(VPERF_HIST_SUB + sub) + 0.5) *
+		(double)(1ull << (e - 7));
 }
 
 double
-vp_hist_pct(const struct vp_hist *h, double pct)
+vperf_hist_pct(const struct vperf_hist *h, double pct)
 {
 	uint64_t want, seen = 0;
 	unsigned int i;
@@ -71,24 +72,25 @@ vp_hist_pct(const struct vp_hist *h, double pct)
 	want = (uint64_t)(pct / 100.0 * (double)h->n);
 	if (want >= h->n)
 		want = h->n - 1;
-	for (i = 0; i < VP_HIST_BUCKETS; i++) {
+	for (i = 0; i < VPERF_HIST_BUCKETS; i++) {
 		seen += h->b[i];
 		if (seen > want)
 			return RTE_MAX((double)h->min_ns,
-				RTE_MIN(vp_hist_value(i), (double)h->max_ns));
+				RTE_MIN(vperf_hist_value(i),
+					(double)h->max_ns));
 	}
 	return (double)h->max_ns;
 }
 
 static FILE *
-vp_out(const struct vp_ctx *t)
+vperf_out(const struct vperf_ctx *t)
 {
 	return t->o.json ? stderr : stdout;
 }
 
 /* The counters the test is judged by: bytes and messages (or conns). */
 static void
-vp_progress(const struct vp_ctx *t, const struct vperf_server *sv,
+vperf_progress(const struct vperf_ctx *t, const struct vperf_server *sv,
 		uint64_t *bytes, uint64_t *msgs)
 {
 	if (!t->o.client) {
@@ -99,12 +101,12 @@ vp_progress(const struct vp_ctx *t, const struct vperf_server *sv,
 		return;
 	}
 	switch (t->o.test) {
-	case VP_RECV:
-	case VP_LATENCY:
+	case VPERF_RECV:
+	case VPERF_LATENCY:
 		*bytes = t->rcvd.bytes;
 		*msgs = t->rcvd.msgs;
 		break;
-	case VP_CONN_RATE:
+	case VPERF_CONN_RATE:
 		*bytes = 0;
 		*msgs = t->conns_done;
 		break;
@@ -115,14 +117,14 @@ vp_progress(const struct vp_ctx *t, const struct vperf_server *sv,
 }
 
 void
-vp_report_start(struct vp_report *r, const struct vp_ctx *t,
+vperf_report_start(struct vperf_report *r, const struct vperf_ctx *t,
 		struct virtio_vsock_dev *dev)
 {
 	r->dev = dev;
 	if (t->o.json)
 		return;
 	printf("vsock-perf: %s on %s (cid %" PRIu64 "), port %u",
-		t->o.client ? vp_test_names[t->o.test] : "server",
+		t->o.client ? vperf_test_names[t->o.test] : "server",
 		t->o.dev, virtio_vsock_cid(dev), t->o.port);
 	if (t->o.client)
 		printf(", to cid %" PRIu64 ", %u x %s, %u-byte messages",
@@ -134,21 +136,22 @@ vp_report_start(struct vp_report *r, const struct vp_ctx *t,
 }
 
 void
-vp_report_begin(struct vp_report *r, const struct vp_ctx *t, double now)
+vperf_report_begin(struct vperf_report *r, const struct vperf_ctx *t,
+		double now)
 {
 	r->t0 = now;
 	r->last = now;
 	virtio_vsock_stats_get(r->dev, &r->ring0);
-	vp_progress(t, NULL, &r->last_bytes, &r->last_msgs);
+	vperf_progress(t, NULL, &r->last_bytes, &r->last_msgs);
 }
 
 static void
-vp_print_rate(FILE *f, const struct vp_ctx *t, double s, double e,
+vperf_print_rate(FILE *f, const struct vperf_ctx *t, double s, double e,
 		uint64_t bytes, uint64_t msgs)
 {
 	double dt = e - s > 0 ? e - s : 1;
 
-	if (t->o.client && t->o.test == VP_CONN_RATE) {
+	if (t->o.client && t->o.test == VPERF_CONN_RATE) {
 		fprintf(f, "[SUM] %7.2f-%-7.2f sec  %10" PRIu64 " conns  "
 			"%10.0f conns/s\n", s, e, msgs, (double)msgs / dt);
 		return;
@@ -159,16 +162,16 @@ vp_print_rate(FILE *f, const struct vp_ctx *t, double s, double e,
 }
 
 void
-vp_report_interval(struct vp_report *r, const struct vp_ctx *t,
+vperf_report_interval(struct vperf_report *r, const struct vperf_ctx *t,
 		const struct vperf_server *sv, double now)
 {
-	struct vp_interval iv = { .start = r->last - r->t0,
+	struct vperf_interval iv = { .start = r->last - r->t0,
 		.end = now - r->t0 };
 	uint64_t bytes, msgs;
 
 	if (t->stopping)
 		return;
-	vp_progress(t, sv, &bytes, &msgs);
+	vperf_progress(t, sv, &bytes, &msgs);
 	iv.bytes = bytes - r->last_bytes;
 	iv.msgs = msgs - r->last_msgs;
 	r->last_bytes = bytes;
@@ -176,7 +179,7 @@ vp_report_interval(struct vp_report *r, const struct vp_ctx *t,
 	r->last = now;
 	if (r->nb_iv == r->cap_iv) {
 		unsigned int cap = r->cap_iv ? 2 * r->cap_iv : 64;
-		struct vp_interval *n = realloc(r->iv, cap * sizeof(*n));
+		struct vperf_interval *n = realloc(r->iv, cap * sizeof(*n));
 
 		if (n == NULL)
 			return;
@@ -184,16 +187,16 @@ vp_report_interval(struct vp_report *r, const struct vp_ctx *t,
 		r->cap_iv = cap;
 	}
 	r->iv[r->nb_iv++] = iv;
-	vp_print_rate(vp_out(t), t, iv.start, iv.end, iv.bytes, iv.msgs);
-	if (t->o.client && t->o.test == VP_LATENCY)
-		fprintf(vp_out(t), "      rtt so far: p50 %.2f us  p99 %.2f "
-			"us\n", vp_hist_pct(t->hist, 50) / 1e3,
-			vp_hist_pct(t->hist, 99) / 1e3);
-	fflush(vp_out(t));
+	vperf_print_rate(vperf_out(t), t, iv.start, iv.end, iv.bytes, iv.msgs);
+	if (t->o.client && t->o.test == VPERF_LATENCY)
+		fprintf(vperf_out(t), "      rtt so far: p50 %.2f us  p99 %.2f "
+			"us\n", vperf_hist_pct(t->hist, 50) / 1e3,
+			vperf_hist_pct(t->hist, 99) / 1e3);
+	fflush(vperf_out(t));
 }
 
 void
-vp_report_end_of_traffic(struct vp_report *r, const struct vp_ctx *t,
+vperf_report_end_of_traffic(struct vperf_report *r, const struct vperf_ctx *t,
 		double now)
 {
 	RTE_SET_USED(t);
@@ -203,14 +206,14 @@ vp_report_end_of_traffic(struct vp_report *r, const struct vp_ctx *t,
 
 /* Packets the driver moved over the test window, each way. */
 static void
-vp_ring_pkts(const struct vp_report *r, uint64_t *tx, uint64_t *rx)
+vperf_ring_pkts(const struct vperf_report *r, uint64_t *tx, uint64_t *rx)
 {
 	*tx = r->ring1.tx_pkts - r->ring0.tx_pkts;
 	*rx = r->ring1.rx_pkts - r->ring0.rx_pkts;
 }
 
 static void
-vp_json_sum(const char *name, double secs, uint64_t bytes, uint64_t msgs)
+vperf_json_sum(const char *name, double secs, uint64_t bytes, uint64_t msgs)
 {
 	printf("\"%s\": {\"seconds\": %.6f, \"bytes\": %" PRIu64
 		", \"bits_per_second\": %.1f, \"msgs\": %" PRIu64
@@ -221,36 +224,37 @@ vp_json_sum(const char *name, double secs, uint64_t bytes, uint64_t msgs)
 
 /* sum_sent and sum_received, from the client's point of view. */
 static void
-vp_sums(const struct vp_ctx *t, struct vp_count *sent, struct vp_count *rcvd)
+vperf_sums(const struct vperf_ctx *t, struct vperf_count *sent,
+		struct vperf_count *rcvd)
 {
 	*sent = t->sent;
 	*rcvd = t->rcvd;
-	if (t->o.test == VP_SEND) {
+	if (t->o.test == VPERF_SEND) {
 		/*
 		 * The sinks' own counts: a sink that never answered counts
 		 * nothing (and is an error, main.c), never what was sent.
 		 */
 		rcvd->bytes = t->sink_rcvd;
 		rcvd->msgs = rcvd->bytes / t->o.size;
-	} else if (t->o.test == VP_RECV) {
+	} else if (t->o.test == VPERF_RECV) {
 		*sent = t->rcvd;	/* what the servers managed to send */
 	}
 }
 
 static void
-vp_json(const struct vp_report *r, const struct vp_ctx *t,
+vperf_json(const struct vperf_report *r, const struct vperf_ctx *t,
 		const struct vperf_server *sv, struct virtio_vsock_dev *dev)
 {
 	double secs = r->t_end - r->t0;
 	struct vsock_stack_stats ss;
 	struct virtio_vsock_stats ds;
-	struct vp_count sent, rcvd;
+	struct vperf_count sent, rcvd;
 	uint64_t ring_tx, ring_rx;
 	unsigned int i, ends = sv != NULL && t->o.client ? 2 : 1;
 
 	vsock_stack_stats_get(t->stack, &ss);
 	virtio_vsock_stats_get(dev, &ds);
-	vp_sums(t, &sent, &rcvd);
+	vperf_sums(t, &sent, &rcvd);
 	printf("{\"start\": {\"version\": \"vsock-perf 1\", \"dev\": \"%s\", "
 		"\"local_cid\": %" PRIu64 ", \"remote_cid\": %" PRIu64
 		", \"port\": %u, \"role\": \"%s\", \"test\": \"%s\", "
@@ -258,16 +262,16 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 		"\"reverse\": %s, \"latency\": %s, \"duration\": %.3f, "
 		"\"idle\": %u, \"cold\": %s, \"cold_bytes\": %zu},\n", t->o.dev, vsock_stack_local_cid(t->stack),
 		t->peer_cid, t->o.port, t->o.client ? "client" : "server",
-		vp_test_names[t->o.test],
+		vperf_test_names[t->o.test],
 		t->o.type == VSOCK_TYPE_STREAM ? "stream" : "seqpacket",
 		t->o.size, t->o.streams,
-		t->o.test == VP_RECV ? "true" : "false",
-		t->o.test == VP_LATENCY ? "true" : "false", t->o.duration,
+		t->o.test == VPERF_RECV ? "true" : "false",
+		t->o.test == VPERF_LATENCY ? "true" : "false", t->o.duration,
 		t->o.idle, t->o.cold ? "true" : "false",
 		t->o.cold ? vperf_cold_len() : (size_t)0);
 	printf(" \"intervals\": [");
 	for (i = 0; i < r->nb_iv; i++) {
-		const struct vp_interval *iv = &r->iv[i];
+		const struct vperf_interval *iv = &r->iv[i];
 		double dt = iv->end - iv->start > 0 ? iv->end - iv->start : 1;
 
 		printf("%s\n  {\"start\": %.3f, \"end\": %.3f, \"bytes\": %"
@@ -278,24 +282,24 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 			(double)iv->msgs / dt);
 	}
 	printf("],\n \"end\": {");
-	vp_json_sum("sum_sent", secs, sent.bytes, sent.msgs);
+	vperf_json_sum("sum_sent", secs, sent.bytes, sent.msgs);
 	printf(", ");
-	vp_json_sum("sum_received", secs, rcvd.bytes, rcvd.msgs);
-	if (t->o.test == VP_LATENCY)
+	vperf_json_sum("sum_received", secs, rcvd.bytes, rcvd.msgs);
+	if (t->o.test == VPERF_LATENCY)
 		printf(",\n  \"latency\": {\"samples\": %" PRIu64 ", \"p50_us\":"
 			" %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"min_us\":"
 			" %.3f, \"max_us\": %.3f, \"mean_us\": %.3f}",
-			t->hist->n, vp_hist_pct(t->hist, 50) / 1e3,
-			vp_hist_pct(t->hist, 99) / 1e3,
-			vp_hist_pct(t->hist, 99.9) / 1e3,
+			t->hist->n, vperf_hist_pct(t->hist, 50) / 1e3,
+			vperf_hist_pct(t->hist, 99) / 1e3,
+			vperf_hist_pct(t->hist, 99.9) / 1e3,
 			(double)t->hist->min_ns / 1e3,
 			(double)t->hist->max_ns / 1e3, t->hist->n ?
 			t->hist->sum_ns / (double)t->hist->n / 1e3 : 0);
-	if (t->o.test == VP_CONN_RATE)
+	if (t->o.test == VPERF_CONN_RATE)
 		printf(",\n  \"connect\": {\"conns\": %" PRIu64 ", \"seconds\": "
 			"%.6f, \"per_second\": %.1f}", t->conns_done, secs,
 			secs > 0 ? (double)t->conns_done / secs : 0);
-	if (t->o.test == VP_VERIFY)
+	if (t->o.test == VPERF_VERIFY)
 		printf(",\n  \"verify\": {\"conns_ok\": %" PRIu64 ", \"bytes_ok\": %"
 			PRIu64 ", \"sha256_ok\": %" PRIu64 ", \"resets\": %"
 			PRIu64 ", \"bytes_echoed\": %" PRIu64
@@ -311,7 +315,7 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 			r->idle_seconds, r->stack_bytes_per_conn,
 			r->stack_bytes_per_conn + (r->idle_up ?
 			(double)r->idle_bytes / r->idle_up / ends : 0));
-	vp_ring_pkts(r, &ring_tx, &ring_rx);
+	vperf_ring_pkts(r, &ring_tx, &ring_rx);
 	printf(",\n  \"ring\": {\"seconds\": %.6f, \"tx_pkts\": %" PRIu64
 		", \"rx_pkts\": %" PRIu64 ", \"tx_pkts_per_second\": %.1f, "
 		"\"rx_pkts_per_second\": %.1f}", secs, ring_tx, ring_rx,
@@ -346,10 +350,10 @@ vp_json(const struct vp_report *r, const struct vp_ctx *t,
 }
 
 void
-vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
+vperf_report_finish(struct vperf_report *r, const struct vperf_ctx *t,
 		const struct vperf_server *sv, struct virtio_vsock_dev *dev)
 {
-	struct vp_count sent, rcvd;
+	struct vperf_count sent, rcvd;
 	uint64_t ring_tx, ring_rx;
 	double secs;
 
@@ -359,31 +363,32 @@ vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
 	}
 	secs = r->t_end - r->t0;
 	if (t->o.json) {
-		vp_json(r, t, sv, dev);
+		vperf_json(r, t, sv, dev);
 	} else if (t->o.client) {
-		vp_sums(t, &sent, &rcvd);
+		vperf_sums(t, &sent, &rcvd);
 		printf("- - - - - - - - - - - - - - - - - - - - - - - - -\n");
-		if (t->o.test == VP_CONN_RATE) {
-			vp_print_rate(stdout, t, 0, secs, 0, t->conns_done);
+		if (t->o.test == VPERF_CONN_RATE) {
+			vperf_print_rate(stdout, t, 0, secs, 0, t->conns_done);
 		} else {
-			vp_print_rate(stdout, t, 0, secs, sent.bytes,
+			vperf_print_rate(stdout, t, 0, secs, sent.bytes,
 				sent.msgs);
 			printf("      sender\n");
-			vp_print_rate(stdout, t, 0, secs, rcvd.bytes,
+			vperf_print_rate(stdout, t, 0, secs, rcvd.bytes,
 				rcvd.msgs);
 			printf("      receiver\n");
 		}
-		vp_ring_pkts(r, &ring_tx, &ring_rx);
+		vperf_ring_pkts(r, &ring_tx, &ring_rx);
 		printf("ring: tx %.3f Mpkt/s, rx %.3f Mpkt/s (driver "
 			"counters)\n", secs > 0 ? ring_tx / secs / 1e6 : 0,
 			secs > 0 ? ring_rx / secs / 1e6 : 0);
-		if (t->o.test == VP_LATENCY)
+		if (t->o.test == VPERF_LATENCY)
 			printf("rtt: p50 %.2f us  p99 %.2f us  p99.9 %.2f us"
 				"  (%" PRIu64 " samples)\n",
-				vp_hist_pct(t->hist, 50) / 1e3,
-				vp_hist_pct(t->hist, 99) / 1e3,
-				vp_hist_pct(t->hist, 99.9) / 1e3, t->hist->n);
-		if (t->o.test == VP_VERIFY)
+				vperf_hist_pct(t->hist, 50) / 1e3,
+				vperf_hist_pct(t->hist, 99) / 1e3,
+				vperf_hist_pct(t->hist, 99.9) / 1e3,
+				t->hist->n);
+		if (t->o.test == VPERF_VERIFY)
 			printf("verify: %" PRIu64 " connections ok (%" PRIu64
 				" B, SHA-256 equal), %" PRIu64 " reset losing %"
 				PRIu64 " B (reported), corrupt %" PRIu64

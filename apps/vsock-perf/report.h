@@ -7,23 +7,23 @@
 
 #include <virtio_vsock_dev.h>
 
-struct vp_ctx;
+struct vperf_ctx;
 struct vperf_server;
 
-struct vp_interval {
+struct vperf_interval {
 	double start;
 	double end;
 	uint64_t bytes;
 	uint64_t msgs;		/* messages, or connections (--conn-rate) */
 };
 
-struct vp_report {
+struct vperf_report {
 	double t0;		/* traffic started */
 	double t_end;		/* traffic stopped (-t over) */
 	double last;		/* end of the last interval */
 	uint64_t last_bytes;
 	uint64_t last_msgs;
-	struct vp_interval *iv;
+	struct vperf_interval *iv;
 	unsigned int nb_iv;
 	unsigned int cap_iv;
 	/* --idle */
@@ -41,14 +41,15 @@ struct vp_report {
 	struct virtio_vsock_stats ring1;
 };
 
-void vp_report_start(struct vp_report *r, const struct vp_ctx *t,
+void vperf_report_start(struct vperf_report *r, const struct vperf_ctx *t,
 		struct virtio_vsock_dev *dev);
-void vp_report_begin(struct vp_report *r, const struct vp_ctx *t, double now);
-void vp_report_interval(struct vp_report *r, const struct vp_ctx *t,
-		const struct vperf_server *sv, double now);
-void vp_report_end_of_traffic(struct vp_report *r, const struct vp_ctx *t,
+void vperf_report_begin(struct vperf_report *r, const struct vperf_ctx *t,
 		double now);
-void vp_report_finish(struct vp_report *r, const struct vp_ctx *t,
+void vperf_report_interval(struct vperf_report *r, const struct vperf_ctx *t,
+		const struct vperf_server *sv, double now);
+void vperf_report_end_of_traffic(struct vperf_report *r,
+		const struct vperf_ctx *t, double now);
+void vperf_report_finish(struct vperf_report *r, const struct vperf_ctx *t,
 		const struct vperf_server *sv, struct virtio_vsock_dev *dev);
 
 #endif /* VSOCK_PERF_REPORT_H */

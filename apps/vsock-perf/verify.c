@@ -25,14 +25,19 @@
 #include "perf_proto.h"
 
 /* Pause before a slot connects again after a reset or a failed connect. */
-#define VV_RETRY_MS 20
+#define VPERF_VERIFY_RETRY_MS 20
 
-enum vv_state { VV_IDLE, VV_CONNECTING, VV_SENDING, VV_DRAINING };
+enum vperf_verify_state {
+	VPERF_VERIFY_IDLE,
+	VPERF_VERIFY_CONNECTING,
+	VPERF_VERIFY_SENDING,
+	VPERF_VERIFY_DRAINING,
+};
 
-struct vv_slot {
-	struct vp_ctx *t;
+struct vperf_verify_slot {
+	struct vperf_ctx *t;
 	struct vsock_conn *vc;
-	enum vv_state state;
+	enum vperf_verify_state state;
 	uint64_t seq;		/* connections this slot has opened */
 	uint64_t base;		/* pattern offset of this connection's byte 0 */
 	uint64_t target;	/* bytes this connection sends */
@@ -45,7 +50,7 @@ struct vv_slot {
 };
 
 static uint64_t
-vv_rand(uint64_t *s)
+vperf_verify_rand(uint64_t *s)
 {
 	uint64_t x = (*s += 0x9e3779b97f4a7c15ULL);
 
@@ -55,17 +60,17 @@ vv_rand(uint64_t *s)
 }
 
 static uint32_t
-vv_size(struct vv_slot *sl)
+vperf_verify_size(struct vperf_verify_slot *sl)
 {
-	const struct vp_opts *o = &sl->t->o;
+	const struct vperf_opts *o = &sl->t->o;
 
-	return o->size_min + (uint32_t)(vv_rand(&sl->rng) %
+	return o->size_min + (uint32_t)(vperf_verify_rand(&sl->rng) %
 			(o->size_max - o->size_min + 1));
 }
 
 /* SHA-256 of the pattern's bytes [off, off + len), wrapping. */
 static void
-vv_digest_pattern(EVP_MD_CTX *md, const uint8_t *pat, uint64_t off,
+vperf_verify_digest_pattern(EVP_MD_CTX *md, const uint8_t *pat, uint64_t off,
 		uint64_t len)
 {
 	while (len > 0) {
@@ -78,16 +83,16 @@ vv_digest_pattern(EVP_MD_CTX *md, const uint8_t *pat, uint64_t off,
 	}
 }
 
-static void vv_end(struct vv_slot *sl, bool reset);
+static void vperf_verify_end(struct vperf_verify_slot *sl, bool reset);
 
 static void
-vv_pump(struct vv_slot *sl)
+vperf_verify_pump(struct vperf_verify_slot *sl)
 {
-	struct vp_ctx *t = sl->t;
+	struct vperf_ctx *t = sl->t;
 
-	while (sl->state == VV_SENDING && sl->tx_off < sl->target &&
+	while (sl->state == VPERF_VERIFY_SENDING && sl->tx_off < sl->target &&
 			sl->tx_off - sl->rx_off < t->window) {
-		uint32_t n = (uint32_t)RTE_MIN((uint64_t)vv_size(sl),
+		uint32_t n = (uint32_t)RTE_MIN((uint64_t)vperf_verify_size(sl),
 				sl->target - sl->tx_off);
 		struct rte_mbuf *m = vperf_payload_slice(t->pay, t->pool,
 				sl->base + sl->tx_off, n);
@@ -104,31 +109,32 @@ vv_pump(struct vv_slot *sl)
 			rte_pktmbuf_free(m);
 			t->errors++;
 			vsock_abort(sl->vc);
-			vv_end(sl, true);
+			vperf_verify_end(sl, true);
 			return;
 		}
-		vv_digest_pattern(sl->tx_md, vperf_payload_bytes(t->pay),
+		vperf_verify_digest_pattern(sl->tx_md,
+				vperf_payload_bytes(t->pay),
 				sl->base + sl->tx_off, n);
 		sl->tx_off += n;
 		t->sent.bytes += n;
 		t->sent.msgs++;
 	}
-	if (sl->state == VV_SENDING && sl->tx_off == sl->target) {
+	if (sl->state == VPERF_VERIFY_SENDING && sl->tx_off == sl->target) {
 		/* All sent: the echo server closes once it has echoed. */
-		sl->state = VV_DRAINING;
+		sl->state = VPERF_VERIFY_DRAINING;
 		if (vsock_shutdown(sl->vc, VSOCK_SHUTDOWN_SEND) != 0) {
 			t->errors++;
 			vsock_abort(sl->vc);
-			vv_end(sl, true);
+			vperf_verify_end(sl, true);
 		}
 	}
 }
 
 /* The connection is over: judge it, free the slot for the next one. */
 static void
-vv_end(struct vv_slot *sl, bool reset)
+vperf_verify_end(struct vperf_verify_slot *sl, bool reset)
 {
-	struct vp_ctx *t = sl->t;
+	struct vperf_ctx *t = sl->t;
 	uint8_t a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
 	unsigned int la = 0, lb = 0;
 
@@ -137,7 +143,8 @@ vv_end(struct vv_slot *sl, bool reset)
 		t->vf.resets++;
 		t->vf.lost_bytes += sl->tx_off - sl->rx_off;
 		t->vf.bytes_echoed += sl->rx_off;
-		sl->retry_at = rte_rdtsc() + t->tsc_hz / 1000 * VV_RETRY_MS;
+		sl->retry_at = rte_rdtsc() +
+			t->tsc_hz / 1000 * VPERF_VERIFY_RETRY_MS;
 	} else {
 		EVP_DigestFinal_ex(sl->tx_md, a, &la);
 		EVP_DigestFinal_ex(sl->rx_md, b, &lb);
@@ -158,35 +165,36 @@ vv_end(struct vv_slot *sl, bool reset)
 		sl->retry_at = 0;
 	}
 	sl->vc = NULL;
-	sl->state = VV_IDLE;
+	sl->state = VPERF_VERIFY_IDLE;
 	t->live--;
 }
 
 static void
-vv_on_connect(struct vsock_conn *vc, int err, void *ctx)
+vperf_verify_on_connect(struct vsock_conn *vc, int err, void *ctx)
 {
-	struct vv_slot *sl = ctx;
-	struct vp_ctx *t = sl->t;
+	struct vperf_verify_slot *sl = ctx;
+	struct vperf_ctx *t = sl->t;
 
 	RTE_SET_USED(vc);
 	if (err != 0) {
 		/* A back-end that is away: try again shortly. */
 		t->connect_fail++;
 		sl->vc = NULL;
-		sl->state = VV_IDLE;
-		sl->retry_at = rte_rdtsc() + t->tsc_hz / 1000 * VV_RETRY_MS;
+		sl->state = VPERF_VERIFY_IDLE;
+		sl->retry_at = rte_rdtsc() +
+			t->tsc_hz / 1000 * VPERF_VERIFY_RETRY_MS;
 		t->live--;
 		return;
 	}
-	sl->state = VV_SENDING;
-	vv_pump(sl);
+	sl->state = VPERF_VERIFY_SENDING;
+	vperf_verify_pump(sl);
 }
 
 static void
-vv_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
+vperf_verify_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 {
-	struct vv_slot *sl = ctx;
-	struct vp_ctx *t = sl->t;
+	struct vperf_verify_slot *sl = ctx;
+	struct vperf_ctx *t = sl->t;
 	uint32_t len = m->pkt_len;
 	const struct rte_mbuf *s;
 
@@ -197,7 +205,7 @@ vv_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 		t->errors++;
 		rte_pktmbuf_free(m);
 		vsock_abort(vc);
-		vv_end(sl, true);
+		vperf_verify_end(sl, true);
 		return;
 	}
 	for (s = m; s != NULL; s = s->next)
@@ -207,65 +215,67 @@ vv_on_data(struct vsock_conn *vc, struct rte_mbuf *m, void *ctx)
 	t->rcvd.bytes += len;
 	rte_pktmbuf_free(m);
 	vsock_consumed(vc, len);
-	vv_pump(sl);
+	vperf_verify_pump(sl);
 }
 
 static void
-vv_on_writable(struct vsock_conn *vc, void *ctx)
+vperf_verify_on_writable(struct vsock_conn *vc, void *ctx)
 {
 	RTE_SET_USED(vc);
-	vv_pump(ctx);
+	vperf_verify_pump(ctx);
 }
 
 static void
-vv_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
+vperf_verify_on_shutdown(struct vsock_conn *vc, unsigned int how, void *ctx)
 {
-	struct vv_slot *sl = ctx;
+	struct vperf_verify_slot *sl = ctx;
 
 	RTE_SET_USED(how);
 	/* The echo server is done: judged on what came back. */
 	vsock_close(vc);
-	vv_end(sl, false);
+	vperf_verify_end(sl, false);
 }
 
 static void
-vv_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why, void *ctx)
+vperf_verify_on_reset(struct vsock_conn *vc, enum vsock_reset_reason why,
+		void *ctx)
 {
 	RTE_SET_USED(vc);
 	RTE_SET_USED(why);
-	vv_end(ctx, true);
+	vperf_verify_end(ctx, true);
 }
 
-static const struct vsock_ops vv_ops = {
-	.on_connect = vv_on_connect,
-	.on_data = vv_on_data,
-	.on_writable = vv_on_writable,
-	.on_shutdown = vv_on_shutdown,
-	.on_reset = vv_on_reset,
+static const struct vsock_ops vperf_verify_ops = {
+	.on_connect = vperf_verify_on_connect,
+	.on_data = vperf_verify_on_data,
+	.on_writable = vperf_verify_on_writable,
+	.on_shutdown = vperf_verify_on_shutdown,
+	.on_reset = vperf_verify_on_reset,
 };
 
 static void
-vv_open(struct vv_slot *sl)
+vperf_verify_open(struct vperf_verify_slot *sl)
 {
-	struct vp_ctx *t = sl->t;
-	const struct vp_opts *o = &t->o;
+	struct vperf_ctx *t = sl->t;
+	const struct vperf_opts *o = &t->o;
 	int r;
 
 	if (t->stopping || (o->bytes != 0 && t->sent.bytes >= o->bytes) ||
 			rte_rdtsc() < sl->retry_at)
 		return;
 	r = vsock_connect(t->stack, t->peer_cid, o->port, VSOCK_TYPE_STREAM,
-			&vv_ops, sl, &sl->vc);
+			&vperf_verify_ops, sl, &sl->vc);
 	if (r != 0) {
 		if (r != -ENOBUFS)
 			t->connect_fail++;
-		sl->retry_at = rte_rdtsc() + t->tsc_hz / 1000 * VV_RETRY_MS;
+		sl->retry_at = rte_rdtsc() +
+			t->tsc_hz / 1000 * VPERF_VERIFY_RETRY_MS;
 		return;
 	}
-	sl->state = VV_CONNECTING;
+	sl->state = VPERF_VERIFY_CONNECTING;
 	sl->seq++;
-	sl->base = vv_rand(&sl->rng) % VPERF_MAX_MSG;
-	sl->target = 1 + vv_rand(&sl->rng) % (2 * o->conn_bytes);
+	sl->base = vperf_verify_rand(&sl->rng) % VPERF_MAX_MSG;
+	sl->target = 1 + vperf_verify_rand(&sl->rng) % (2 * o->conn_bytes);
 	sl->tx_off = sl->rx_off = 0;
 	EVP_DigestInit_ex(sl->tx_md, EVP_sha256(), NULL);
 	EVP_DigestInit_ex(sl->rx_md, EVP_sha256(), NULL);
@@ -273,9 +283,9 @@ vv_open(struct vv_slot *sl)
 }
 
 int
-vp_verify_start(struct vp_ctx *t)
+vperf_verify_start(struct vperf_ctx *t)
 {
-	struct vv_slot *sl;
+	struct vperf_verify_slot *sl;
 	uint32_t i;
 
 	sl = calloc(t->o.streams, sizeof(*sl));
@@ -289,49 +299,50 @@ vp_verify_start(struct vp_ctx *t)
 		sl[i].rx_md = EVP_MD_CTX_new();
 		if (sl[i].tx_md == NULL || sl[i].rx_md == NULL)
 			return -ENOMEM;
-		vv_open(&sl[i]);
+		vperf_verify_open(&sl[i]);
 	}
 	return 0;
 }
 
 void
-vp_verify_poll(struct vp_ctx *t)
+vperf_verify_poll(struct vperf_ctx *t)
 {
-	struct vv_slot *sl = t->vslots;
+	struct vperf_verify_slot *sl = t->vslots;
 	uint32_t i;
 
 	for (i = 0; i < t->o.streams; i++) {
-		if (sl[i].state == VV_IDLE)
-			vv_open(&sl[i]);
-		else if (sl[i].state == VV_SENDING)
-			vv_pump(&sl[i]);	/* the pool may have refilled */
+		if (sl[i].state == VPERF_VERIFY_IDLE)
+			vperf_verify_open(&sl[i]);
+		else if (sl[i].state == VPERF_VERIFY_SENDING)
+			/* The pool may have refilled. */
+			vperf_verify_pump(&sl[i]);
 	}
 }
 
 void
-vp_verify_stop(struct vp_ctx *t)
+vperf_verify_stop(struct vperf_ctx *t)
 {
-	struct vv_slot *sl = t->vslots;
+	struct vperf_verify_slot *sl = t->vslots;
 	uint32_t i;
 
 	t->stopping = true;
 	/* Cut each connection short where it is: it still ends checked. */
 	for (i = 0; i < t->o.streams; i++)
-		if (sl[i].state == VV_SENDING)
+		if (sl[i].state == VPERF_VERIFY_SENDING)
 			sl[i].target = sl[i].tx_off;
-	vp_verify_poll(t);
+	vperf_verify_poll(t);
 }
 
 bool
-vp_verify_budget_done(const struct vp_ctx *t)
+vperf_verify_budget_done(const struct vperf_ctx *t)
 {
 	return t->o.bytes != 0 && t->sent.bytes >= t->o.bytes;
 }
 
 void
-vp_verify_free(struct vp_ctx *t)
+vperf_verify_free(struct vperf_ctx *t)
 {
-	struct vv_slot *sl = t->vslots;
+	struct vperf_verify_slot *sl = t->vslots;
 	uint32_t i;
 
 	if (sl == NULL)
@@ -340,7 +351,7 @@ vp_verify_free(struct vp_ctx *t)
 		if (sl[i].vc != NULL) {
 			/* Still open at the end: what it had is reported. */
 			vsock_abort(sl[i].vc);
-			vv_end(&sl[i], true);
+			vperf_verify_end(&sl[i], true);
 		}
 		EVP_MD_CTX_free(sl[i].tx_md);
 		EVP_MD_CTX_free(sl[i].rx_md);

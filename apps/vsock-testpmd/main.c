@@ -22,7 +22,7 @@
 
 #include "../common/app_eal.h"
 #include "../common/app_opts.h"
-#include "../common/vsock_capture.h"
+#include "../common/app_pcap.h"
 #include "testpmd.h"
 
 #define TP_MBUF_ROOM 16384
@@ -282,7 +282,7 @@ parse_opts(int argc, char **argv, struct tp_opts *o)
 			tp_pcap = a;
 			break;
 		case O_PCAP_SNAPLEN:
-			if (vsock_capture_parse_snaplen(a, &tp_pcap_conf) != 0)
+			if (app_pcap_parse_snaplen(a, &tp_pcap_conf) != 0)
 				return -EINVAL;
 			break;
 		case O_INTERACTIVE:
@@ -667,7 +667,7 @@ main(int argc, char **argv)
 		virtio_vsock_close(dev);
 	tp_h2g_stop(&t);
 	vsock_stack_destroy(t.stack);
-	if (vsock_capture_close_report(tp_cap, "vsock-testpmd", tp_pcap) != 0)
+	if (app_pcap_close_report(tp_cap, "vsock-testpmd", tp_pcap) != 0)
 		ret = 1;
 	rte_free(t.conns);
 	rte_free(t.st.rtt_cycles);

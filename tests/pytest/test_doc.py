@@ -14,6 +14,7 @@ PUBLIC_HEADERS = ["lib/vsock_stack/include/vsock_stack.h",
                   "lib/vsock_stack/include/vsock_hdr.h",
                   "drivers/net/virtio_vsock/virtio_vsock_dev.h",
                   "lib/vsock_vhost/include/vsock_vhost.h",
+                  "lib/vsock_capture/include/vsock_capture.h",
                   "lib/libvsock/include/libvsock.h"]
 
 

@@ -12,8 +12,9 @@ from conftest import BUILD, EAL, ROOT
 
 EXAMPLE = os.path.join(ROOT, "examples", "hello_vsock")
 PUBLIC_HEADERS = ["vsock_stack.h", "vsock_port.h", "vsock_hdr.h",
-                  "virtio_vsock_dev.h", "vsock_vhost.h", "libvsock.h"]
-LIBS = ["vsock_stack", "virtio_vsock", "vsock_vhost"]
+                  "virtio_vsock_dev.h", "vsock_vhost.h", "vsock_capture.h",
+                  "libvsock.h"]
+LIBS = ["vsock_stack", "virtio_vsock", "vsock_vhost", "vsock_capture"]
 # What hello_vsock links (it has no use for the back-end).
 EXAMPLE_LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
@@ -97,8 +98,11 @@ def test_installed_files(installed):
     with open(pc) as f:
         text = f.read()
     assert "Requires: libdpdk" in text
-    # Driver and back-end before stack: the order a static link needs.
-    assert "-lvirtio_vsock -lvsock_vhost -lvsock_stack" in text
+    # Capture, driver and back-end before stack: the order a static link
+    # needs; capture writes through libpcap.
+    assert "-lvsock_capture -lvirtio_vsock -lvsock_vhost -lvsock_stack" \
+        in text
+    assert "libpcap" in text
     assert "-I${includedir}/dpdk-vsock" in text
     # Nothing installed outside the prefix.
     for d, _, names in os.walk(dest):

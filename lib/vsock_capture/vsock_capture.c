@@ -5,7 +5,6 @@
  * type LINKTYPE_VSOCK (Linux's vsockmon format).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,7 +23,6 @@
 #include <vsock_hdr.h>
 #include <vsock_port.h>
 
-#include "app_opts.h"
 #include "vsock_capture.h"
 
 #ifndef DLT_VSOCK
@@ -560,33 +558,4 @@ vsock_capture_close(struct vsock_capture *cap, struct vsock_capture_stats *st)
 	ret = cap->write_errors != 0 ? -EIO : 0;
 	cap_free(cap);
 	return ret;
-}
-
-int
-vsock_capture_close_report(struct vsock_capture *cap, const char *app,
-		const char *path)
-{
-	struct vsock_capture_stats st;
-	int ret;
-
-	if (cap == NULL)
-		return 0;
-	ret = vsock_capture_close(cap, &st);
-	fprintf(stderr, "%s: pcap %s: captured %" PRIu64 ", dropped %" PRIu64
-		", written %" PRIu64 ", truncated %" PRIu64 "%s\n", app, path,
-		st.captured, st.dropped, st.written, st.truncated,
-		ret != 0 ? ", WRITE ERRORS" : "");
-	return ret;
-}
-
-int
-vsock_capture_parse_snaplen(const char *s, struct vsock_capture_conf *conf)
-{
-	uint64_t v;
-
-	if (app_parse_u64(s, VSOCK_HDR_LEN, VSOCK_CAPTURE_SNAPLEN_MAX,
-			&v) != 0)
-		return app_bad("--pcap-snaplen", s, "expected 44..262144");
-	conf->snaplen = (uint32_t)v;
-	return 0;
 }
