@@ -693,3 +693,12 @@ tp_modes_relisten(struct tp_ctx *t, uint32_t port)
 	t->o.port = port;
 	return 0;
 }
+
+/* Verify keeps a quarter of the pool's bytes in flight at most. */
+uint32_t
+tp_window(const struct tp_ctx *t)
+{
+	return (uint32_t)RTE_MIN(256u * 1024, RTE_MAX(16u * 1024,
+			(uint64_t)t->o.nb_mbufs * TP_MBUF_ROOM / 4 /
+			RTE_MAX(t->o.conns, 1u)));
+}

@@ -5,7 +5,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include <vsock_capture.h>
 #include <vsock_stack.h>
 
 #include "../common/app_echo.h"
@@ -17,6 +19,8 @@ struct vsock_vhost;
 /* --h2g back-ends and --peer CIDs one run takes at most. */
 #define TP_MAX_H2G 4
 #define TP_MAX_PEERS 8
+/* Data room of the pool's mbufs. */
+#define TP_MBUF_ROOM 16384
 
 /* One --h2g PATH,cid=N[,client=1]. */
 struct tp_h2g {
@@ -35,6 +39,8 @@ enum tp_mode {
 
 struct tp_opts {
 	const char *dev;
+	const char *pcap;	/* --pcap FILE */
+	struct vsock_capture_conf pcap_conf;	/* --pcap-snaplen */
 	enum tp_mode mode;
 	enum vsock_type type;
 	uint32_t conns;
@@ -138,16 +144,19 @@ uint32_t tp_modes_open_conns(const struct tp_ctx *t);
 bool tp_modes_connect(struct tp_ctx *t, uint64_t cid, uint32_t port);
 uint32_t tp_modes_open_clients(const struct tp_ctx *t);
 int tp_modes_relisten(struct tp_ctx *t, uint32_t port);
+uint32_t tp_window(const struct tp_ctx *t);
 
 /* h2g.c */
 int tp_h2g_parse(const char *val, struct tp_opts *o);
 int tp_h2g_start(struct tp_ctx *t);
 void tp_h2g_stop(struct tp_ctx *t);
 
-/* main.c */
+/* opts.c */
 extern const char *const tp_mode_names[TP_VERIFY + 1];
+void tp_usage(FILE *f, const char *prog);
 int tp_parse_size(const char *s, struct tp_opts *o);
-uint32_t tp_window(const struct tp_ctx *t);
+/* 0; 1 for --help; a negative errno, said on stderr, for a bad option. */
+int tp_parse_opts(int argc, char **argv, struct tp_opts *o);
 
 /* cmdline.c: the prompt (-i) runs the poll loop until quit or EOF. */
 void tp_cli_loop(struct tp_ctx *t);

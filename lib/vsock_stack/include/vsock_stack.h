@@ -507,7 +507,7 @@ int vsock_send_buf(struct vsock_conn *c, const void *buf, uint32_t len);
 uint32_t vsock_mbuf_msg_flags(struct rte_mbuf *m);
 
 /**
- * Copy received data out (for connections whose ops have no on_data).
+ * Copy received data out (connections in VSOCK_RX_COPY mode).
  * STREAM: up to @p len bytes. SEQPACKET: one whole message; if it is
  * longer than @p len the rest is dropped and VSOCK_MSG_TRUNC is set.
  * Credit is handed back for what was taken.
@@ -523,7 +523,8 @@ uint32_t vsock_mbuf_msg_flags(struct rte_mbuf *m);
  *   and VSOCK_MSG_TRUNC.
  * @return Bytes copied; 0 at end of stream (peer shut down its send side,
  *   and for an empty SEQPACKET message, with VSOCK_SEQ_EOM); -EAGAIN when
- *   nothing (or no whole message) is queued; -ENOTCONN.
+ *   nothing (or no whole message) is queued; -ENOTCONN; -EINVAL for a
+ *   connection in VSOCK_RX_ZEROCOPY mode.
  */
 int vsock_recv(struct vsock_conn *c, void *buf, uint32_t len,
 		uint32_t *flags);
