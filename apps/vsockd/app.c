@@ -254,7 +254,7 @@ vd_app_release(struct vd_app *a)
  * it meant to send is in the ring: socat exits so), finish their close
  * as Linux would after the process exits: what they still hold is sent,
  * from the segment, which stays mapped until the last of them is done
- * (vd_app_sock_gone()).
+ * (vd_ctl_poll() releases the application then).
  */
 static void
 vd_app_free(struct vd_app *a, bool force)
@@ -281,13 +281,6 @@ vd_app_free(struct vd_app *a, bool force)
 			(int)a->pid);
 	}
 	if (a->nb_socks == 0)
-		vd_app_release(a);
-}
-
-void
-vd_app_sock_gone(struct vd_app *a)
-{
-	if (a->gone && a->nb_socks == 0)
 		vd_app_release(a);
 }
 
@@ -642,5 +635,8 @@ vd_ctl_poll(void)
 		next = TAILQ_NEXT(a, link);
 		if (a->dead && !a->gone)
 			vd_app_free(a, false);
+		/* Detached, and its last socket finished closing since. */
+		else if (a->gone && a->nb_socks == 0)
+			vd_app_release(a);
 	}
 }

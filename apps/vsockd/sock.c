@@ -346,7 +346,7 @@ vd_sock_free(struct vd_sock *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	free(s);
-	vd_app_sock_gone(a);
+	/* An app whose last socket went is released by vd_ctl_poll(). */
 }
 
 /* The socket breaks (a protocol violation by the app, or no memory). */

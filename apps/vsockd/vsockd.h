@@ -227,8 +227,6 @@ int vd_ctl_open(void);
 void vd_ctl_close(void);
 void vd_ctl_poll(void);
 void vd_app_free_all(void);
-/* A socket of @a was freed: release @a if it had gone and that was the last. */
-void vd_app_sock_gone(struct vd_app *a);
 
 /* sock.c */
 extern const struct vsock_ops vd_ops;

@@ -660,3 +660,54 @@ vsl_fcntl(int fd, int cmd, long arg)
 		return (int)syscall(SYS_fcntl, fd, cmd, arg);
 	}
 }
+
+/* ---- readiness ------------------------------------------------------ */
+
+short
+vsl_sock_revents(struct vsl_sock *s)
+{
+	struct vsl_slot *sl = s->slot;
+	uint32_t st, shut, pshut;
+	short m = 0;
+
+	/* An inherited socket (fork): nothing valid to say. */
+	if (vsl_stale(s))
+		return POLLNVAL;
+	vsl_sock_sync(s);
+	if (s->p->dead)
+		return POLLERR | POLLHUP;
+	st = VSL_LD(sl->d.state);
+	shut = __atomic_load_n(&s->shut, __ATOMIC_ACQUIRE);
+	pshut = s->connected ? VSL_LD(sl->d.peer_shut) : 0;
+	if (vsl_pending_error(s))
+		m |= POLLERR;
+	if (shut == (VSL_SHUT_RD | VSL_SHUT_WR) ||
+	    ((shut & VSL_SHUT_WR) && (pshut & VSL_SHUT_WR)))
+		m |= POLLHUP;
+	if ((shut & VSL_SHUT_RD) || (pshut & VSL_SHUT_WR))
+		m |= POLLRDHUP | POLLIN | POLLRDNORM;
+	if (s->listening) {
+		if (vsl_accept_pending(s) > 0)
+			m |= POLLIN | POLLRDNORM;
+		return m;
+	}
+	if (s->connected && !(shut & VSL_SHUT_RD)) {
+		uint32_t avail = vsl_rx_avail(s);
+
+		if (s->type == SOCK_SEQPACKET ? avail > 0 :
+		    avail >= (uint32_t)__atomic_load_n(&s->rcvlowat,
+				__ATOMIC_RELAXED))
+			m |= POLLIN | POLLRDNORM;
+	}
+	if (shut & VSL_SHUT_WR)
+		return m;
+	if (st == VSL_ST_CONNECTED && s->connected) {
+		if (vsl_tx_space(s) > 0)
+			m |= POLLOUT | POLLWRNORM;
+	} else if (!s->connecting) {
+		/* Linux's TCP_CLOSE (fresh, failed or reset): writable,
+		 * as INET sockets are. */
+		m |= POLLOUT | POLLWRNORM;
+	}
+	return m;
+}

@@ -407,19 +407,3 @@ vsock_stack_poll(struct vsock_stack *s)
 		vs_tel_serve(s);
 	return work;
 }
-
-uint64_t
-vsock_stack_local_cid(const struct vsock_stack *s)
-{
-	if (s->has_g2h)
-		return s->ports[s->g2h].cid;
-	return s->nb_ports > 0 ? VSOCK_CID_HOST : VSOCK_CID_LOCAL;
-}
-
-void
-vsock_stack_stats_get(const struct vsock_stack *s,
-		struct vsock_stack_stats *stats)
-{
-	*stats = s->stats;
-	stats->ctl_mbufs_in_use = rte_mempool_in_use_count(s->ctl_pool);
-}

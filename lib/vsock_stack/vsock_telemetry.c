@@ -185,6 +185,22 @@ vsock_stack_port_info(struct vsock_stack *s, unsigned int idx,
 	return 0;
 }
 
+uint64_t
+vsock_stack_local_cid(const struct vsock_stack *s)
+{
+	if (s->has_g2h)
+		return s->ports[s->g2h].cid;
+	return s->nb_ports > 0 ? VSOCK_CID_HOST : VSOCK_CID_LOCAL;
+}
+
+void
+vsock_stack_stats_get(const struct vsock_stack *s,
+		struct vsock_stack_stats *stats)
+{
+	*stats = s->stats;
+	stats->ctl_mbufs_in_use = rte_mempool_in_use_count(s->ctl_pool);
+}
+
 unsigned int
 vsock_stack_nb_ports(const struct vsock_stack *s)
 {
