@@ -18,7 +18,8 @@ LIBS = ["vsock_stack", "virtio_vsock", "vsock_vhost"]
 EXAMPLE_LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
 PRIVATE_HEADERS = ["vsock_private.h", "vsock_credit.h", "virtqueue.h",
-                   "virtio_vsock_transport.h", "vq_dev.h", "vq_dev_pkt.h",
+                   "virtio_vsock_transport.h", "virtio_vsock_internal.h",
+                   "vq_dev.h", "vq_dev_pkt.h",
                    "virtq.h", "virtio_vsock_defs.h", "vhost_user_defs.h",
                    "vsock_vhost_private.h", "dpdk_vsock_config.h",
                    "vsl_proto.h", "vsl_priv.h", "vsl_internal.h"]

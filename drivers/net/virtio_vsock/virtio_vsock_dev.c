@@ -16,7 +16,7 @@
 #include <dpdk_vsock_config.h>
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 RTE_LOG_REGISTER(virtio_vsock_logtype, vsock.driver, NOTICE);
 

@@ -32,7 +32,7 @@
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 #include <vq_dev_pkt.h>
 
 #define LB_DEFAULT_CID 3

@@ -27,7 +27,7 @@
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 #define PCI_SYSFS "/sys/bus/pci/devices"
 #define VIRTIO_PCI_VENDOR 0x1af4

@@ -16,7 +16,7 @@
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 #define VV_BURST 32
 /*

@@ -18,7 +18,7 @@
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 /*
  * The vhost ioctls (Linux's uapi linux/vhost.h, a stable ABI), spelt out

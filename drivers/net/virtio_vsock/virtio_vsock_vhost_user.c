@@ -28,7 +28,7 @@
 
 #include <vhost_user_defs.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 #define VU_REPLY_MS 5000
 /* The back-end runs these rings; the event queue is ours. */
