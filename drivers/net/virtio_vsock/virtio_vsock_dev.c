@@ -39,6 +39,12 @@ static const uint64_t driver_features =
 	(1ULL << VIRTIO_VSOCK_F_SEQPACKET) |
 	(1ULL << VIRTIO_VSOCK_F_NO_IMPLIED_STREAM);
 
+/* The public masks of virtio_vsock_dev.h name the same bits. */
+_Static_assert(VIRTIO_VSOCK_FEATURE_EVENT_IDX ==
+	1ULL << VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX bit");
+_Static_assert(VIRTIO_VSOCK_FEATURE_RING_PACKED ==
+	1ULL << VIRTIO_F_RING_PACKED, "RING_PACKED bit");
+
 static const struct virtio_vsock_transport_ops *
 find_transport(const char *spec, const char **args)
 {
@@ -592,18 +598,6 @@ uint64_t
 virtio_vsock_features(const struct virtio_vsock_dev *dev)
 {
 	return dev->features;
-}
-
-bool
-virtio_vsock_packed(const struct virtio_vsock_dev *dev)
-{
-	return (dev->vq_flags & VQ_F_PACKED) != 0;
-}
-
-bool
-virtio_vsock_event_idx(const struct virtio_vsock_dev *dev)
-{
-	return (dev->vq_flags & VQ_F_EVENT_IDX) != 0;
 }
 
 void

@@ -108,14 +108,30 @@ struct vsock_port *virtio_vsock_port(struct virtio_vsock_dev *dev);
 /** The guest CID read from the device. */
 uint64_t virtio_vsock_cid(const struct virtio_vsock_dev *dev);
 
-/** Negotiated feature bits. */
+/**
+ * @name Feature bits
+ * Masks of the transport features an application may test in
+ * virtio_vsock_features() (virtio 1.2, section 6).
+ * @{
+ */
+/** VIRTIO_RING_F_EVENT_IDX: notifications suppressed by ring index. */
+#define VIRTIO_VSOCK_FEATURE_EVENT_IDX (1ULL << 29)
+/** VIRTIO_F_RING_PACKED: the device runs packed virtqueues. */
+#define VIRTIO_VSOCK_FEATURE_RING_PACKED (1ULL << 34)
+/** @} */
+
+/**
+ * The feature bits negotiated with the device: the transport bits
+ * (VIRTIO_VSOCK_FEATURE_*, VIRTIO_F_VERSION_1...) and the vsock ones
+ * (bit 0 stream, 1 seqpacket, 2 no implied stream).
+ *
+ * @param dev
+ *   An open device.
+ * @return
+ *   The bits the driver and the device agreed on at open, a bit mask
+ *   as in the virtio spec (bit N is 1ULL << N).
+ */
 uint64_t virtio_vsock_features(const struct virtio_vsock_dev *dev);
-
-/** Does the device run packed virtqueues (VIRTIO_F_RING_PACKED)? */
-bool virtio_vsock_packed(const struct virtio_vsock_dev *dev);
-
-/** Was VIRTIO_RING_F_EVENT_IDX negotiated? */
-bool virtio_vsock_event_idx(const struct virtio_vsock_dev *dev);
 
 /** Copy the driver counters. */
 void virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
