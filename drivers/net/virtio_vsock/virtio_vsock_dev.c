@@ -254,9 +254,8 @@ vv_free_queues(struct virtio_vsock_dev *dev)
 	dev->event_buf = NULL;
 }
 
-/* Take every buffer back and lay the rings out empty, as at start. */
-static void
-vv_rings_relayout(struct virtio_vsock_dev *dev)
+void
+virtio_vsock_rings_relayout(struct virtio_vsock_dev *dev)
 {
 	int q;
 
@@ -273,50 +272,6 @@ vv_rings_relayout(struct virtio_vsock_dev *dev)
 				vq->size, (uint16_t)q, dev->vq_flags);
 	}
 	dev->tx_inflight = 0;
-}
-
-void
-virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
-{
-	vv_rings_relayout(dev);
-	virtio_vsock_event_refill(dev);
-	virtio_vsock_rx_refill(dev);
-}
-
-void
-virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why)
-{
-	if (dev->broken)
-		return;
-	dev->broken = true;
-	dev->stats.broken++;
-	VV_LOG_RL(ERR, "%s: device broke the ring protocol (%s): its rings "
-		"are no longer trusted", dev->name, why);
-}
-
-int
-virtio_vsock_recover(struct virtio_vsock_dev *dev)
-{
-	int q, ret;
-
-	if (dev->ops->reset == NULL)
-		return -ENOTSUP;
-	dev->ops->stop(dev);
-	dev->ops->reset(dev);
-	vv_rings_relayout(dev);
-	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++)
-		if (dev->ops->setup_queue(dev, dev->vq[q]) != 0)
-			return -EIO;
-	/* Events before rx buffers, as at bring-up (spec 5.10.6.1). */
-	virtio_vsock_event_refill(dev);
-	virtio_vsock_rx_refill(dev);
-	ret = dev->ops->start(dev);
-	if (ret != 0)
-		return ret;
-	dev->broken = false;
-	dev->stats.ring_resets++;
-	VV_LOG_RL(NOTICE, "%s: device reset on fresh rings", dev->name);
-	return 0;
 }
 
 static int

@@ -108,6 +108,25 @@ void virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on);
 int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
 		char *err, size_t errlen);
 
+/* Take every buffer back and lay the rings out empty (virtio_vsock_dev.c). */
+void virtio_vsock_rings_relayout(struct virtio_vsock_dev *dev);
+
+/* Burst functions and rx refill (virtio_vsock_rxtx.c). */
+uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,
+		uint16_t n);
+uint16_t virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts,
+		uint16_t n);
+int virtio_vsock_rx_refill(struct virtio_vsock_dev *dev);
+uint32_t virtio_vsock_tx_inflight(void *priv);
+
+/* Control plane (virtio_vsock_ctrl.c). */
+
+/* The port's poll_event: events, ctrl_poll, recovery of a broken device. */
+int virtio_vsock_poll_event(void *priv, uint32_t *event);
+
+/* Post every free event-queue entry (bring-up, after each event). */
+void virtio_vsock_event_refill(struct virtio_vsock_dev *dev);
+
 /* The device: stop using the rings, take every buffer back, post anew. */
 void virtio_vsock_rings_reset(struct virtio_vsock_dev *dev);
 
@@ -118,20 +137,21 @@ void virtio_vsock_rings_reset(struct virtio_vsock_dev *dev);
 void virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why);
 
 /*
- * Restart a broken device on fresh rings (transports with ops->reset).
- * Returns 0, or a negative errno when it stays broken.
+ * A used id the driver does not hold (out of range, returned twice, never
+ * posted) means the device and the driver no longer agree on who owns
+ * which buffer: a queue that saw one is broken, as one that ran its used
+ * index past what was posted.
  */
-int virtio_vsock_recover(struct virtio_vsock_dev *dev);
+static inline bool
+vv_vq_bad(const struct virtqueue *vq)
+{
+	return vq->broken || vq->stats.bad_used_id != 0;
+}
 
-/* Burst functions (virtio_vsock_rxtx.c). */
-uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,
-		uint16_t n);
-uint16_t virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts,
-		uint16_t n);
-int virtio_vsock_rx_refill(struct virtio_vsock_dev *dev);
-int virtio_vsock_poll_event(void *priv, uint32_t *event);
-uint32_t virtio_vsock_tx_inflight(void *priv);
-void virtio_vsock_event_refill(struct virtio_vsock_dev *dev);
+
+/* @vq is vv_vq_bad(): break the device, naming the queue. */
+void virtio_vsock_vq_broken(struct virtio_vsock_dev *dev,
+		const struct virtqueue *vq);
 
 static inline void
 virtio_vsock_kick(struct virtio_vsock_dev *dev, struct virtqueue *vq)
