@@ -570,6 +570,7 @@ virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 	}
 }
 
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
 int
 virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
 		uint64_t new_cid)
@@ -578,6 +579,7 @@ virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
 		return -ENOTSUP;
 	return dev->ops->inject_event(dev, id, new_cid);
 }
+#endif
 
 void
 virtio_vsock_close(struct virtio_vsock_dev *dev)

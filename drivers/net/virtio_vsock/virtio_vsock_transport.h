@@ -58,9 +58,11 @@ struct virtio_vsock_transport_ops {
 	uint64_t extra_features;
 	/* Driver features it cannot carry (vhost-kernel: packed rings). */
 	uint64_t no_features;
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
 	/* Optional: make the device raise event @id (tests, fault drills). */
 	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
 			uint64_t new_cid);
+#endif
 	/*
 	 * Optional, after stop: forget every ring position, as a device
 	 * reset does; setup_queue and start follow with fresh rings. A
