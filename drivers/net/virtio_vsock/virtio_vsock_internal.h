@@ -86,25 +86,27 @@ int virtio_vsock_mem_regions(struct vv_mem_region *r, int max, bool need_fd,
 		char *err, size_t errlen);
 
 /*
- * A transport's handler of one "key=value" option: 0 when taken, 1 for a
- * key it does not know, a negative errno (with @err filled) for a bad value.
+ * A transport's handler of one of its "key=value" options, with @targs
+ * its parsed-args struct: 0, or a negative errno with @err naming the
+ * value.
  */
-typedef int (*vv_kv_fn)(const char *key, const char *val, void *ctx,
+typedef int (*vv_kv_fn)(const char *key, const char *val, void *targs,
 		char *err, size_t errlen);
 
 /*
- * Parse @args, "k=v[,k=v...]", for transport @tname: the common keys
- * (queue_size, rx_buf, packed, event_idx) into @da, the rest through
- * @fn. @known lists the keys for the error message.
+ * Parse @args, "k=v[,k=v...]", for transport @tname with rte_kvargs: the
+ * common keys (queue_size, rx_buf, packed, event_idx) into @da, the keys
+ * of @keys (NULL-terminated) through @fn. Any other key is an error that
+ * names it and lists the known ones (virtio_vsock_args.c).
  */
-int virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
-		void *ctx, struct virtio_vsock_devargs *da, const char *known,
-		char *err, size_t errlen);
+int virtio_vsock_kvargs_parse(const char *tname, const char *args,
+		const char *const keys[], vv_kv_fn fn, void *targs,
+		struct virtio_vsock_devargs *da, char *err, size_t errlen);
 
 /* Warn about memory allocated after a back-end mapped ours (on/off). */
 void virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on);
 
-/* A guest CID value: 3..0xfffffffe. */
+/* A guest CID value: 3..0xfffffffe (virtio_vsock_args.c). */
 int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
 		char *err, size_t errlen);
 

@@ -173,34 +173,46 @@ lb_lcore_main(void *arg)
 	return 0;
 }
 
+/* The loopback device's spec, parsed. */
+struct lb_args {
+	uint64_t cid;
+	int lcore;		/* LB_LCORE_* or an lcore id */
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	struct vv_lb_fault fault;
+#endif
+};
+
+static const char *const lb_keys[] = {
+	"cid", "lcore", "fault", "fault_every", "fault_max", NULL,
+};
+
 static int
-lb_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
+lb_arg(const char *key, const char *val, void *targs, char *err,
+		size_t errlen)
 {
-	struct lb_dev *lb = ctx;
+	struct lb_args *a = targs;
 	char *end;
 	long v;
 
 	if (strcmp(key, "cid") == 0)
-		return virtio_vsock_parse_cid("loopback", val, &lb->cid, err,
+		return virtio_vsock_parse_cid("loopback", val, &a->cid, err,
 				errlen);
-	if (strcmp(key, "fault") == 0 || strcmp(key, "fault_every") == 0 ||
-			strcmp(key, "fault_max") == 0) {
+	if (strcmp(key, "lcore") != 0) {
+		/* fault, fault_every, fault_max */
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
-		return vv_lb_fault_arg(&lb->fault, key, val, err, errlen);
+		return vv_lb_fault_arg(&a->fault, key, val, err, errlen);
 #else
 		snprintf(err, errlen, "loopback: %s=%s needs a build with "
 			"-Dtest_hooks=true", key, val);
 		return -EINVAL;
 #endif
 	}
-	if (strcmp(key, "lcore") != 0)
-		return 1;
 	if (strcmp(val, "auto") == 0) {
-		lb->lcore = LB_LCORE_AUTO;
+		a->lcore = LB_LCORE_AUTO;
 		return 0;
 	}
 	if (strcmp(val, "inline") == 0) {
-		lb->lcore = LB_LCORE_INLINE;
+		a->lcore = LB_LCORE_INLINE;
 		return 0;
 	}
 	errno = 0;
@@ -211,38 +223,46 @@ lb_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
 			"inline or an lcore id", val);
 		return -EINVAL;
 	}
-	lb->lcore = (int)v;
+	a->lcore = (int)v;
 	return 0;
 }
 
 static int
-lb_open(struct virtio_vsock_dev *dev, const char *args,
-		struct virtio_vsock_devargs *da, char *err, size_t errlen)
+lb_parse(const char *args, void *targs, struct virtio_vsock_devargs *da,
+		char *err, size_t errlen)
 {
-	struct lb_dev tmp = { .cid = LB_DEFAULT_CID, .lcore = LB_LCORE_AUTO };
-	struct lb_dev *lb;
+	struct lb_args *a = targs;
 	int ret;
 
+	a->cid = LB_DEFAULT_CID;
+	a->lcore = LB_LCORE_AUTO;
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
-	vv_lb_fault_init(&tmp.fault);
+	vv_lb_fault_init(&a->fault);
 #endif
-	ret = virtio_vsock_parse_kv("loopback", args, lb_arg, &tmp, da,
-			"cid, lcore, fault, fault_every, fault_max", err,
-			errlen);
+	ret = virtio_vsock_kvargs_parse("loopback", args, lb_keys, lb_arg, a,
+			da, err, errlen);
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 	if (ret == 0)
-		ret = vv_lb_fault_check(&tmp.fault, (da->refuse &
+		ret = vv_lb_fault_check(&a->fault, (da->refuse &
 				(1ULL << VIRTIO_F_RING_PACKED)) != 0, err,
 				errlen);
 #endif
-	if (ret != 0 || dev == NULL)
-		return ret;
-	if (tmp.lcore >= 0 && (!rte_lcore_is_enabled(tmp.lcore) ||
-			(unsigned int)tmp.lcore == rte_get_main_lcore() ||
-			rte_eal_get_lcore_state(tmp.lcore) != WAIT)) {
+	return ret;
+}
+
+static int
+lb_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
+		size_t errlen)
+{
+	const struct lb_args *a = targs;
+	struct lb_dev *lb;
+
+	if (a->lcore >= 0 && (!rte_lcore_is_enabled(a->lcore) ||
+			(unsigned int)a->lcore == rte_get_main_lcore() ||
+			rte_eal_get_lcore_state(a->lcore) != WAIT)) {
 		snprintf(err, errlen, "loopback: lcore=%d is not a free "
 			"worker lcore (give EAL -l with more cores)",
-			tmp.lcore);
+			a->lcore);
 		return -EINVAL;
 	}
 	lb = rte_zmalloc_socket("vsock_loopback", sizeof(*lb),
@@ -251,7 +271,11 @@ lb_open(struct virtio_vsock_dev *dev, const char *args,
 		snprintf(err, errlen, "loopback: no memory");
 		return -ENOMEM;
 	}
-	*lb = tmp;
+	lb->cid = a->cid;
+	lb->lcore = a->lcore;
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	lb->fault = a->fault;
+#endif
 	lb->features = (1ULL << VIRTIO_F_VERSION_1) |
 		(1ULL << VIRTIO_F_RING_PACKED) |
 		(1ULL << VIRTIO_F_RING_EVENT_IDX) |
@@ -428,7 +452,9 @@ const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops = {
 		"[,lcore=auto|inline|L][,packed=0|1][,event_idx=0|1]"
 		LB_USAGE_FAULT_SPEC "  in-process device (default cid 3)"
 		LB_USAGE_FAULT_LIST,
-	.open = lb_open,
+	.args_size = sizeof(struct lb_args),
+	.parse = lb_parse,
+	.create = lb_create,
 	.get_features = lb_get_features,
 	.set_features = lb_set_features,
 	.get_cid = lb_get_cid,

@@ -49,8 +49,8 @@ struct lb_dev {
 void vv_lb_fault_init(struct vv_lb_fault *f);
 
 /*
- * Parse fault=, fault_every= or fault_max=: 0, 1 for another key, or
- * -EINVAL with @err naming the value.
+ * Parse fault=, fault_every= or fault_max=: 0, or -EINVAL with @err
+ * naming the value.
  */
 int vv_lb_fault_arg(struct vv_lb_fault *f, const char *key, const char *val,
 		char *err, size_t errlen);

@@ -86,8 +86,6 @@ vv_lb_fault_arg(struct vv_lb_fault *f, const char *key, const char *val,
 			"(see virtio_vsock_loopback.c for the list)", val);
 		return -EINVAL;
 	}
-	if (strcmp(key, "fault_every") != 0 && strcmp(key, "fault_max") != 0)
-		return 1;
 	errno = 0;
 	v = strtoul(val, &end, 10);
 	if (errno != 0 || *end != '\0' || val[0] == '\0' || val[0] == '-' ||

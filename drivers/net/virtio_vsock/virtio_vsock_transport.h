@@ -25,13 +25,23 @@ struct virtio_vsock_devargs {
 struct virtio_vsock_transport_ops {
 	const char *name;	/* spec prefix, e.g. "loopback" */
 	const char *usage;	/* one line for --help */
+	/* Size of the transport's parsed-args struct, for parse and create. */
+	size_t args_size;
 	/*
-	 * Parse @args (the spec after "name:", may be empty) and, when @dev is
-	 * non-NULL, create the device. On error fill @err naming the value.
+	 * Parse @args (the spec after "name:", may be empty) into @targs,
+	 * args_size zeroed bytes, and the common options into @da; touch no
+	 * device. On error fill @err naming the bad value.
 	 */
-	int (*open)(struct virtio_vsock_dev *dev, const char *args,
+	int (*parse)(const char *args, void *targs,
 			struct virtio_vsock_devargs *da, char *err,
 			size_t errlen);
+	/*
+	 * Bring the device up to feature negotiation from what parse left
+	 * in @targs: set dev->tpriv, reach the device. On error fill @err
+	 * and leave nothing to release.
+	 */
+	int (*create)(struct virtio_vsock_dev *dev, const void *targs,
+			char *err, size_t errlen);
 	uint64_t (*get_features)(struct virtio_vsock_dev *dev);
 	int (*set_features)(struct virtio_vsock_dev *dev, uint64_t features);
 	uint64_t (*get_cid)(struct virtio_vsock_dev *dev);
