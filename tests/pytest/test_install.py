@@ -18,6 +18,8 @@ EXAMPLE_LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
 PRIVATE_HEADERS = ["vsock_private.h", "vsock_credit.h", "virtqueue.h",
                    "virtio_vsock_transport.h", "virtio_vsock_internal.h",
+                   "virtio_vsock_loopback.h", "virtqueue_common.h",
+                   "virtqueue_split.h", "virtqueue_packed.h",
                    "vq_dev.h", "vq_dev_pkt.h",
                    "virtq.h", "virtio_vsock_defs.h", "vhost_user_defs.h",
                    "vsock_vhost_private.h", "dpdk_vsock_config.h",
