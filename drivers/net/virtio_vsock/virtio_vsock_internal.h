@@ -80,10 +80,14 @@ struct vv_mem_region {
 
 /*
  * Fill @r with at most @max regions covering EAL's memory. Returns the
- * count, or a negative errno with the reason (and the fix) in @err.
+ * count, or a negative errno with the reason (and the fix) in @err
+ * (virtio_vsock_mem.c, for the vhost transports).
  */
 int virtio_vsock_mem_regions(struct vv_mem_region *r, int max, bool need_fd,
 		char *err, size_t errlen);
+
+/* Warn about memory allocated after a back-end mapped ours (on/off). */
+void virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on);
 
 /*
  * A transport's handler of one of its "key=value" options, with @targs
@@ -102,9 +106,6 @@ typedef int (*vv_kv_fn)(const char *key, const char *val, void *targs,
 int virtio_vsock_kvargs_parse(const char *tname, const char *args,
 		const char *const keys[], vv_kv_fn fn, void *targs,
 		struct virtio_vsock_devargs *da, char *err, size_t errlen);
-
-/* Warn about memory allocated after a back-end mapped ours (on/off). */
-void virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on);
 
 /* A guest CID value: 3..0xfffffffe (virtio_vsock_args.c). */
 int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
@@ -150,11 +151,11 @@ vv_vq_bad(const struct virtqueue *vq)
 	return vq->broken || vq->stats.bad_used_id != 0;
 }
 
-
 /* @vq is vv_vq_bad(): break the device, naming the queue. */
 void virtio_vsock_vq_broken(struct virtio_vsock_dev *dev,
 		const struct virtqueue *vq);
 
+/* Publish what was posted on @vq; notify the device if it asks. */
 static inline void
 virtio_vsock_kick(struct virtio_vsock_dev *dev, struct virtqueue *vq)
 {
