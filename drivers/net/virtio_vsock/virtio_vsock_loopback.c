@@ -36,7 +36,6 @@
 #define LB_LCORE_AUTO (-1)
 #define LB_LCORE_INLINE (-2)
 
-
 /*
  * Take the next tx packet into lb->cur. Returns false when there is none.
  * Malformed packets are returned to the driver unused and counted.

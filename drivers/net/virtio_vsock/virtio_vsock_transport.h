@@ -30,7 +30,8 @@ struct virtio_vsock_transport_ops {
 	/*
 	 * Parse @args (the spec after "name:", may be empty) into @targs,
 	 * args_size zeroed bytes, and the common options into @da; touch no
-	 * device. On error fill @err naming the bad value.
+	 * device, so that virtio_vsock_spec_check() can run before EAL is
+	 * up. On error fill @err naming the bad value.
 	 */
 	int (*parse)(const char *args, void *targs,
 			struct virtio_vsock_devargs *da, char *err,
