@@ -5,6 +5,10 @@
 BUILD ?= build
 BUILD_SAN ?= build-sanitize
 BUILD_FUZZ ?= build-fuzz
+# What make install installs: a build with the default options, so without
+# the driver's test hooks (fault injection, virtio_vsock_inject_event),
+# which make test's builds above need (-Dtest_hooks=true).
+BUILD_INSTALL ?= build-install
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= 2
 EAL ?= -l 0-1 --in-memory --no-pci --log-level=lib.eal:warning
@@ -23,14 +27,24 @@ all: build
 setup:
 	bash scripts/setup.sh
 
+# make test's builds carry the test hooks; a build directory configured
+# before the option existed gets them too, or its hostile tests would not
+# be built.
+HOOKS = -Dtest_hooks=true
+hooks_on = meson configure $(1) | grep -Eq '^ *test_hooks +true' || \
+	meson setup --reconfigure $(1) $(HOOKS) >/dev/null
+
 build: setup
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(HOOKS)
+	@$(call hooks_on,$(BUILD))
 	ninja -C $(BUILD)
 
 # The same code with AddressSanitizer and UndefinedBehaviorSanitizer.
 build-sanitize: setup
 	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) \
-		-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+		-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+		$(HOOKS)
+	@$(call hooks_on,$(BUILD_SAN))
 	ninja -C $(BUILD_SAN)
 
 # libFuzzer targets (tests/fuzz): clang, ASan and UBSan, the fuzz
@@ -38,7 +52,9 @@ build-sanitize: setup
 build-fuzz: setup
 	@[ -f $(BUILD_FUZZ)/build.ninja ] || CC=clang CXX=clang++ meson setup \
 		$(BUILD_FUZZ) -Dbuildtype=debugoptimized -Dtests=false \
-		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true
+		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
+		$(HOOKS)
+	@$(call hooks_on,$(BUILD_FUZZ))
 	ninja -C $(BUILD_FUZZ) $(addprefix tests/fuzz/fuzz_,rx_device \
 		stack_input vhost_user_reply dev_spec)
 
@@ -109,12 +125,14 @@ soak: build
 
 # The libraries, their public headers and libdpdk-vsock.pc under the
 # build's prefix (/usr/local unless PREFIX=... is given); DESTDIR=...
-# stages them. examples/hello_vsock builds on what this installs.
-install: build
-	$(if $(PREFIX),meson configure $(BUILD) -Dprefix=$(PREFIX) && \
-		ninja -C $(BUILD))
-	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir \
-		$(abspath $(DESTDIR)))
+# stages them. Built in BUILD_INSTALL with the default options: no test
+# hooks in what is installed. examples/hello_vsock builds on what this installs.
+install: setup
+	@[ -f $(BUILD_INSTALL)/build.ninja ] || meson setup $(BUILD_INSTALL)
+	$(if $(PREFIX),meson configure $(BUILD_INSTALL) -Dprefix=$(PREFIX))
+	ninja -C $(BUILD_INSTALL)
+	meson install -C $(BUILD_INSTALL) --no-rebuild \
+		$(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 # API documentation of the public headers into $(BUILD)/doc/html (doxygen,
 # doc/Doxyfile); any warning fails it. pytest runs it too (test_doc.py).
@@ -124,5 +142,6 @@ doc: setup
 	@echo "doc: $(BUILD)/doc/html/index.html"
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) .bench-baseline
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_INSTALL) \
+		.bench-baseline
 	git worktree prune

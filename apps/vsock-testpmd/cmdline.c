@@ -125,8 +125,10 @@ cmd_show_port_stats_parsed(void *parsed_result, struct cmdline *cl,
 		cmdline_printf(cl, "  kicks: %" PRIu64 "  events: %" PRIu64
 			"  rx-posted: %" PRIu64 "  ring: %s, event_idx %s\n",
 			ds.kicks, ds.events, ds.rx_posted,
-			virtio_vsock_packed(t->dev) ? "packed" : "split",
-			virtio_vsock_event_idx(t->dev) ? "on" : "off");
+			virtio_vsock_features(t->dev) &
+			VIRTIO_VSOCK_FEATURE_RING_PACKED ? "packed" : "split",
+			virtio_vsock_features(t->dev) &
+			VIRTIO_VSOCK_FEATURE_EVENT_IDX ? "on" : "off");
 		cmdline_printf(cl, "  bad: rx-len %" PRIu64 " used-id %" PRIu64
 			" used-idx %" PRIu64 " events %" PRIu64 " replies %"
 			PRIu64 "  broken %" PRIu64 "  ring-resets %" PRIu64

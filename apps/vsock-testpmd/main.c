@@ -193,9 +193,10 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf, ds.tx_full,
 		ds.kicks, ds.bad_used_idx, ds.events, ds.bad_events, ds.broken,
 		ds.ring_resets, ds.bad_replies,
-		dev != NULL && virtio_vsock_packed(dev) ? "true" : "false",
-		dev != NULL && virtio_vsock_event_idx(dev) ?
-		"true" : "false");
+		dev != NULL && (virtio_vsock_features(dev) &
+		VIRTIO_VSOCK_FEATURE_RING_PACKED) ? "true" : "false",
+		dev != NULL && (virtio_vsock_features(dev) &
+		VIRTIO_VSOCK_FEATURE_EVENT_IDX) ? "true" : "false");
 }
 
 /* The poll loop: traffic for the duration, then a bounded drain. */

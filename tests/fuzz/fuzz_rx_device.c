@@ -27,7 +27,7 @@
 
 #include <vsock_stack.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 #include "vq_dev.h"
 #include "fuzz_common.h"
 

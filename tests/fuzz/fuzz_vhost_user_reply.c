@@ -69,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	if (r == 0) {
-		/* What vu_open hands on must be consistent. */
+		/* What vu_create hands on must be consistent. */
 		if ((vu.features >> VU_F_PROTOCOL_FEATURES) & 1)
 			abort();
 		if (!vu.has_config && vu.cid != vu.cid_arg)

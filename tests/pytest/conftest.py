@@ -39,6 +39,16 @@ def run_testpmd(app_args, eal=None, timeout=120):
     return Result(proc, out, err)
 
 
+def build_option(name):
+    """A meson option of the build under test (b_sanitize, prefix...)."""
+    p = subprocess.run(["meson", "introspect", "--buildoptions", BUILD],
+                       stdout=subprocess.PIPE, text=True, check=True)
+    for o in json.loads(p.stdout):
+        if o["name"] == name:
+            return o["value"]
+    return None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def built():
     assert os.access(TESTPMD, os.X_OK), \

@@ -1,14 +1,13 @@
 """Library packaging: meson install of the build under test into a
 temporary DESTDIR, then examples/hello_vsock built out of tree against the
 installed libdpdk-vsock.pc (shared and static) and run."""
-import json
 import os
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BUILD, EAL, ROOT
+from conftest import BUILD, EAL, ROOT, build_option
 
 EXAMPLE = os.path.join(ROOT, "examples", "hello_vsock")
 PUBLIC_HEADERS = ["vsock_stack.h", "vsock_port.h", "vsock_hdr.h",
@@ -19,7 +18,10 @@ LIBS = ["vsock_stack", "virtio_vsock", "vsock_vhost", "vsock_capture"]
 EXAMPLE_LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
 PRIVATE_HEADERS = ["vsock_private.h", "vsock_credit.h", "virtqueue.h",
-                   "virtio_vsock_transport.h", "vq_dev.h", "vq_dev_pkt.h",
+                   "virtio_vsock_transport.h", "virtio_vsock_internal.h",
+                   "virtio_vsock_loopback.h", "virtqueue_common.h",
+                   "virtqueue_split.h", "virtqueue_packed.h",
+                   "vq_dev.h", "vq_dev_pkt.h",
                    "virtq.h", "virtio_vsock_defs.h", "vhost_user_defs.h",
                    "vsock_vhost_private.h", "dpdk_vsock_config.h",
                    "vsl_proto.h", "vsl_priv.h", "vsl_internal.h"]
@@ -31,15 +33,6 @@ def run(cmd, **kw):
     assert p.returncode == 0, \
         f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
     return p
-
-
-def build_option(name):
-    """A meson option of the build under test (b_sanitize, prefix...)."""
-    p = run(["meson", "introspect", "--buildoptions", BUILD])
-    for o in json.loads(p.stdout):
-        if o["name"] == name:
-            return o["value"]
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +270,36 @@ def test_vhost_example_embeds_two_back_ends(installed, tmp_path, link):
                 if l.startswith(f"vhost_sink: cid {c}:")]
         assert line, sink.out
         assert f": {sent[c]} bytes in 2 conns" in line[0], line
+
+
+DRIVER_SO = os.path.join("drivers", "net", "virtio_vsock",
+                         "libvirtio_vsock.so")
+
+
+def exported_hooks(build):
+    """The test hooks libvirtio_vsock.so of @build exports."""
+    p = run(["nm", "-D", "--defined-only", os.path.join(build, DRIVER_SO)])
+    names = [line.split()[-1] for line in p.stdout.splitlines()]
+    return sorted(n for n in names if "inject_event" in n or "fault" in n)
+
+
+def lib_build(tmp_path, name, options):
+    """Configure a build of this tree with @options; build the driver's
+    shared library only."""
+    out = str(tmp_path / name)
+    run(["meson", "setup", out, ROOT] + options, timeout=600)
+    run(["meson", "compile", "-C", out, "virtio_vsock:shared_library"],
+        timeout=1200)
+    return out
+
+
+def test_default_build_has_no_test_hooks(tmp_path):
+    """What make install installs (the default options) has neither the
+    fault injector nor virtio_vsock_inject_event(); a -Dtest_hooks=true
+    build has them, or this test could not fail."""
+    assert exported_hooks(lib_build(tmp_path, "default", [])) == []
+    hooked = BUILD if build_option("test_hooks") else \
+        lib_build(tmp_path, "hooks", ["-Dtest_hooks=true"])
+    found = exported_hooks(hooked)
+    assert "virtio_vsock_inject_event" in found, found
+    assert any("fault" in n for n in found), found

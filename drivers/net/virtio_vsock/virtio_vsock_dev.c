@@ -16,7 +16,7 @@
 #include <dpdk_vsock_config.h>
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 RTE_LOG_REGISTER(virtio_vsock_logtype, vsock.driver, NOTICE);
 
@@ -38,6 +38,12 @@ static const uint64_t driver_features =
 	(1ULL << VIRTIO_VSOCK_F_STREAM) |
 	(1ULL << VIRTIO_VSOCK_F_SEQPACKET) |
 	(1ULL << VIRTIO_VSOCK_F_NO_IMPLIED_STREAM);
+
+/* The public masks of virtio_vsock_dev.h name the same bits. */
+_Static_assert(VIRTIO_VSOCK_FEATURE_EVENT_IDX ==
+	1ULL << VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX bit");
+_Static_assert(VIRTIO_VSOCK_FEATURE_RING_PACKED ==
+	1ULL << VIRTIO_F_RING_PACKED, "RING_PACKED bit");
 
 static const struct virtio_vsock_transport_ops *
 find_transport(const char *spec, const char **args)
@@ -76,134 +82,18 @@ virtio_vsock_spec_usage(void)
 	return buf;
 }
 
+/*
+ * Find the transport of @spec and parse its arguments into *@targs (to
+ * free) and @da. Returns 0, or a negative errno with @err filled.
+ */
 static int
-parse_u32(const char *val, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (val[0] == '\0' || val[0] == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(val, &end, 0);
-	if (errno != 0 || *end != '\0' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int
-vv_common_arg(const char *key, const char *val,
-		struct virtio_vsock_devargs *da, char *err, size_t errlen)
-{
-	uint64_t v;
-
-	if (strcmp(key, "queue_size") == 0) {
-		if (parse_u32(val, 32768, &v) != 0 || v < 16 ||
-				(v & (v - 1)) != 0) {
-			snprintf(err, errlen, "queue_size=%s: must be a power "
-				"of two from 16 to 32768", val);
-			return -EINVAL;
-		}
-		da->queue_size = (uint16_t)v;
-		return 1;
-	}
-	if (strcmp(key, "rx_buf") == 0) {
-		if (parse_u32(val, 65535, &v) != 0 ||
-				v < VSOCK_HDR_LEN + 1) {
-			snprintf(err, errlen, "rx_buf=%s: must be %d to 65535 "
-				"bytes", val, VSOCK_HDR_LEN + 1);
-			return -EINVAL;
-		}
-		da->rx_buf = (uint32_t)v;
-		return 1;
-	}
-	if (strcmp(key, "packed") == 0 || strcmp(key, "event_idx") == 0) {
-		uint64_t bit = key[0] == 'p' ? 1ULL << VIRTIO_F_RING_PACKED :
-			1ULL << VIRTIO_F_RING_EVENT_IDX;
-
-		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
-			snprintf(err, errlen, "%s=%s: must be 0 (refuse) or 1 "
-				"(require)", key, val);
-			return -EINVAL;
-		}
-		da->want &= ~bit;
-		da->refuse &= ~bit;
-		if (val[0] == '1')
-			da->want |= bit;
-		else
-			da->refuse |= bit;
-		return 1;
-	}
-	return 0;
-}
-
-int
-virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
-		void *ctx, struct virtio_vsock_devargs *da, const char *known,
-		char *err, size_t errlen)
-{
-	char buf[512];
-	char *save = NULL, *tok;
-
-	if (strlen(args) >= sizeof(buf)) {
-		snprintf(err, errlen, "%s: options too long: '%s'", tname,
-			args);
-		return -EINVAL;
-	}
-	strcpy(buf, args);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-			tok = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(tok, '=');
-		int r;
-
-		if (val == NULL) {
-			snprintf(err, errlen, "%s: option '%s' needs a value "
-				"(key=value)", tname, tok);
-			return -EINVAL;
-		}
-		*val++ = '\0';
-		/* vv_common_arg: 1 taken, 0 not its key; fn: 0 taken, 1 not. */
-		r = vv_common_arg(tok, val, da, err, errlen);
-		if (r < 0)
-			return r;
-		if (r == 1)
-			continue;
-		r = fn(tok, val, ctx, err, errlen);
-		if (r < 0)
-			return r;
-		if (r == 1) {
-			snprintf(err, errlen, "%s: unknown option '%s' (known: "
-				"%s, queue_size, rx_buf, packed, event_idx)",
-				tname, tok, known);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-int
-virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
-		char *err, size_t errlen)
-{
-	uint64_t v;
-
-	if (parse_u32(val, VMADDR_CID_ANY_U32 - 1, &v) != 0 ||
-			v <= VSOCK_CID_HOST) {
-		snprintf(err, errlen, "%s: cid=%s: must be 3 to 4294967294",
-			tname, val);
-		return -EINVAL;
-	}
-	*cid = v;
-	return 0;
-}
-
-int
-virtio_vsock_spec_check(const char *spec, char *err, size_t errlen)
+vv_spec_parse(const char *spec, const struct virtio_vsock_transport_ops **tp,
+		void **targs, struct virtio_vsock_devargs *da, char *err,
+		size_t errlen)
 {
 	const struct virtio_vsock_transport_ops *t;
-	struct virtio_vsock_devargs da = { 0 };
 	const char *args = NULL;
+	int ret;
 
 	t = spec != NULL ? find_transport(spec, &args) : NULL;
 	if (t == NULL) {
@@ -212,7 +102,32 @@ virtio_vsock_spec_check(const char *spec, char *err, size_t errlen)
 			virtio_vsock_spec_usage());
 		return -EINVAL;
 	}
-	return t->open(NULL, args, &da, err, errlen);
+	*targs = calloc(1, RTE_MAX(t->args_size, (size_t)1));
+	if (*targs == NULL) {
+		snprintf(err, errlen, "%s: no memory", spec);
+		return -ENOMEM;
+	}
+	ret = t->parse(args, *targs, da, err, errlen);
+	if (ret != 0) {
+		free(*targs);
+		*targs = NULL;
+		return ret;
+	}
+	*tp = t;
+	return 0;
+}
+
+int
+virtio_vsock_spec_check(const char *spec, char *err, size_t errlen)
+{
+	const struct virtio_vsock_transport_ops *t;
+	struct virtio_vsock_devargs da = { 0 };
+	void *targs = NULL;
+	int ret;
+
+	ret = vv_spec_parse(spec, &t, &targs, &da, err, errlen);
+	free(targs);
+	return ret;
 }
 
 static void
@@ -248,9 +163,8 @@ vv_free_queues(struct virtio_vsock_dev *dev)
 	dev->event_buf = NULL;
 }
 
-/* Take every buffer back and lay the rings out empty, as at start. */
-static void
-vv_rings_relayout(struct virtio_vsock_dev *dev)
+void
+virtio_vsock_rings_relayout(struct virtio_vsock_dev *dev)
 {
 	int q;
 
@@ -267,50 +181,6 @@ vv_rings_relayout(struct virtio_vsock_dev *dev)
 				vq->size, (uint16_t)q, dev->vq_flags);
 	}
 	dev->tx_inflight = 0;
-}
-
-void
-virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
-{
-	vv_rings_relayout(dev);
-	virtio_vsock_event_refill(dev);
-	virtio_vsock_rx_refill(dev);
-}
-
-void
-virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why)
-{
-	if (dev->broken)
-		return;
-	dev->broken = true;
-	dev->stats.broken++;
-	VV_LOG_RL(ERR, "%s: device broke the ring protocol (%s): its rings "
-		"are no longer trusted", dev->name, why);
-}
-
-int
-virtio_vsock_recover(struct virtio_vsock_dev *dev)
-{
-	int q, ret;
-
-	if (dev->ops->reset == NULL)
-		return -ENOTSUP;
-	dev->ops->stop(dev);
-	dev->ops->reset(dev);
-	vv_rings_relayout(dev);
-	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++)
-		if (dev->ops->setup_queue(dev, dev->vq[q]) != 0)
-			return -EIO;
-	/* Events before rx buffers, as at bring-up (spec 5.10.6.1). */
-	virtio_vsock_event_refill(dev);
-	virtio_vsock_rx_refill(dev);
-	ret = dev->ops->start(dev);
-	if (ret != 0)
-		return ret;
-	dev->broken = false;
-	dev->stats.ring_resets++;
-	VV_LOG_RL(NOTICE, "%s: device reset on fresh rings", dev->name);
-	return 0;
 }
 
 static int
@@ -405,7 +275,7 @@ vv_read_cid(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 	/* le64 guest_cid; the upper 32 bits are reserved. */
 	uint64_t cid = dev->ops->get_cid(dev) & UINT32_MAX;
 
-	if (cid <= VSOCK_CID_HOST || cid == VMADDR_CID_ANY_U32) {
+	if (cid <= VSOCK_CID_HOST || cid == VSOCK_CID_ANY) {
 		snprintf(err, errlen, "%s: device reports invalid guest CID "
 			"%" PRIu64, dev->name, cid);
 		return -EINVAL;
@@ -508,27 +378,28 @@ virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
 	const struct virtio_vsock_transport_ops *t;
 	struct virtio_vsock_devargs da = { 0 };
 	struct virtio_vsock_dev *dev;
-	const char *args = NULL;
+	void *targs = NULL;
 	uint32_t room;
 	int ret;
 
-	ret = virtio_vsock_spec_check(spec, err, errlen);
+	ret = vv_spec_parse(spec, &t, &targs, &da, err, errlen);
 	if (ret != 0) {
 		rte_errno = -ret;
 		return NULL;
 	}
 	if (conf == NULL || conf->rx_pool == NULL) {
 		snprintf(err, errlen, "%s: no rx pool given", spec);
+		free(targs);
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	t = find_transport(spec, &args);
 	room = rte_pktmbuf_data_room_size(conf->rx_pool) -
 		RTE_PKTMBUF_HEADROOM;
 	dev = rte_zmalloc_socket("virtio_vsock", sizeof(*dev),
 			RTE_CACHE_LINE_SIZE, conf->socket_id);
 	if (dev == NULL) {
 		snprintf(err, errlen, "%s: no memory", spec);
+		free(targs);
 		rte_errno = ENOMEM;
 		return NULL;
 	}
@@ -539,7 +410,8 @@ virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
 	dev->queue_size = VV_DEFAULT_QUEUE_SIZE;
 	dev->rx_buf_len = room;
 	dev->notify_rx = true;
-	ret = t->open(dev, args, &da, err, errlen);
+	ret = t->create(dev, targs, err, errlen);
+	free(targs);
 	if (ret == 0) {
 		if (da.queue_size != 0)
 			dev->queue_size = da.queue_size;
@@ -594,18 +466,6 @@ virtio_vsock_features(const struct virtio_vsock_dev *dev)
 	return dev->features;
 }
 
-bool
-virtio_vsock_packed(const struct virtio_vsock_dev *dev)
-{
-	return (dev->vq_flags & VQ_F_PACKED) != 0;
-}
-
-bool
-virtio_vsock_event_idx(const struct virtio_vsock_dev *dev)
-{
-	return (dev->vq_flags & VQ_F_EVENT_IDX) != 0;
-}
-
 void
 virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 		struct virtio_vsock_stats *stats)
@@ -621,6 +481,7 @@ virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 	}
 }
 
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
 int
 virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
 		uint64_t new_cid)
@@ -629,6 +490,7 @@ virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
 		return -ENOTSUP;
 	return dev->ops->inject_event(dev, id, new_cid);
 }
+#endif
 
 void
 virtio_vsock_close(struct virtio_vsock_dev *dev)

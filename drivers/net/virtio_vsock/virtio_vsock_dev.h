@@ -8,7 +8,9 @@
  *   - @c loopback[:cid=N][,queue_size=Q][,rx_buf=B][,lcore=auto|inline|L]
  *     [,fault=NAME[,fault_every=N][,fault_max=M]]
  *     the in-process device model; @c fault makes it a hostile device
- *     that breaks every Nth packet (see virtio_vsock_loopback.c).
+ *     that breaks every Nth packet (see virtio_vsock_loopback_fault.c),
+ *     in a library built with -Dtest_hooks=true only: elsewhere it is
+ *     an error saying so.
  *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
  *     refuses the feature, 1 requires it; by default the driver takes
  *     what the device offers (for A/B measurements).
@@ -108,28 +110,51 @@ struct vsock_port *virtio_vsock_port(struct virtio_vsock_dev *dev);
 /** The guest CID read from the device. */
 uint64_t virtio_vsock_cid(const struct virtio_vsock_dev *dev);
 
-/** Negotiated feature bits. */
+/**
+ * @name Feature bits
+ * Masks of the transport features an application may test in
+ * virtio_vsock_features() (virtio 1.2, section 6).
+ * @{
+ */
+/** VIRTIO_RING_F_EVENT_IDX: notifications suppressed by ring index. */
+#define VIRTIO_VSOCK_FEATURE_EVENT_IDX (1ULL << 29)
+/** VIRTIO_F_RING_PACKED: the device runs packed virtqueues. */
+#define VIRTIO_VSOCK_FEATURE_RING_PACKED (1ULL << 34)
+/** @} */
+
+/**
+ * The feature bits negotiated with the device: the transport bits
+ * (VIRTIO_VSOCK_FEATURE_*, VIRTIO_F_VERSION_1...) and the vsock ones
+ * (bit 0 stream, 1 seqpacket, 2 no implied stream).
+ *
+ * @param dev
+ *   An open device.
+ * @return
+ *   The bits the driver and the device agreed on at open, a bit mask
+ *   as in the virtio spec (bit N is 1ULL << N).
+ */
 uint64_t virtio_vsock_features(const struct virtio_vsock_dev *dev);
-
-/** Does the device run packed virtqueues (VIRTIO_F_RING_PACKED)? */
-bool virtio_vsock_packed(const struct virtio_vsock_dev *dev);
-
-/** Was VIRTIO_RING_F_EVENT_IDX negotiated? */
-bool virtio_vsock_event_idx(const struct virtio_vsock_dev *dev);
 
 /** Copy the driver counters. */
 void virtio_vsock_stats_get(const struct virtio_vsock_dev *dev,
 		struct virtio_vsock_stats *stats);
 
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
 /**
  * Make the device raise event @p id on its event queue (the loopback
  * device only): VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (0) as after a live
  * migration, with the guest CID changed to @p new_cid when it is not 0.
  *
+ * A test hook: it exists only in a library built with
+ * -Dtest_hooks=true, which defines VIRTIO_VSOCK_TEST_HOOKS for the
+ * library and for what builds on it in the same meson project. Installed
+ * libraries are built without it.
+ *
  * @return 0; -ENOTSUP for devices that cannot; -EINVAL for a bad CID.
  */
 int virtio_vsock_inject_event(struct virtio_vsock_dev *dev, uint32_t id,
 		uint64_t new_cid);
+#endif
 
 /**
  * Stop the device, return every posted buffer to its pool and free the

@@ -12,7 +12,7 @@
 #include <rte_errno.h>
 #include <rte_memory.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 struct vv_mem_walk {
 	struct vv_mem_region *r;

@@ -27,7 +27,7 @@
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 #define PCI_SYSFS "/sys/bus/pci/devices"
 #define VIRTIO_PCI_VENDOR 0x1af4
@@ -296,11 +296,21 @@ pci_reset(struct pci_dev *p)
 	return 0;
 }
 
+/* The pci spec, parsed: the function's address. */
+struct pci_args {
+	char addr[sizeof(((struct pci_dev *)0)->addr)];
+};
+
+/* DOMAIN:BUS:DEV.FN, not key=value: no common option either. */
 static int
-pci_parse(const char *args, struct pci_dev *p, char *err, size_t errlen)
+pci_parse(const char *args, void *targs, struct virtio_vsock_devargs *da,
+		char *err, size_t errlen)
 {
+	struct pci_args *a = targs;
 	unsigned int dom, bus, dv, fn;
 	char tail;
+
+	RTE_SET_USED(da);
 
 	/* DOMAIN:BUS:DEV.FN, the domain may be left out. */
 	if (sscanf(args, "%x:%x:%x.%x%c", &dom, &bus, &dv, &fn, &tail) == 4) {
@@ -316,7 +326,7 @@ pci_parse(const char *args, struct pci_dev *p, char *err, size_t errlen)
 		snprintf(err, errlen, "pci: '%s' is out of range", args);
 		return -EINVAL;
 	}
-	snprintf(p->addr, sizeof(p->addr), "%04x:%02x:%02x.%x", dom, bus, dv,
+	snprintf(a->addr, sizeof(a->addr), "%04x:%02x:%02x.%x", dom, bus, dv,
 		fn);
 	return 0;
 }
@@ -339,17 +349,15 @@ pci_release(struct virtio_vsock_dev *dev)
 }
 
 static int
-pci_open(struct virtio_vsock_dev *dev, const char *args,
-		struct virtio_vsock_devargs *da, char *err, size_t errlen)
+pci_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
+		size_t errlen)
 {
+	const struct pci_args *a = targs;
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct pci_dev tmp = { .fd = -1 }, *p;
 	int ret;
 
-	RTE_SET_USED(da);
-	ret = pci_parse(args, &tmp, err, errlen);
-	if (ret != 0 || dev == NULL)
-		return ret;
+	memcpy(tmp.addr, a->addr, sizeof(tmp.addr));
 	ret = pci_check(&tmp, err, errlen);
 	if (ret != 0)
 		return ret;
@@ -491,7 +499,9 @@ const struct virtio_vsock_transport_ops virtio_vsock_pci_ops = {
 	.name = "pci",
 	.usage = "pci:DOMAIN:BUS:DEV.FN  virtio-vsock PCI function bound to "
 		"vfio-pci",
-	.open = pci_open,
+	.args_size = sizeof(struct pci_args),
+	.parse = pci_parse,
+	.create = pci_create,
 	.get_features = pci_get_features,
 	.set_features = pci_set_features,
 	.get_cid = pci_get_cid,

@@ -3,20 +3,17 @@
  * Rx and tx bursts over the virtqueues, split or packed: one path, the
  * layout is the queue's business. Zero copy both ways: rx hands up
  * the mbufs the device wrote; tx posts the caller's segments as they are
- * and frees them when the device has used them.
+ * and frees them when the device has used them. A device that breaks
+ * the ring protocol is only marked broken here (virtio_vsock_broken());
+ * events and recovery are the control plane's (virtio_vsock_ctrl.c).
  */
-#include <string.h>
-
 #include <rte_branch_prediction.h>
-#include <rte_cycles.h>
-#include <rte_malloc.h>
-#include <rte_memory.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 #define VV_BURST 32
 /*
@@ -28,31 +25,6 @@
  * stack's byte budget can never wait on bytes already used.
  */
 #define VV_TX_LAZY_BYTES (256u * 1024)
-
-/*
- * A used id the driver does not hold (out of range, returned twice, never
- * posted) means the device and the driver no longer agree on who owns
- * which buffer: a queue that saw one is broken, as one that ran its used
- * index past what was posted.
- */
-static inline bool
-vv_vq_bad(const struct virtqueue *vq)
-{
-	return vq->broken || vq->stats.bad_used_id != 0;
-}
-
-static void
-vv_vq_broken(struct virtio_vsock_dev *dev, const struct virtqueue *vq)
-{
-	static const char *const names[VIRTIO_VSOCK_VQ_NUM] = {
-		"rx", "tx", "event",
-	};
-
-	virtio_vsock_broken(dev, vq->broken ? names[vq->queue_id] :
-		vq->queue_id == VIRTIO_VSOCK_VQ_RX ? "bad used id on rx" :
-		vq->queue_id == VIRTIO_VSOCK_VQ_TX ? "bad used id on tx" :
-		"bad used id on event");
-}
 
 static inline uint64_t
 vv_seg_addr(const struct virtio_vsock_dev *dev, const struct rte_mbuf *m)
@@ -116,7 +88,7 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 		 * A packet went missing somewhere in this burst: hand up none,
 		 * or a stream could go on past the hole before the reset.
 		 */
-		vv_vq_broken(dev, vq);
+		virtio_vsock_vq_broken(dev, vq);
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)cookies, got);
 		return 0;
 	}
@@ -175,7 +147,7 @@ vv_tx_reclaim(struct virtio_vsock_dev *dev, struct virtqueue *vq)
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)cookies, got);
 	} while (got == VV_BURST);
 	if (unlikely(vv_vq_bad(vq)))
-		vv_vq_broken(dev, vq);
+		virtio_vsock_vq_broken(dev, vq);
 }
 
 static inline bool
@@ -240,109 +212,4 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 		virtio_vsock_kick(dev, vq);
 	}
 	return i;
-}
-
-void
-virtio_vsock_event_refill(struct virtio_vsock_dev *dev)
-{
-	struct virtqueue *vq = dev->vq[VIRTIO_VSOCK_VQ_EVENT];
-	uint16_t posted = 0;
-
-	while (vq->num_free > 0) {
-		/* The slot is named by the free head we are about to use. */
-		uint8_t *slot = dev->event_buf +
-			(size_t)vq->free_head * VIRTIO_VSOCK_EVENT_LEN;
-		struct vq_buf b = {
-			.addr = dev->use_va ? (uint64_t)(uintptr_t)slot :
-				rte_mem_virt2iova(slot),
-			.len = VIRTIO_VSOCK_EVENT_LEN,
-			.writable = true,
-		};
-
-		virtqueue_enqueue(vq, &b, 1, slot);
-		posted++;
-	}
-	if (posted > 0)
-		virtio_vsock_kick(dev, vq);
-}
-
-/*
- * A broken device: its connections are lost (the stack hears
- * TRANSPORT_RESET and resets them), then the device starts again on
- * fresh rings, or, when its transport cannot do that, stays dead.
- */
-static int
-virtio_vsock_poll_broken(struct virtio_vsock_dev *dev, uint32_t *event)
-{
-	int ret;
-
-	if (dev->dead)
-		return 0;
-	ret = virtio_vsock_recover(dev);
-	if (ret != 0) {
-		dev->dead = true;
-		VV_LOG(ERR, "%s: broken device left stopped: %s", dev->name,
-			strerror(-ret));
-	}
-	*event = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
-	return 1;
-}
-
-/* How often the data path lets a transport look after its connection. */
-#define VV_CTRL_POLL_US 2000
-
-int
-virtio_vsock_poll_event(void *priv, uint32_t *event)
-{
-	struct virtio_vsock_dev *dev = priv;
-	struct virtqueue *vq = dev->vq[VIRTIO_VSOCK_VQ_EVENT];
-	void *slot;
-	uint32_t len;
-	uint64_t cid;
-	int found = 0;
-
-	if (unlikely(dev->broken))
-		return virtio_vsock_poll_broken(dev, event);
-	if (dev->ops->ctrl_poll != NULL) {
-		uint64_t now = rte_get_timer_cycles();
-
-		/* A syscall or two, so not on every poll. */
-		if (now >= dev->next_ctrl_poll) {
-			dev->next_ctrl_poll = now + rte_get_timer_hz() *
-				VV_CTRL_POLL_US / 1000000;
-			if (dev->ops->ctrl_poll(dev) == 1) {
-				*event = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
-				return 1;
-			}
-		}
-	}
-	while (!found && virtqueue_dequeue(vq, &slot, &len, 1) == 1) {
-		uint32_t id = vsock_le32_get(slot);
-
-		dev->stats.events++;
-		/* Only TRANSPORT_RESET is defined; anything else is noise. */
-		if (len != VIRTIO_VSOCK_EVENT_LEN ||
-				id != VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) {
-			dev->stats.bad_events++;
-			VV_LOG_RL(WARNING, "%s: ignored event id %u of %u "
-				"bytes", dev->name, id, len);
-			continue;
-		}
-		*event = id;
-		found = 1;
-		/* After a reset (migration, say) our CID may have changed. */
-		cid = dev->ops->get_cid(dev) & UINT32_MAX;
-		if (cid <= VSOCK_CID_HOST || cid == VMADDR_CID_ANY_U32) {
-			dev->stats.bad_events++;
-			virtio_vsock_broken(dev, "invalid CID after reset");
-		} else {
-			dev->cid = cid;
-		}
-	}
-	if (unlikely(vv_vq_bad(vq))) {
-		vv_vq_broken(dev, vq);
-		return virtio_vsock_poll_broken(dev, event);
-	}
-	virtio_vsock_event_refill(dev);
-	return found;
 }

@@ -2,73 +2,17 @@
 /*
  * Transports behind one ops table, as DPDK's virtio-user does: adding a
  * transport adds a file and a line in the table of virtio_vsock_dev.c.
+ * The device itself and the helpers a transport may call are in
+ * virtio_vsock_internal.h.
  */
 #ifndef VIRTIO_VSOCK_TRANSPORT_H
 #define VIRTIO_VSOCK_TRANSPORT_H
 
-#include <inttypes.h>
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include <rte_cycles.h>
-#include <rte_log.h>
-
-#include "virtio_vsock_dev.h"
-#include "virtqueue.h"
-
-/* Longest mbuf chain one tx packet may be. */
-#define VQ_TX_MAX_SEGS 64
-
-extern int virtio_vsock_logtype;
-#define VV_LOG(level, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, virtio_vsock_logtype, \
-		"virtio_vsock: " fmt "\n", ## __VA_ARGS__)
-
-/*
- * At most one line a second per call site: a hostile device must not
- * turn each bad packet into a line of log (the counters count them all).
- */
-#define VV_LOG_RL(level, fmt, ...) do { \
-	static uint64_t vv_rl_last_; \
-	uint64_t vv_rl_now_ = rte_get_timer_cycles(); \
-	if (vv_rl_now_ - __atomic_load_n(&vv_rl_last_, __ATOMIC_RELAXED) >= \
-			rte_get_timer_hz()) { \
-		__atomic_store_n(&vv_rl_last_, vv_rl_now_, __ATOMIC_RELAXED); \
-		VV_LOG(level, fmt, ## __VA_ARGS__); \
-	} \
-} while (0)
-
-struct virtio_vsock_transport_ops;
-
-/* The rx/tx hot path touches the first cache lines only. */
-struct virtio_vsock_dev {
-	struct virtqueue *vq[VIRTIO_VSOCK_VQ_NUM];
-	struct rte_mempool *rx_pool;
-	uint32_t rx_buf_len;	/* bytes posted per rx buffer */
-	bool use_va;		/* descriptors carry VAs, not IOVAs */
-	bool notify_rx;		/* kick after rx refill */
-	bool up;		/* a device is there to use the rings */
-	bool broken;		/* it broke the ring protocol: not trusted */
-	bool dead;		/* broken for good: cannot be reset */
-	const struct virtio_vsock_transport_ops *ops;
-	void *tpriv;		/* transport's private data */
-	uint64_t features;	/* negotiated */
-	uint64_t want;		/* features the spec requires */
-	uint64_t refuse;	/* features the spec refuses */
-	unsigned int vq_flags;	/* VQ_F_* of the negotiated features */
-	uint64_t cid;
-	uint32_t tx_inflight;	/* bytes posted on tx, not yet reclaimed */
-	bool tx_posted;		/* tx posted since the last tx_inflight() */
-	uint64_t next_ctrl_poll;	/* tsc of the next ctrl_poll */
-	struct virtio_vsock_stats stats;
-	struct vsock_port port;
-	void *vq_mem[VIRTIO_VSOCK_VQ_NUM];	/* ring memory */
-	void *vq_priv[VIRTIO_VSOCK_VQ_NUM];
-	uint8_t *event_buf;	/* one VIRTIO_VSOCK_EVENT_LEN slot per entry */
-	int socket_id;
-	uint16_t queue_size;
-	char name[64];
-};
+struct virtio_vsock_dev;
+struct virtqueue;
 
 /* Common options a transport may take from its spec. */
 struct virtio_vsock_devargs {
@@ -81,13 +25,24 @@ struct virtio_vsock_devargs {
 struct virtio_vsock_transport_ops {
 	const char *name;	/* spec prefix, e.g. "loopback" */
 	const char *usage;	/* one line for --help */
+	/* Size of the transport's parsed-args struct, for parse and create. */
+	size_t args_size;
 	/*
-	 * Parse @args (the spec after "name:", may be empty) and, when @dev is
-	 * non-NULL, create the device. On error fill @err naming the value.
+	 * Parse @args (the spec after "name:", may be empty) into @targs,
+	 * args_size zeroed bytes, and the common options into @da; touch no
+	 * device, so that virtio_vsock_spec_check() can run before EAL is
+	 * up. On error fill @err naming the bad value.
 	 */
-	int (*open)(struct virtio_vsock_dev *dev, const char *args,
+	int (*parse)(const char *args, void *targs,
 			struct virtio_vsock_devargs *da, char *err,
 			size_t errlen);
+	/*
+	 * Bring the device up to feature negotiation from what parse left
+	 * in @targs: set dev->tpriv, reach the device. On error fill @err
+	 * and leave nothing to release.
+	 */
+	int (*create)(struct virtio_vsock_dev *dev, const void *targs,
+			char *err, size_t errlen);
 	uint64_t (*get_features)(struct virtio_vsock_dev *dev);
 	int (*set_features)(struct virtio_vsock_dev *dev, uint64_t features);
 	uint64_t (*get_cid)(struct virtio_vsock_dev *dev);
@@ -114,9 +69,11 @@ struct virtio_vsock_transport_ops {
 	uint64_t extra_features;
 	/* Driver features it cannot carry (vhost-kernel: packed rings). */
 	uint64_t no_features;
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
 	/* Optional: make the device raise event @id (tests, fault drills). */
 	int (*inject_event)(struct virtio_vsock_dev *dev, uint32_t id,
 			uint64_t new_cid);
+#endif
 	/*
 	 * Optional, after stop: forget every ring position, as a device
 	 * reset does; setup_queue and start follow with fresh rings. A
@@ -129,78 +86,5 @@ extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;
 extern const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops;
 extern const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops;
 extern const struct virtio_vsock_transport_ops virtio_vsock_pci_ops;
-
-/* A piece of our memory as a vhost back-end maps it. */
-struct vv_mem_region {
-	uint64_t addr;		/* virtual = "guest physical" address */
-	uint64_t size;
-	int fd;			/* vhost-user: the file behind it */
-	uint64_t offset;	/* of addr in fd */
-};
-
-/*
- * Fill @r with at most @max regions covering EAL's memory. Returns the
- * count, or a negative errno with the reason (and the fix) in @err.
- */
-int virtio_vsock_mem_regions(struct vv_mem_region *r, int max, bool need_fd,
-		char *err, size_t errlen);
-
-/*
- * A transport's handler of one "key=value" option: 0 when taken, 1 for a
- * key it does not know, a negative errno (with @err filled) for a bad value.
- */
-typedef int (*vv_kv_fn)(const char *key, const char *val, void *ctx,
-		char *err, size_t errlen);
-
-/*
- * Parse @args, "k=v[,k=v...]", for transport @tname: the common keys
- * (queue_size, rx_buf, packed, event_idx) into @da, the rest through
- * @fn. @known lists the keys for the error message.
- */
-int virtio_vsock_parse_kv(const char *tname, const char *args, vv_kv_fn fn,
-		void *ctx, struct virtio_vsock_devargs *da, const char *known,
-		char *err, size_t errlen);
-
-/* Warn about memory allocated after a back-end mapped ours (on/off). */
-void virtio_vsock_mem_watch(struct virtio_vsock_dev *dev, bool on);
-
-/* A guest CID value: 3..0xfffffffe. */
-int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
-		char *err, size_t errlen);
-
-/* The device: stop using the rings, take every buffer back, post anew. */
-void virtio_vsock_rings_reset(struct virtio_vsock_dev *dev);
-
-/*
- * The device broke the ring protocol (@why says how): stop trusting its
- * rings. The next poll_event resets it, or leaves it dead.
- */
-void virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why);
-
-/*
- * Restart a broken device on fresh rings (transports with ops->reset).
- * Returns 0, or a negative errno when it stays broken.
- */
-int virtio_vsock_recover(struct virtio_vsock_dev *dev);
-
-/* Burst functions (virtio_vsock_rxtx.c). */
-uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,
-		uint16_t n);
-uint16_t virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts,
-		uint16_t n);
-int virtio_vsock_rx_refill(struct virtio_vsock_dev *dev);
-int virtio_vsock_poll_event(void *priv, uint32_t *event);
-uint32_t virtio_vsock_tx_inflight(void *priv);
-void virtio_vsock_event_refill(struct virtio_vsock_dev *dev);
-
-static inline void
-virtio_vsock_kick(struct virtio_vsock_dev *dev, struct virtqueue *vq)
-{
-	virtqueue_publish(vq);
-	if (virtqueue_kick_prepare(vq)) {
-		dev->stats.kicks++;
-		dev->ops->notify(dev, vq->queue_id);
-	}
-}
 
 #endif /* VIRTIO_VSOCK_TRANSPORT_H */

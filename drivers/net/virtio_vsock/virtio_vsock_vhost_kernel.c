@@ -18,7 +18,7 @@
 
 #include <vsock_hdr.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 /*
  * The vhost ioctls (Linux's uapi linux/vhost.h, a stable ABI), spelt out
@@ -84,15 +84,22 @@ struct vk_dev {
 	struct virtqueue *vq[VK_NB_RINGS];
 };
 
-static int
-vk_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
-{
-	struct vk_dev *vk = ctx;
+/* The vhost-kernel spec, parsed. */
+struct vk_args {
+	uint64_t cid;
+};
 
-	if (strcmp(key, "cid") == 0)
-		return virtio_vsock_parse_cid("vhost-kernel", val, &vk->cid, err,
-				errlen);
-	return 1;
+static const char *const vk_keys[] = { "cid", NULL };
+
+static int
+vk_arg(const char *key, const char *val, void *targs, char *err,
+		size_t errlen)
+{
+	struct vk_args *a = targs;
+
+	RTE_SET_USED(key);	/* cid, the only one */
+	return virtio_vsock_parse_cid("vhost-kernel", val, &a->cid, err,
+			errlen);
 }
 
 static void
@@ -117,25 +124,35 @@ vk_release(struct virtio_vsock_dev *dev)
 }
 
 static int
-vk_open(struct virtio_vsock_dev *dev, const char *args,
-		struct virtio_vsock_devargs *da, char *err, size_t errlen)
+vk_parse(const char *args, void *targs, struct virtio_vsock_devargs *da,
+		char *err, size_t errlen)
 {
-	struct vk_dev tmp = { .fd = -1 }, *vk;
-	int ret, q;
+	struct vk_args *a = targs;
+	int ret;
 
-	ret = virtio_vsock_parse_kv("vhost-kernel", args, vk_arg, &tmp, da,
-			"cid", err, errlen);
-	if (ret == 0 && tmp.cid == 0) {
+	ret = virtio_vsock_kvargs_parse("vhost-kernel", args, vk_keys, vk_arg,
+			a, da, err, errlen);
+	if (ret == 0 && a->cid == 0) {
 		snprintf(err, errlen, "vhost-kernel: cid=N is required (the "
 			"CID this process takes)");
 		ret = -EINVAL;
 	}
-	if (ret != 0 || dev == NULL)
-		return ret;
-	vk = malloc(sizeof(*vk));
+	return ret;
+}
+
+static int
+vk_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
+		size_t errlen)
+{
+	const struct vk_args *a = targs;
+	struct vk_dev *vk;
+	int q;
+
+	vk = calloc(1, sizeof(*vk));
 	if (vk == NULL)
 		return -ENOMEM;
-	*vk = tmp;
+	vk->fd = -1;
+	vk->cid = a->cid;
 	for (q = 0; q < VK_NB_RINGS; q++)
 		vk->kick[q] = vk->call[q] = -1;
 	dev->tpriv = vk;
@@ -322,7 +339,9 @@ const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops = {
 	.name = "vhost-kernel",
 	.usage = "vhost-kernel:cid=N[,queue_size=Q][,rx_buf=B]  "
 		VK_DEV_PATH " on a Linux host; this process gets CID N",
-	.open = vk_open,
+	.args_size = sizeof(struct vk_args),
+	.parse = vk_parse,
+	.create = vk_create,
 	.get_features = vk_get_features,
 	.set_features = vk_set_features,
 	.get_cid = vk_get_cid,

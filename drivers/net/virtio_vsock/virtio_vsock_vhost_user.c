@@ -28,7 +28,7 @@
 
 #include <vhost_user_defs.h>
 
-#include "virtio_vsock_transport.h"
+#include "virtio_vsock_internal.h"
 
 #define VU_REPLY_MS 5000
 /* The back-end runs these rings; the event queue is ours. */
@@ -419,48 +419,59 @@ vu_drop(struct vu_dev *vu)
 	vu->sock = -1;
 }
 
+/* The vhost-user spec, parsed. */
+struct vu_args {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint64_t cid;		/* 0: from the back-end's config */
+	bool server;
+	unsigned int wait_s;
+};
+
+static const char *const vu_keys[] = {
+	"path", "cid", "server", "wait", NULL,
+};
+
 static int
-vu_arg(const char *key, const char *val, void *ctx, char *err, size_t errlen)
+vu_arg(const char *key, const char *val, void *targs, char *err,
+		size_t errlen)
 {
-	struct vu_dev *vu = ctx;
+	struct vu_args *a = targs;
 	char *end;
 	unsigned long v;
 
 	if (strcmp(key, "path") == 0) {
-		if (val[0] == '\0' || strlen(val) >= sizeof(vu->path)) {
+		if (val[0] == '\0' || strlen(val) >= sizeof(a->path)) {
 			snprintf(err, errlen, "vhost-user: path=%s: must be 1 "
 				"to %zu characters", val,
-				sizeof(vu->path) - 1);
+				sizeof(a->path) - 1);
 			return -EINVAL;
 		}
-		strcpy(vu->path, val);
+		strcpy(a->path, val);
 		return 0;
 	}
 	if (strcmp(key, "cid") == 0)
-		return virtio_vsock_parse_cid("vhost-user", val, &vu->cid_arg,
-				err, errlen);
+		return virtio_vsock_parse_cid("vhost-user", val, &a->cid, err,
+				errlen);
 	if (strcmp(key, "server") == 0) {
 		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
 			snprintf(err, errlen, "vhost-user: server=%s: must be "
 				"0 or 1", val);
 			return -EINVAL;
 		}
-		vu->server = val[0] == '1';
+		a->server = val[0] == '1';
 		return 0;
 	}
-	if (strcmp(key, "wait") == 0) {
-		errno = 0;
-		v = strtoul(val, &end, 10);
-		if (errno != 0 || *end != '\0' || val[0] == '\0' ||
-				val[0] == '-' || v > 3600) {
-			snprintf(err, errlen, "vhost-user: wait=%s: must be 0 "
-				"to 3600 seconds", val);
-			return -EINVAL;
-		}
-		vu->wait_s = (unsigned int)v;
-		return 0;
+	/* wait */
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno != 0 || *end != '\0' || val[0] == '\0' || val[0] == '-' ||
+			v > 3600) {
+		snprintf(err, errlen, "vhost-user: wait=%s: must be 0 to 3600 "
+			"seconds", val);
+		return -EINVAL;
 	}
-	return 1;
+	a->wait_s = (unsigned int)v;
+	return 0;
 }
 
 static void
@@ -488,24 +499,37 @@ vu_release(struct virtio_vsock_dev *dev)
 }
 
 static int
-vu_open(struct virtio_vsock_dev *dev, const char *args,
-		struct virtio_vsock_devargs *da, char *err, size_t errlen)
+vu_parse(const char *args, void *targs, struct virtio_vsock_devargs *da,
+		char *err, size_t errlen)
 {
-	struct vu_dev tmp = { .wait_s = 30 }, *vu;
-	int ret, q;
+	struct vu_args *a = targs;
+	int ret;
 
-	ret = virtio_vsock_parse_kv("vhost-user", args, vu_arg, &tmp, da,
-			"path, cid, server, wait", err, errlen);
-	if (ret == 0 && tmp.path[0] == '\0') {
+	a->wait_s = 30;
+	ret = virtio_vsock_kvargs_parse("vhost-user", args, vu_keys, vu_arg,
+			a, da, err, errlen);
+	if (ret == 0 && a->path[0] == '\0') {
 		snprintf(err, errlen, "vhost-user: path=P is required");
 		ret = -EINVAL;
 	}
-	if (ret != 0 || dev == NULL)
-		return ret;
-	vu = malloc(sizeof(*vu));
+	return ret;
+}
+
+static int
+vu_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
+		size_t errlen)
+{
+	const struct vu_args *a = targs;
+	struct vu_dev *vu;
+	int ret, q;
+
+	vu = calloc(1, sizeof(*vu));
 	if (vu == NULL)
 		return -ENOMEM;
-	*vu = tmp;
+	memcpy(vu->path, a->path, sizeof(vu->path));
+	vu->cid_arg = a->cid;
+	vu->server = a->server;
+	vu->wait_s = a->wait_s;
 	vu->bad_replies = &dev->stats.bad_replies;
 	vu->sock = -1;
 	vu->listen_fd = -1;
@@ -715,7 +739,9 @@ const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops = {
 	.usage = "vhost-user:path=P[,cid=N][,server=1][,wait=S][,queue_size=Q]"
 		"[,rx_buf=B][,packed=0|1][,event_idx=0|1]  vhost-user "
 		"front-end (EAL needs --single-file-segments)",
-	.open = vu_open,
+	.args_size = sizeof(struct vu_args),
+	.parse = vu_parse,
+	.create = vu_create,
 	.get_features = vu_get_features,
 	.set_features = vu_set_features_op,
 	.get_cid = vu_get_cid_op,

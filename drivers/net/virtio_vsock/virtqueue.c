@@ -112,15 +112,10 @@ virtqueue_drain(struct virtqueue *vq, void (*fn)(void *cookie, void *arg),
 
 		if (cookie == NULL)
 			continue;
-		if (vq->packed) {
-			vq->next[i] = vq->free_head;
-			vq->free_head = i;
-			vq->num_free += vq->extra[i].ndescs;
-			vq->extra[i].cookie = NULL;
-			vq->extra[i].ndescs = 0;
-		} else {
-			virtqueue_free_chain(vq, i);
-		}
+		if (vq->packed)
+			vq_packed_free_id(vq, i);
+		else
+			vq_split_free_chain(vq, i);
 		fn(cookie, arg);
 	}
 	vq->last_used_idx = vq->avail_idx;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Packed virtqueue, driver side (virtio 1.1+, section 2.8). Included by
- * virtqueue.h, which holds the API: include that one.
+ * Packed virtqueue, driver side (virtio 1.1+, section 2.8). virtqueue.h
+ * dispatches to these; include that one.
  *
  * One ring of descriptors. A chain takes consecutive slots and one buffer
  * id (from a private free list of ids); the head's flags are written last,
@@ -18,6 +18,8 @@
 #ifndef VIRTIO_VSOCK_VIRTQUEUE_PACKED_H
 #define VIRTIO_VSOCK_VIRTQUEUE_PACKED_H
 
+#include "virtqueue_common.h"
+
 /* Move a slot index by @n, flipping @wrap when it passes the end. */
 static inline uint16_t
 vq_packed_advance(uint16_t pos, uint16_t n, uint16_t size, bool *wrap)
@@ -28,6 +30,17 @@ vq_packed_advance(uint16_t pos, uint16_t n, uint16_t size, bool *wrap)
 		*wrap = !*wrap;
 	}
 	return pos;
+}
+
+/* Give buffer id @id back to the free list of ids. */
+static inline void
+vq_packed_free_id(struct virtqueue *vq, uint16_t id)
+{
+	vq->next[id] = vq->free_head;
+	vq->free_head = id;
+	vq->num_free += vq->extra[id].ndescs;
+	vq->extra[id].cookie = NULL;
+	vq->extra[id].ndescs = 0;
 }
 
 static inline int

@@ -23,8 +23,6 @@ extern "C" {
 
 /* Well-known CIDs and the "any" port. */
 #define VSOCK_CID_ANY        0xFFFFFFFFu /**< any CID (VMADDR_CID_ANY) */
-/* TEMP until the driver branch is merged */
-#define VMADDR_CID_ANY_U32 VSOCK_CID_ANY
 #define VSOCK_CID_LOCAL      1u   /**< loopback inside one stack */
 #define VSOCK_CID_HOST       2u   /**< the host */
 #define VSOCK_PORT_ANY       0xFFFFFFFFu /**< any port (VMADDR_PORT_ANY) */
