@@ -3,7 +3,7 @@
  * The control plane of a running device, off the bursts: the event
  * queue, the transport's ctrl_poll now and then, and recovery from a
  * device that broke the ring protocol. The stack reaches all of it
- * through poll_event; the bursts only call virtio_vsock_broken().
+ * through poll_event; the bursts only mark a device broken (rxtx.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -15,31 +15,6 @@
 #include <vsock_hdr.h>
 
 #include "virtio_vsock_internal.h"
-
-void
-virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why)
-{
-	if (dev->broken)
-		return;
-	dev->broken = true;
-	dev->stats.broken++;
-	VV_LOG_RL(ERR, "%s: device broke the ring protocol (%s): its rings "
-		"are no longer trusted", dev->name, why);
-}
-
-void
-virtio_vsock_vq_broken(struct virtio_vsock_dev *dev,
-		const struct virtqueue *vq)
-{
-	static const char *const names[VIRTIO_VSOCK_VQ_NUM] = {
-		"rx", "tx", "event",
-	};
-
-	virtio_vsock_broken(dev, vq->broken ? names[vq->queue_id] :
-		vq->queue_id == VIRTIO_VSOCK_VQ_RX ? "bad used id on rx" :
-		vq->queue_id == VIRTIO_VSOCK_VQ_TX ? "bad used id on tx" :
-		"bad used id on event");
-}
 
 void
 virtio_vsock_event_refill(struct virtio_vsock_dev *dev)

@@ -5,7 +5,8 @@
  * the mbufs the device wrote; tx posts the caller's segments as they are
  * and frees them when the device has used them. A device that breaks
  * the ring protocol is only marked broken here (virtio_vsock_broken());
- * events and recovery are the control plane's (virtio_vsock_ctrl.c).
+ * telling the stack and recovering are the control plane's
+ * (virtio_vsock_ctrl.c).
  */
 #include <rte_branch_prediction.h>
 #include <rte_mbuf.h>
@@ -31,6 +32,31 @@ vv_seg_addr(const struct virtio_vsock_dev *dev, const struct rte_mbuf *m)
 {
 	return dev->use_va ? (uint64_t)(uintptr_t)rte_pktmbuf_mtod(m, void *) :
 		rte_pktmbuf_iova(m);
+}
+
+void
+virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why)
+{
+	if (dev->broken)
+		return;
+	dev->broken = true;
+	dev->stats.broken++;
+	VV_LOG_RL(ERR, "%s: device broke the ring protocol (%s): its rings "
+		"are no longer trusted", dev->name, why);
+}
+
+void
+virtio_vsock_vq_broken(struct virtio_vsock_dev *dev,
+		const struct virtqueue *vq)
+{
+	static const char *const names[VIRTIO_VSOCK_VQ_NUM] = {
+		"rx", "tx", "event",
+	};
+
+	virtio_vsock_broken(dev, vq->broken ? names[vq->queue_id] :
+		vq->queue_id == VIRTIO_VSOCK_VQ_RX ? "bad used id on rx" :
+		vq->queue_id == VIRTIO_VSOCK_VQ_TX ? "bad used id on tx" :
+		"bad used id on event");
 }
 
 int
