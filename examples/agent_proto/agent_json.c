@@ -175,34 +175,48 @@ json_number(struct agent_json *j)
 typedef int (*json_member_t)(struct agent_json *j, const struct agent_str *key,
 		void *arg);
 
+/* One element of an object (a member) or of an array (a value). */
 static int
-json_object(struct agent_json *j, json_member_t member, void *arg)
+json_element(struct agent_json *j, bool object, json_member_t member,
+		void *arg)
 {
 	struct agent_str key;
-	int ret;
 
-	if (json_expect(j, '{', "an object was expected") < 0)
+	if (!object)
+		return json_value(j, NULL);
+	if (json_string(j, &key) < 0 ||
+			json_expect(j, ':', "':' was expected") < 0)
+		return -1;
+	return member != NULL ? member(j, &key, arg) : json_value(j, NULL);
+}
+
+/* An object ('{') or an array ('['), whichever @p open says. */
+static int
+json_container(struct agent_json *j, char open, json_member_t member,
+		void *arg)
+{
+	bool object = open == '{';
+	char close = object ? '}' : ']';
+
+	if (json_expect(j, open, object ? "an object was expected" :
+			"an array was expected") < 0)
 		return -1;
 	if (++j->depth > AGENT_MAX_DEPTH)
 		return json_fail(j, "nested too deep");
 	json_ws(j);
-	if (j->p < j->end && *j->p == '}') {
+	if (j->p < j->end && *j->p == close) {
 		j->p++;
 		j->depth--;
 		return 0;
 	}
 	for (;;) {
-		if (json_string(j, &key) < 0 ||
-				json_expect(j, ':', "':' was expected") < 0)
-			return -1;
-		ret = member != NULL ? member(j, &key, arg) :
-			json_value(j, NULL);
-		if (ret < 0)
+		if (json_element(j, object, member, arg) < 0)
 			return -1;
 		json_ws(j);
-		if (j->p < j->end && *j->p == '}')
+		if (j->p < j->end && *j->p == close)
 			break;
-		if (json_expect(j, ',', "',' or '}' was expected") < 0)
+		if (json_expect(j, ',', object ? "',' or '}' was expected" :
+				"',' or ']' was expected") < 0)
 			return -1;
 	}
 	j->p++;
@@ -211,29 +225,9 @@ json_object(struct agent_json *j, json_member_t member, void *arg)
 }
 
 static int
-json_array(struct agent_json *j)
+json_object(struct agent_json *j, json_member_t member, void *arg)
 {
-	j->p++;
-	if (++j->depth > AGENT_MAX_DEPTH)
-		return json_fail(j, "nested too deep");
-	json_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
-		j->depth--;
-		return 0;
-	}
-	for (;;) {
-		if (json_value(j, NULL) < 0)
-			return -1;
-		json_ws(j);
-		if (j->p < j->end && *j->p == ']')
-			break;
-		if (json_expect(j, ',', "',' or ']' was expected") < 0)
-			return -1;
-	}
-	j->p++;
-	j->depth--;
-	return 0;
+	return json_container(j, '{', member, arg);
 }
 
 /* Any value, checked and skipped; @p raw receives its text. */
@@ -252,7 +246,7 @@ json_value(struct agent_json *j, struct agent_str *raw)
 	if (*j->p == '{') {
 		ret = json_object(j, NULL, NULL);
 	} else if (*j->p == '[') {
-		ret = json_array(j);
+		ret = json_container(j, '[', NULL, NULL);
 	} else if (*j->p == '"') {
 		struct agent_str s;
 
@@ -288,32 +282,56 @@ str_is(const struct agent_str *s, const char *lit)
 
 /* What a request holds. */
 struct agent_req {
-	struct agent_str execute, id;
-	struct agent_str data;		/* p NULL: not a string */
+	struct agent_str execute, data;	/* p NULL: not a string */
+	struct agent_str id;
 	bool has_execute, has_args, has_id, has_data;
 	struct agent_str bad_member;	/* first unexpected one; p NULL: none */
 	struct agent_str bad_arg;	/* same, in "arguments" */
 	bool dup;			/* a member given twice */
 };
 
+/* Member @p has is here (again?). */
+static void
+req_seen(struct agent_req *r, bool *has)
+{
+	r->dup |= *has;
+	*has = true;
+}
+
+/*
+ * A member meant to be a string: into @p s, or s->p NULL when it is
+ * another value (the reply says so, after a full parse).
+ */
+static int
+req_string(struct agent_json *j, struct agent_req *r, bool *has,
+		struct agent_str *s)
+{
+	req_seen(r, has);
+	json_ws(j);
+	if (j->p < j->end && *j->p == '"')
+		return json_string(j, s);
+	s->p = NULL;
+	return json_value(j, NULL);
+}
+
+/* A member nobody expects: the first one is named in the error. */
+static int
+req_unexpected(struct agent_json *j, struct agent_str *bad,
+		const struct agent_str *key)
+{
+	if (bad->p == NULL)
+		*bad = *key;
+	return json_value(j, NULL);
+}
+
 static int
 req_arg(struct agent_json *j, const struct agent_str *key, void *arg)
 {
 	struct agent_req *r = arg;
 
-	if (str_is(key, "data")) {
-		r->dup |= r->has_data;
-		r->has_data = true;
-		json_ws(j);
-		if (j->p < j->end && *j->p == '"')
-			return json_string(j, &r->data);
-		/* Not a string: the reply says so, after a full parse. */
-		r->data.p = NULL;
-		return json_value(j, NULL);
-	}
-	if (r->bad_arg.p == NULL)
-		r->bad_arg = *key;
-	return json_value(j, NULL);
+	if (str_is(key, "data"))
+		return req_string(j, r, &r->has_data, &r->data);
+	return req_unexpected(j, &r->bad_arg, key);
 }
 
 static int
@@ -321,27 +339,17 @@ req_member(struct agent_json *j, const struct agent_str *key, void *arg)
 {
 	struct agent_req *r = arg;
 
-	if (str_is(key, "execute")) {
-		r->dup |= r->has_execute;
-		r->has_execute = true;
-		json_ws(j);
-		if (j->p < j->end && *j->p == '"')
-			return json_string(j, &r->execute);
-		return json_fail(j, "'execute' must be a string");
-	}
+	if (str_is(key, "execute"))
+		return req_string(j, r, &r->has_execute, &r->execute);
 	if (str_is(key, "arguments")) {
-		r->dup |= r->has_args;
-		r->has_args = true;
+		req_seen(r, &r->has_args);
 		return json_object(j, req_arg, r);
 	}
 	if (str_is(key, "id")) {
-		r->dup |= r->has_id;
-		r->has_id = true;
+		req_seen(r, &r->has_id);
 		return json_value(j, &r->id);
 	}
-	if (r->bad_member.p == NULL)
-		r->bad_member = *key;
-	return json_value(j, NULL);
+	return req_unexpected(j, &r->bad_member, key);
 }
 
 /* Reply under construction; overflow only ever truncates. */
@@ -486,6 +494,9 @@ agent_serve(struct agent_server *s, const char *req, uint32_t len,
 			&r.bad_member);
 	else if (!r.has_execute)
 		out_error(&o, "GenericError", "'execute' is missing", NULL);
+	else if (r.execute.p == NULL)
+		out_error(&o, "GenericError", "'execute' must be a string",
+			NULL);
 	else
 		serve_command(s, &r, &o);
 	if (o.err)

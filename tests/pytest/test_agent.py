@@ -128,6 +128,17 @@ def test_help_and_bad_options(agents):
     assert p.returncode == 2 and "'-3'" in p.stderr, p.stderr
 
 
+def test_native_serve_mode(agents, procs, tmp):  # noqa: F811
+    """--serve: serves until SIGINT, then says what it served, exit 0."""
+    from test_vsockd import Proc
+    exe, env = agents["native"]
+    srv = Proc(procs, [exe] + EAL + ["--", "--serve", "--port", "7100"],
+               "agent-native", tmp, env=env)
+    srv.wait_line(r"^agent_native: serving on cid 3 port 7100$", 120)
+    assert srv.stop() == 0, srv.err
+    assert server_counts(srv.out) == (0, 0, 0), srv.out
+
+
 def test_sockets_agent_is_plain(agents):
     """No DPDK and no dpdk-vsock in the sockets agent: only libc."""
     exe, _ = agents["sockets"]
@@ -258,7 +269,11 @@ def test_agent_figures(agents, procs, tmp, vsockd, capsys):  # noqa: F811
     one under the preload through vsockd (the library sleeping, vsockd
     polling), client and server each a process."""
     n = FIGURE_REQUESTS
-    native = client_figures(run_native(agents, ["--requests", str(n)]), n)
+    # The device inline (one thread) and on a worker lcore of its own
+    # (two threads polling, the default when EAL has a free lcore).
+    native = {dev: client_figures(run_native(
+        agents, ["--dev", dev, "--requests", str(n)]), n)
+        for dev in ("loopback:lcore=inline", "loopback")}
     port = 6300
     srv = start_sockets_agent(agents, procs, tmp, vsockd, port)
     plain = client_figures(run_sockets_client(
@@ -270,9 +285,10 @@ def test_agent_figures(agents, procs, tmp, vsockd, capsys):  # noqa: F811
     with capsys.disabled():
         print(f"\nagent figures, {n} requests one at a time "
               "(ping/echo/info in turn):")
-        for name, f in (("agent_native (native API, loopback, polling)",
-                         native),
-                        ("agent_sockets (preload + vsockd, loopback)",
-                         plain)):
+        rows = [(f"agent_native --dev {d} (polling)", f)
+                for d, f in native.items()]
+        rows.append(("agent_sockets under the preload, vsockd --dev "
+                     "loopback", plain))
+        for name, f in rows:
             print(f"  {name}: {f['req_s']} req/s, p50 {f['p50_us']:.2f} us,"
                   f" p99 {f['p99_us']:.2f} us")
