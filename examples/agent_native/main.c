@@ -179,7 +179,7 @@ srv_data(struct vsock_conn *c, struct rte_mbuf *m, void *ctx)
 				ret = reply(ac->app, c, body, len);
 				break;
 			case AGENT_RX_BAD_LEN:
-				/* Unframeable from here: say why, then close. */
+				/* No framing from here: say why, close. */
 				reply(ac->app, c, NULL, len);
 				ret = 1;
 				break;

@@ -285,7 +285,7 @@ struct agent_req {
 	struct agent_str execute, data;	/* p NULL: not a string */
 	struct agent_str id;
 	bool has_execute, has_args, has_id, has_data;
-	struct agent_str bad_member;	/* first unexpected one; p NULL: none */
+	struct agent_str bad_member;	/* first unexpected; p NULL: none */
 	struct agent_str bad_arg;	/* same, in "arguments" */
 	bool dup;			/* a member given twice */
 };
@@ -440,8 +440,9 @@ serve_command(struct agent_server *s, const struct agent_req *r,
 		} else if (str_is(&r->execute, "ping")) {
 			out_str(o, "{\"return\":{}");
 		} else {
-			out_str(o, "{\"return\":{\"version\":\"1\",\"commands\":"
-				"[\"ping\",\"echo\",\"info\"],\"requests\":");
+			out_str(o, "{\"return\":{\"version\":\"1\","
+				"\"commands\":[\"ping\",\"echo\",\"info\"],"
+				"\"requests\":");
 			snprintf(num, sizeof(num), "%llu",
 				(unsigned long long)s->requests);
 			out_str(o, num);

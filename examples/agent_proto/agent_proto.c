@@ -89,7 +89,7 @@ agent_now_ns(void)
 /* Malformed requests, in order, and what each must get. */
 static const struct agent_probe {
 	const char *body;
-	uint32_t len;		/* header's length; PROBE_BODY_LEN: body's */
+	uint32_t len;		/* in the header; PROBE_BODY_LEN: body's */
 	const char *expect;	/* the reply's start; NULL: none, we close */
 	bool exact;		/* the whole reply */
 	bool closes;		/* the server closes after replying */

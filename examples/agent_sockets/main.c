@@ -33,6 +33,8 @@
 #define SOCK_READ 16384
 /* A client that stops reading loses its connection after this long. */
 #define SOCK_SNDTIMEO_S 5
+/* How long the client waits for a reply. */
+#define SOCK_RCVTIMEO_S 30
 
 struct sock_opts {
 	long listen_port;	/* -1: client */
@@ -61,7 +63,8 @@ usage(FILE *f)
 		"       " PROG " --connect CID --port PORT [--requests N] "
 		"[--probes] [--print] [--api NAME]\n"
 		"A request/reply agent on AF_VSOCK sockets (4-byte big-endian\n"
-		"length, then a JSON request: ping, echo, info), and its client.\n"
+		"length, then a JSON request: ping, echo, info), and its\n"
+		"client.\n"
 		"  --listen PORT   serve on PORT until SIGINT/SIGTERM\n"
 		"  --max-conns N   connections served at once (default %d)\n"
 		"  --connect CID   send requests to CID (1: this machine)\n"
@@ -70,7 +73,8 @@ usage(FILE *f)
 		"  --probes        send malformed requests first, check each\n"
 		"                  gets an error or a close\n"
 		"  --print         print every reply\n"
-		"  --api NAME      what info replies must name (default sockets)\n"
+		"  --api NAME      what info replies must name (default\n"
+		"                  sockets)\n"
 		"  --help          this text\n", SOCK_MAX_CONNS);
 }
 
@@ -311,9 +315,12 @@ client_connect(const struct sock_opts *o, struct agent_client *c)
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
 		.svm_cid = (unsigned int)o->cid,
 		.svm_port = (unsigned int)o->port };
+	struct timeval tv = { .tv_sec = SOCK_RCVTIMEO_S };
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+			sizeof(tv)) < 0 ||
+			connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, PROG ": connect to %ld:%ld: %s\n", o->cid,
 			o->port, strerror(errno));
 		if (fd >= 0)
@@ -341,8 +348,14 @@ client_read_reply(int fd, struct agent_client *c, struct agent_rx *rx)
 		r = read(fd, in, sizeof(in));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return r == 0 ? agent_client_closed(c, false) : -1;
+		if (r == 0)
+			return agent_client_closed(c, false);
+		if (r < 0) {
+			fprintf(stderr, PROG ": step %u: read: %s\n", c->step,
+				strerror(errno));
+			c->bad++;
+			return -1;
+		}
 		/* One request at a time: the reply is all there is to read. */
 		switch (agent_rx_feed(rx, in, (size_t)r, &used, &body, &len)) {
 		case AGENT_RX_MORE:

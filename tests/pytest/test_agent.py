@@ -207,7 +207,9 @@ def recv_n(s, n):
 
 def reply(s):
     h = recv_n(s, 4)
-    return None if h is None else json.loads(recv_n(s, struct.unpack(">I", h)[0]))
+    if h is None:
+        return None
+    return json.loads(recv_n(s, struct.unpack(">I", h)[0]))
 
 def req(s, body):
     s.sendall(struct.pack(">I", len(body)) + body)
