@@ -127,11 +127,13 @@ def sanitizer_flags():
     return f"-fsanitize={san} -fno-omit-frame-pointer"
 
 
-def build_example(installed, tmp_path, example, link, libs):
+def build_example(installed, tmp_path, example, link, libs, beside=()):
     """Build @example out of tree (its own Makefile, no meson, no source
-    tree includes; only what the .pc gives), @link shared or static, and
-    check which of @libs it loads; returns the program and the
-    environment it runs in."""
+    tree includes; only what the .pc gives), @link shared or static (or
+    the Makefile's own target), and check which of @libs it loads;
+    @beside names sibling directories of examples/ its Makefile uses,
+    copied beside it. Returns the program and the environment it runs
+    in."""
     _, _, lib, pc_dir = installed
     out = str(tmp_path / "build")
     san = sanitizer_flags()
@@ -139,6 +141,9 @@ def build_example(installed, tmp_path, example, link, libs):
     name = os.path.basename(example)
     src = str(tmp_path / name)
     shutil.copytree(example, src)
+    for d in beside:
+        shutil.copytree(os.path.join(os.path.dirname(example), d),
+                        str(tmp_path / d))
     run(["make", "-C", src, link, f"BUILD={out}",
          f"EXTRA_CFLAGS={san}", f"EXTRA_LDFLAGS={san}"], env=env)
     exe = os.path.join(out, name)
