@@ -219,6 +219,22 @@ vd_tel_ask(struct vd_tel_r *r)
 	return 0;
 }
 
+/* Ask the loop for @r and start reply @d: an error entry when it failed. */
+static int
+vd_tel_reply(struct vd_tel_r *r, struct rte_tel_data *d)
+{
+	int ret;
+
+	pthread_mutex_lock(&vd_tel_lock);
+	ret = vd_tel_ask(r);
+	pthread_mutex_unlock(&vd_tel_lock);
+	rte_tel_data_start_dict(d);
+	if (ret != 0)
+		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
+			"polling");
+	return ret;
+}
+
 static const char *
 vd_tel_state(uint32_t st)
 {
@@ -289,7 +305,7 @@ vd_tel_table(enum vd_tel_kind kind, const char *params,
 	struct rte_tel_data *e;
 	char key[24];
 	uint32_t i;
-	int bad, ret;
+	int bad;
 
 	r.offset = vd_tel_offset(params, &bad);
 	if (bad)
@@ -298,13 +314,7 @@ vd_tel_table(enum vd_tel_kind kind, const char *params,
 			sizeof(struct vd_tel_sock)));
 	if (r.apps == NULL)
 		return -ENOMEM;
-	pthread_mutex_lock(&vd_tel_lock);
-	ret = vd_tel_ask(&r);
-	pthread_mutex_unlock(&vd_tel_lock);
-	rte_tel_data_start_dict(d);
-	if (ret != 0) {
-		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
-			"polling");
+	if (vd_tel_reply(&r, d) != 0) {
 		free(r.apps);
 		return 0;
 	}
@@ -373,19 +383,11 @@ vd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct vd_tel_r r = { .kind = VD_TEL_STATS };
 	const struct vd_tel_stats *st = &r.stats;
-	int ret;
 
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
-	pthread_mutex_lock(&vd_tel_lock);
-	ret = vd_tel_ask(&r);
-	pthread_mutex_unlock(&vd_tel_lock);
-	rte_tel_data_start_dict(d);
-	if (ret != 0) {
-		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
-			"polling");
+	if (vd_tel_reply(&r, d) != 0)
 		return 0;
-	}
 	rte_tel_data_add_dict_u64(d, "apps", st->apps);
 	rte_tel_data_add_dict_u64(d, "sockets", st->sockets);
 	rte_tel_data_add_dict_u64(d, "apps_total", st->apps_total);
@@ -404,19 +406,11 @@ vd_tel_h2g(const char *cmd, const char *params, struct rte_tel_data *d)
 	struct rte_tel_data *e;
 	char key[24];
 	uint32_t i;
-	int ret;
 
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
-	pthread_mutex_lock(&vd_tel_lock);
-	ret = vd_tel_ask(&r);
-	pthread_mutex_unlock(&vd_tel_lock);
-	rte_tel_data_start_dict(d);
-	if (ret != 0) {
-		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
-			"polling");
+	if (vd_tel_reply(&r, d) != 0)
 		return 0;
-	}
 	for (i = 0; i < r.count; i++) {
 		const struct vd_h2g_snap *x = &r.h2g[i];
 
