@@ -12,8 +12,8 @@ import pytest
 
 from conftest import wait_for_path
 from test_telemetry import page_conns, socket_path, unique_prefix
-from test_vsockd import (EAL, VSOCKD, Proc, Vsockd, pre_proc, random_file,
-                         run_pre, sha_file, wait_listener)
+from test_vsockd import (EAL, PYTHON, VSOCKD, Proc, Vsockd, pre_proc,
+                         random_file, run_pre, sha_file, wait_listener)
 
 GUEST_CID = 33
 QUIET = ["--log-level=lib.vhost.config:warning"]
@@ -201,6 +201,31 @@ def test_guest_comes_and_goes(procs, tmp, pair):
     # The first guest's session started none; the second one's did.
     assert be["running"] == 1 and be["resets"] == 1, be
     again.stop()
+
+
+BIND = """
+import errno, socket, sys
+for cid in map(int, sys.argv[1:]):
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    try:
+        s.bind((cid, 5000))
+        print(cid, "ok", s.getsockname()[0])
+    except OSError as e:
+        print(cid, errno.errorcode[e.errno])
+    s.close()
+"""
+
+
+def test_bind_to_own_cids(pair):
+    """The host binds CID 2 (it is the host of its guests), not the
+    guest's CID; the guest binds its CID 33, not 2."""
+    host, guest = pair
+    want = {host: f"2 ok 2\n{GUEST_CID} EADDRNOTAVAIL\n",
+            guest: f"2 EADDRNOTAVAIL\n{GUEST_CID} ok {GUEST_CID}\n"}
+    for d, out in want.items():
+        r = run_pre([PYTHON, "-c", BIND, "2", str(GUEST_CID)], d.sock)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode() == out, (d.p.name, r.stdout)
 
 
 # ---- options -----------------------------------------------------------
