@@ -127,8 +127,8 @@ vd_h2g_start(void)
 			r = r < 0 ? r : 0;
 		}
 		if (r != 0) {
-			fprintf(stderr, "vsockd: --h2g %s,cid=%" PRIu64 ": %s\n",
-				h->path, h->cid, r == -EADDRINUSE ?
+			fprintf(stderr, "vsockd: --h2g %s,cid=%" PRIu64
+				": %s\n", h->path, h->cid, r == -EADDRINUSE ?
 				"another process listens on that socket" :
 				strerror(-r));
 			return -1;
