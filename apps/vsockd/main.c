@@ -202,7 +202,8 @@ parse_opts(int argc, char **argv, struct vd_conf *c)
 			if (virtio_vsock_spec_check(a, err, sizeof(err)) != 0)
 				return app_bad("--dev", a, err);
 			if (c->nb_devs == VD_MAX_DEVS)
-				return app_bad("--dev", a, "at most 4 devices");
+				return app_bad("--dev", a, "at most "
+					RTE_STR(VD_MAX_DEVS) " devices");
 			c->devs[c->nb_devs++] = a;
 			break;
 		case O_H2G:

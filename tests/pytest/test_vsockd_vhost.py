@@ -255,6 +255,9 @@ def run_vsockd(args, timeout=30):
      "'/tmp/e,cid=7'", "at most 4 guests"),
     (["--h2g", "/tmp/a,cid=5", "--mbuf-size", "4096"], "'4096'",
      "at least 8198"),
+    (["--dev", "loopback"] * 7 + ["--h2g", "/tmp/a,cid=5", "--h2g",
+                                  "/tmp/b,cid=6"], "'/tmp/b'",
+     "at most 8 ports together"),
     ([], "--dev", "at least one --dev or --h2g"),
 ])
 def test_bad_h2g_options(args, bad, why):
