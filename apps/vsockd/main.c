@@ -49,16 +49,29 @@ static void
 usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-"Usage: %s [EAL options] -- --dev SPEC [--dev SPEC ...] [options]\n"
+"Usage: %s [EAL options] -- [--dev SPEC ...] [--h2g PATH,cid=N ...]\n"
+"           [options]\n"
 "\n"
 "The socket layer's daemon: owns the virtio-vsock devices, runs one vsock\n"
 "stack on its main lcore and serves AF_VSOCK sockets to applications\n"
 "(libvsock, libvsock-preload.so) over a Unix SOCK_SEQPACKET control\n"
-"socket and one shared memory segment per application.\n"
+"socket and one shared memory segment per application. At least one\n"
+"--dev or --h2g.\n"
 "\n"
-"  --dev SPEC           a device to attach (1..%u of them; the first one\n"
-"                       carries connections to CIDs without a route):\n"
+"  --dev SPEC           a device to attach, as a guest (0..%u of them;\n"
+"                       the first one carries connections to CID 2 and\n"
+"                       to CIDs without a route):\n"
 "  %s\n"
+"  --h2g PATH,cid=N[,client=1]\n"
+"                       serve a guest (0..%u of them): a vhost-user\n"
+"                       vsock device back-end on the Unix socket PATH\n"
+"                       (QEMU's vhost-user-vsock-pci, or another\n"
+"                       vsockd's --dev vhost-user:path=PATH), the guest's\n"
+"                       CID N (3..4294967294); client=1 connects to PATH\n"
+"                       instead of listening. Programs reach the guest\n"
+"                       at CID N and it reaches them at CID 2, as with\n"
+"                       Linux's vhost-vsock; --h2g alone makes a host\n"
+"                       (local CID 2). Needs --mbuf-size >= %u\n"
 "  --socket PATH        control socket (default: $%s, else\n"
 "                       %s); its directory is created\n"
 "  --socket-mode OCTAL  its permissions (default 0%o: owner and group;\n"
@@ -86,19 +99,23 @@ usage(FILE *f, const char *prog)
 "  -h, --help           this text\n"
 "\n"
 "Telemetry (dpdk-telemetry.py, vsock-ss -p): /vsockd/apps,\n"
-"/vsockd/sockets, /vsockd/stats beside the stack's /vsock/*.\n"
+"/vsockd/sockets, /vsockd/stats, /vsockd/h2g (the back-ends' counters)\n"
+"beside the stack's /vsock/*.\n"
 "SIGINT or SIGTERM resets every connection, removes the socket and exits 0.\n"
 "Exit status: 0 after a signal, 1 when start-up fails, 2 on a bad option.\n"
 "Example:\n"
 "  %s -l 0 --in-memory -- --dev loopback --socket /tmp/vsockd.sock \\\n"
-"      --socket-mode 0666\n",
-		prog, VD_MAX_DEVS, virtio_vsock_spec_usage(), VSL_ENV_SOCKET,
+"      --socket-mode 0666\n"
+"  %s -l 0 --in-memory -- --h2g /tmp/vm33.sock,cid=33 \\\n"
+"      --socket /tmp/vsockd-host.sock\n",
+		prog, VD_MAX_DEVS, virtio_vsock_spec_usage(), VD_MAX_H2G,
+		(unsigned int)VD_H2G_MIN_ROOM, VSL_ENV_SOCKET,
 		VSL_DEFAULT_SOCKET, VD_DEFAULT_MODE, VSL_DEFAULT_SLOTS,
 		VSL_DEFAULT_RING, VD_RING_MIN, VD_RING_MAX,
 		VD_STREAM_BUF_MAX >> 20,
 		VD_DEFAULT_NB_MBUFS, VD_DEFAULT_MBUF_SIZE,
 		VD_DEFAULT_MAX_CONNS, VD_DEFAULT_MAX_APPS, VD_DEFAULT_RPC_US,
-		prog);
+		prog, prog);
 }
 
 static int
@@ -138,11 +155,12 @@ parse_group(const char *a, struct vd_conf *c)
 static int
 parse_opts(int argc, char **argv, struct vd_conf *c)
 {
-	enum { O_DEV = 256, O_SOCKET, O_MODE, O_GROUP, O_SOCKS, O_RING,
+	enum { O_DEV = 256, O_H2G, O_SOCKET, O_MODE, O_GROUP, O_SOCKS, O_RING,
 		O_NB_MBUFS, O_MBUF_SIZE, O_MAX_CONNS, O_MAX_APPS, O_RPC,
 		O_PERF };
 	static const struct option longopts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
+		{ "h2g", required_argument, NULL, O_H2G },
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
 		{ "socket-group", required_argument, NULL, O_GROUP },
@@ -184,8 +202,13 @@ parse_opts(int argc, char **argv, struct vd_conf *c)
 			if (virtio_vsock_spec_check(a, err, sizeof(err)) != 0)
 				return app_bad("--dev", a, err);
 			if (c->nb_devs == VD_MAX_DEVS)
-				return app_bad("--dev", a, "at most 4 devices");
+				return app_bad("--dev", a, "at most "
+					RTE_STR(VD_MAX_DEVS) " devices");
 			c->devs[c->nb_devs++] = a;
+			break;
+		case O_H2G:
+			if (vd_h2g_parse(a, c) != 0)
+				return -EINVAL;
 			break;
 		case O_SOCKET:
 			if (a[0] == '\0')
@@ -264,9 +287,10 @@ parse_opts(int argc, char **argv, struct vd_conf *c)
 	}
 	if (optind < argc)
 		return app_bad("argument", argv[optind], "unexpected");
-	if (c->nb_devs == 0)
-		return app_bad("--dev", "", "at least one device is needed");
-	return 0;
+	if (c->nb_devs == 0 && c->nb_h2g == 0)
+		return app_bad("--dev", "", "at least one --dev or --h2g is "
+			"needed");
+	return vd_h2g_check(c);
 }
 
 /*
@@ -398,7 +422,6 @@ vd_open_devs(void)
 		VD_LOG(INFO, "device %s: CID %" PRIu64 "\n", vd.conf.devs[i],
 			virtio_vsock_cid(vd_devs[i]));
 	}
-	vd.local_cid = vsock_stack_local_cid(vd.stack);
 	return 0;
 }
 
@@ -491,8 +514,9 @@ main(int argc, char **argv)
 	ret = 1;
 	/* Every allocation before the devices: a vhost back-end maps them. */
 	if (vd_setup() != 0 || vd_ctl_open() != 0 || vd_open_devs() != 0 ||
-			vd_perf_start() != 0)
+			vd_h2g_start() != 0 || vd_perf_start() != 0)
 		goto out;
+	vd.local_cid = vsock_stack_local_cid(vd.stack);
 	vd_tel_init();
 	VD_LOG(NOTICE, "serving on %s (CID %" PRIu64 ")\n",
 		vd.conf.socket_path, vd.local_cid);
@@ -510,6 +534,7 @@ out:
 	for (i = 0; i < vd.conf.nb_devs; i++)
 		if (vd_devs[i] != NULL)
 			virtio_vsock_close(vd_devs[i]);
+	vd_h2g_stop();
 	if (vd.stack != NULL)
 		vsock_stack_destroy(vd.stack);
 	/* Its payload may sit in the devices' rings until they close. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Telemetry: /vsockd/apps, /vsockd/sockets and /vsockd/stats.
+ * Telemetry: /vsockd/apps, /vsockd/sockets, /vsockd/stats and /vsockd/h2g.
  *
  * Callbacks run on DPDK's telemetry thread while the main lcore owns
  * every structure without locks, so a callback never reads them: it
@@ -29,7 +29,7 @@
 #define VD_TEL_APPS_PAGE 16
 #define VD_TEL_SOCKS_PAGE 40
 
-enum vd_tel_kind { VD_TEL_APPS, VD_TEL_SOCKS, VD_TEL_STATS };
+enum vd_tel_kind { VD_TEL_APPS, VD_TEL_SOCKS, VD_TEL_STATS, VD_TEL_H2G };
 
 struct vd_tel_app {
 	int pid;
@@ -63,6 +63,7 @@ struct vd_tel_r {
 	uint32_t offset, cap;
 	uint32_t total, count;	/* filled by the loop */
 	struct vd_tel_stats stats;
+	struct vd_h2g_snap h2g[VD_MAX_H2G];
 	union {
 		struct vd_tel_app *apps;
 		struct vd_tel_sock *socks;
@@ -127,6 +128,10 @@ vd_tel_fill(struct vd_tel_r *r)
 	st->mbufs_avail = rte_mempool_avail_count(vd.pool);
 	st->cnt = vd.cnt;
 	r->count = 0;
+	if (r->kind == VD_TEL_H2G) {
+		r->count = vd_h2g_snap(r->h2g);
+		return;
+	}
 	TAILQ_FOREACH(a, &vd.apps, link) {
 		const uint64_t *src = (const uint64_t *)&a->cnt;
 		uint64_t *dst = (uint64_t *)&st->cnt;
@@ -214,6 +219,22 @@ vd_tel_ask(struct vd_tel_r *r)
 	return 0;
 }
 
+/* Ask the loop for @r and start reply @d: an error entry when it failed. */
+static int
+vd_tel_reply(struct vd_tel_r *r, struct rte_tel_data *d)
+{
+	int ret;
+
+	pthread_mutex_lock(&vd_tel_lock);
+	ret = vd_tel_ask(r);
+	pthread_mutex_unlock(&vd_tel_lock);
+	rte_tel_data_start_dict(d);
+	if (ret != 0)
+		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
+			"polling");
+	return ret;
+}
+
 static const char *
 vd_tel_state(uint32_t st)
 {
@@ -284,7 +305,7 @@ vd_tel_table(enum vd_tel_kind kind, const char *params,
 	struct rte_tel_data *e;
 	char key[24];
 	uint32_t i;
-	int bad, ret;
+	int bad;
 
 	r.offset = vd_tel_offset(params, &bad);
 	if (bad)
@@ -293,13 +314,7 @@ vd_tel_table(enum vd_tel_kind kind, const char *params,
 			sizeof(struct vd_tel_sock)));
 	if (r.apps == NULL)
 		return -ENOMEM;
-	pthread_mutex_lock(&vd_tel_lock);
-	ret = vd_tel_ask(&r);
-	pthread_mutex_unlock(&vd_tel_lock);
-	rte_tel_data_start_dict(d);
-	if (ret != 0) {
-		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
-			"polling");
+	if (vd_tel_reply(&r, d) != 0) {
 		free(r.apps);
 		return 0;
 	}
@@ -368,19 +383,11 @@ vd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct vd_tel_r r = { .kind = VD_TEL_STATS };
 	const struct vd_tel_stats *st = &r.stats;
-	int ret;
 
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
-	pthread_mutex_lock(&vd_tel_lock);
-	ret = vd_tel_ask(&r);
-	pthread_mutex_unlock(&vd_tel_lock);
-	rte_tel_data_start_dict(d);
-	if (ret != 0) {
-		rte_tel_data_add_dict_string(d, "error", "vsockd is not "
-			"polling");
+	if (vd_tel_reply(&r, d) != 0)
 		return 0;
-	}
 	rte_tel_data_add_dict_u64(d, "apps", st->apps);
 	rte_tel_data_add_dict_u64(d, "sockets", st->sockets);
 	rte_tel_data_add_dict_u64(d, "apps_total", st->apps_total);
@@ -389,6 +396,51 @@ vd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "mbufs_in_use", st->mbufs_in_use);
 	rte_tel_data_add_dict_u64(d, "mbufs_avail", st->mbufs_avail);
 	vd_tel_add_counters(d, &st->cnt);
+	return 0;
+}
+
+static int
+vd_tel_h2g(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct vd_tel_r r = { .kind = VD_TEL_H2G };
+	struct rte_tel_data *e;
+	char key[24];
+	uint32_t i;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	if (vd_tel_reply(&r, d) != 0)
+		return 0;
+	for (i = 0; i < r.count; i++) {
+		const struct vd_h2g_snap *x = &r.h2g[i];
+
+		e = rte_tel_data_alloc();
+		if (e == NULL)
+			break;
+		rte_tel_data_start_dict(e);
+		rte_tel_data_add_dict_string(e, "path", x->path);
+		rte_tel_data_add_dict_int(e, "running", x->running);
+		rte_tel_data_add_dict_u64(e, "cid", x->cid);
+#define VD_TEL_H2G(f) rte_tel_data_add_dict_u64(e, #f, x->st.f)
+		VD_TEL_H2G(rx_pkts);
+		VD_TEL_H2G(rx_bytes);
+		VD_TEL_H2G(tx_pkts);
+		VD_TEL_H2G(tx_bytes);
+		VD_TEL_H2G(tx_partial);
+		VD_TEL_H2G(bad_chain);
+		VD_TEL_H2G(bad_dir);
+		VD_TEL_H2G(bad_size);
+		VD_TEL_H2G(bad_len);
+		VD_TEL_H2G(bad_src_cid);
+		VD_TEL_H2G(bad_rx_buf);
+		VD_TEL_H2G(bad_avail);
+		VD_TEL_H2G(rx_nombuf);
+		VD_TEL_H2G(tx_lost);
+		VD_TEL_H2G(resets);
+#undef VD_TEL_H2G
+		snprintf(key, sizeof(key), "%u", i);
+		rte_tel_data_add_dict_container(d, key, e, 0);
+	}
 	return 0;
 }
 
@@ -420,4 +472,7 @@ RTE_INIT(vd_tel_register)
 		"addresses. Parameters: [offset]");
 	rte_telemetry_register_cmd("/vsockd/stats", vd_tel_stats,
 		"Returns vsockd's counters. No parameters");
+	rte_telemetry_register_cmd("/vsockd/h2g", vd_tel_h2g,
+		"Returns each --h2g back-end: path, cid, running, counters. "
+		"No parameters");
 }

@@ -19,6 +19,7 @@
 #include <rte_log.h>
 
 #include <vsock_stack.h>
+#include <vsock_vhost.h>
 
 #include "vsl_proto.h"
 
@@ -28,6 +29,10 @@ extern int vd_logtype;
 
 /* Most --dev options. */
 #define VD_MAX_DEVS VSOCK_STACK_MAX_PORTS
+/* Most --h2g options (guests served); with --dev, the stack's ports. */
+#define VD_MAX_H2G 4
+/* Data room lib/vsock_vhost needs: a 64 KiB packet in at most 8 mbufs. */
+#define VD_H2G_MIN_ROOM ((VSOCK_HDR_LEN + VSOCK_MAX_PKT_PAYLOAD + 7) / 8)
 /* Requests one control socket may send in one epoll round. */
 #define VD_RPC_BURST 32
 /* Bad requests after which an application is disconnected. */
@@ -46,9 +51,18 @@ extern int vd_logtype;
  */
 #define VD_STREAM_BUF_MAX (16u << 20)
 
+/* One --h2g PATH,cid=N[,client=1]. */
+struct vd_h2g_opt {
+	char path[108];		/* sun_path's size */
+	uint64_t cid;
+	bool client;
+};
+
 struct vd_conf {
 	const char *devs[VD_MAX_DEVS];
 	unsigned int nb_devs;
+	struct vd_h2g_opt h2g[VD_MAX_H2G];
+	unsigned int nb_h2g;
 	const char *socket_path;
 	unsigned int socket_mode;
 	bool group_set;
@@ -200,7 +214,7 @@ struct vd_daemon {
 	struct rte_mempool *pool;
 	uint32_t mbuf_room;	/* data bytes per mbuf */
 	uint32_t buf_cap;	/* largest buffer size a socket may have */
-	uint64_t cids[VD_MAX_DEVS];
+	uint64_t cids[VD_MAX_DEVS + 1];	/* the devices', and 2 with --h2g */
 	unsigned int nb_cids;
 	uint64_t local_cid;
 	int lfd;		/* listening control socket */
@@ -263,6 +277,22 @@ void vd_rx_drain(struct vd_sock *s);
 void vd_tx_pump(struct vd_sock *s);
 void vd_pend_free(struct vd_sock *s);
 int vd_data_init(void);
+
+/* h2g.c */
+/* One back-end as telemetry shows it. */
+struct vd_h2g_snap {
+	char path[108];
+	uint64_t cid;
+	bool running;
+	struct vsock_vhost_stats st;
+};
+int vd_h2g_parse(const char *val, struct vd_conf *c);
+/* Checks across options, once they are all parsed. */
+int vd_h2g_check(const struct vd_conf *c);
+int vd_h2g_start(void);
+/* Fill @out (VD_MAX_H2G entries); returns how many. */
+unsigned int vd_h2g_snap(struct vd_h2g_snap *out);
+void vd_h2g_stop(void);
 
 /* telemetry.c */
 void vd_tel_init(void);
