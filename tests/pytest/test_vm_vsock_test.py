@@ -1,13 +1,14 @@
-"""Linux's own vsock test suite (tools/testing/vsock/vsock_test, built by
-scripts/build-vsock-test.sh from Debian's linux-source-6.1) with one side
+"""Linux's own vsock test suite (tools/testing/vsock: vsock_test and
+vsock_diag_test, built by scripts/build-vsock-test.sh from Debian's
+linux-source-6.1) with one side
 on dpdk-vsock and the other on the Linux kernel, in one guest: vsockd owns
 the guest kernel's vhost-vsock device (so the guest kernel is the host,
 CID 2, and vsockd's device is CID 42); one side runs unmodified under the
 preload (and the guard, so a fall-through to the kernel's AF_VSOCK fails),
 the other on the guest kernel's AF_VSOCK; the suite's control channel is
-TCP on the guest's loopback. Both directions in one boot.
+TCP on the guest's loopback. Both programs, both directions, in one boot.
 
-6.1's vsock_test stops at the first failing case, so the guest runs the
+6.1's suite stops at the first failing case, so the guest runs the
 suite again with --skip for each case that failed until a run completes;
 the test asserts the exact set of failing cases each way, so that a case
 that starts passing or failing is seen."""
