@@ -21,6 +21,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	doxygen
 	libpcap-dev tshark
+	# tools/testing/vsock (vsock_test), built by scripts/build-vsock-test.sh
+	linux-source-6.1
 )
 
 missing=()
