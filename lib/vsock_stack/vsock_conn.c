@@ -205,6 +205,16 @@ vs_credit_timeout(struct rte_timer *t, void *arg)
 		return;
 	if (vs_ctl_send(c, VSOCK_OP_CREDIT_REQUEST, 0) == 0)
 		c->s->stats.credit_requests_tx++;
+	/*
+	 * Packets unread all period: the peer may wait for more before it
+	 * reads (SO_RCVLOWAT), so the bound would hold the rest for good.
+	 * One packet past it, the queue merged in, up to what is tracked.
+	 */
+	if (c->pkt_count >= c->s->conf.max_pkts_in_flight &&
+			c->pkt_count < VS_PKT_TRACK && c->txq.head != NULL) {
+		c->pkt_grace = true;
+		vs_tx_activate(c);
+	}
 	vs_credit_stalled(c);
 }
 

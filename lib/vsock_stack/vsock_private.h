@@ -150,6 +150,7 @@ struct vsock_conn {
 	bool want_writable;	/* a send was refused */
 	bool credit_pending;	/* a CREDIT_UPDATE could not be queued */
 	bool credit_requested;	/* CREDIT_REQUEST sent for this stall */
+	bool pkt_grace;		/* one packet past max_pkts_in_flight */
 	uint32_t local_shutdown;	/* VSOCK_SHUTDOWN_* we did */
 	uint32_t shutdown_pending;	/* SHUTDOWN still to send */
 	uint32_t peer_shutdown;

@@ -443,6 +443,7 @@ vs_tel_add_stats(struct rte_tel_data *d, const struct vsock_stack_stats *st)
 	VS_TEL_STAT(credit_updates_tx);
 	VS_TEL_STAT(credit_stalls);
 	VS_TEL_STAT(pkt_stalls);
+	VS_TEL_STAT(pkt_grace);
 	VS_TEL_STAT(credit_requests_tx);
 	VS_TEL_STAT(coalesced);
 	VS_TEL_STAT(peer_buf_clamped);

@@ -382,6 +382,8 @@ vs_pkt_track_ack(struct vsock_conn *c)
 			c->pkt_end[c->pkt_head]) >= 0) {
 		c->pkt_head = (c->pkt_head + 1) & (VS_PKT_TRACK - 1);
 		c->pkt_count--;
+		/* The peer reads again: no grace owed for an old stall. */
+		c->pkt_grace = false;
 	}
 }
 
@@ -456,8 +458,13 @@ vs_conn_flush(struct vsock_conn *c, unsigned int budget)
 
 		if (credit == 0 && c->txq.head->pkt_len > 0)
 			return VS_STALL_CREDIT;
-		if (c->pkt_count >= s->conf.max_pkts_in_flight)
-			return VS_STALL_PKTS;
+		if (c->pkt_count >= s->conf.max_pkts_in_flight) {
+			if (!c->pkt_grace || done > 0)
+				return VS_STALL_PKTS;
+			/* One packet now (vs_credit_timeout()), then stall. */
+			c->pkt_grace = false;
+			s->stats.pkt_grace++;
+		}
 		if (c->type == VSOCK_TYPE_STREAM &&
 				c->txq.head->pkt_len <= VS_COALESCE_MAX)
 			vs_coalesce(c, RTE_MIN(credit, VSOCK_MAX_PKT_PAYLOAD));

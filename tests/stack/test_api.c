@@ -332,6 +332,45 @@ test_send_edges(void **state)
 	env_close(&e);
 }
 
+/*
+ * A peer that reads nothing until more arrives (SO_RCVLOWAT) must still
+ * get every byte: once the packet bound held for credit_request_ms, one
+ * packet goes past it with the rest of the queue merged in.
+ */
+static void
+test_pkt_bound_lets_the_rest_through(void **state)
+{
+	struct vsock_stack_conf conf = { .max_pkts_in_flight = 4,
+		.credit_request_ms = 50 };
+	struct vsock_stack_stats st;
+	struct vsock_conn *c;
+	uint32_t pkts, got;
+	uint16_t op = 0;
+	unsigned int i;
+	struct env e;
+
+	(void)state;
+	env_open(&e, &conf, 0);
+	c = accept_one(&e, VSOCK_TYPE_STREAM, 1u << 20, &rec_ops);
+	/* One byte a poll: four packets, then the bound holds. */
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(vsock_send_buf(c, pattern + i, 1), 0);
+		h_poll(e.s, 1);
+	}
+	got = take_rw(&e, pattern, &pkts, &op);
+	assert_int_equal(got, 4);
+	assert_int_equal(pkts, 4);
+	vsock_stack_stats_get(e.s, &st);
+	assert_int_equal(st.pkt_grace, 0);
+	/* The peer acknowledges nothing; after a period the rest goes. */
+	h_poll_ms(e.s, 150);
+	assert_int_equal(take_rw(&e, pattern + 4, &pkts, &op), 6);
+	assert_int_equal(pkts, 1);
+	vsock_stack_stats_get(e.s, &st);
+	assert_int_equal(st.pkt_grace, 1);
+	env_close(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -343,6 +382,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_send_backlog_release_throttles_peer),
 		cmocka_unit_test(test_close_sends_backlog_then_shutdown),
 		cmocka_unit_test(test_send_edges),
+		cmocka_unit_test(test_pkt_bound_lets_the_rest_through),
 	};
 
 	(void)argc;

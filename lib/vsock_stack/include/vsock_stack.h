@@ -180,6 +180,13 @@ struct vsock_stack_stats {
 	uint64_t credit_updates_tx;	/**< CREDIT_UPDATEs sent */
 	uint64_t credit_stalls;	/**< sends held for lack of peer credit */
 	uint64_t pkt_stalls;	/**< sends held: too many packets in flight */
+	/**
+	 * Packets sent past max_pkts_in_flight, one per credit_request_ms
+	 * that such a stall lasts, with all the queue that fits merged into
+	 * it: a peer that reads nothing until more arrives (SO_RCVLOWAT)
+	 * still gets the rest.
+	 */
+	uint64_t pkt_grace;
 	uint64_t credit_requests_tx;	/**< CREDIT_REQUESTs sent */
 	uint64_t coalesced;	/**< small sends merged into another packet */
 	uint64_t peer_buf_clamped;	/**< peer buf_alloc above peer_buf_max */
