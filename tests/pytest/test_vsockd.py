@@ -315,6 +315,22 @@ def test_python_classic_example(procs, tmp, cid):
     d.stop()
 
 
+def test_rcvlowat_reader_gets_one_byte_sends(procs, tmp):
+    """A reader that waits for 128 bytes (SO_RCVLOWAT) before it reads
+    anything, and 128 sends of one byte: the stack's bound of 64 unread
+    packets must not hold the last bytes back for good."""
+    d = Vsockd(procs, tmp)
+    srv = pre_proc(procs, tmp, [PYTHON, peer("vsock_rcvlowat.py"), "server",
+                                "1234", "128"], d.sock, "srv")
+    srv.wait_line(r"^listening 1234$")
+    r = run_pre([PYTHON, peer("vsock_rcvlowat.py"), "client", "1", "1234",
+                 "128"], d.sock)
+    assert r.returncode == 0, r.stderr
+    assert srv.wait(30) == 0, srv.err
+    assert "got 128 True" in srv.out, srv.out
+    d.stop()
+
+
 # ---- through vsock-bridge --------------------------------------------
 
 def test_through_the_bridge(procs, tmp):
