@@ -21,6 +21,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	doxygen
 	libpcap-dev tshark
+	nbdkit libnbd-bin qemu-guest-agent
 )
 
 missing=()
