@@ -7,8 +7,9 @@ and our nbdcopy), NBD_MB MiB copied in and out and compared by SHA-256,
 a client killed mid-copy each way before the measured copies, and the
 same copies between two kernel programs over vsock_loopback (CID 1) as
 the baseline, first and last, so that a change in the host's load shows;
-then qemu-ga under the preload answering a kernel AF_VSOCK client. Everything runs under QEMU's software emulation (TCG): the
-figures compare the two paths in one boot, nothing more."""
+then qemu-ga under the preload answering a kernel AF_VSOCK client.
+Everything runs under QEMU's software emulation (TCG): the figures
+compare the paths in one boot, nothing more."""
 import hashlib
 import os
 import re
@@ -16,16 +17,13 @@ import textwrap
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import ROOT
+from test_vm_vsockd import CID, GUARD, PRELOAD, VSOCKD
 from vmtools import guest, script
 
 pytestmark = pytest.mark.vm
 
-VSOCKD = os.path.join(BUILD, "apps", "vsockd")
-PRELOAD = os.path.join(BUILD, "lib", "libvsock", "libvsock-preload.so")
-GUARD = os.path.join(BUILD, "tests", "guard", "vsock-guard")
 QGA_CLIENT = os.path.join(ROOT, "tests", "vm", "qga_client.py")
-CID = 42
 NBD_MB = 256
 QGA_PORT = 4444
 # (tag, what it measures): the copies timed in the guest.

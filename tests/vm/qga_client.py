@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""A host's side of qemu-ga: connect to the guest agent, send guest-ping,
-guest-info and guest-get-time, check each answer's shape and print one
-line per command. It reaches the agent over the kernel's AF_VSOCK
-(--vsock CID:PORT, in a guest playing the host) or through a
-Firecracker-style Unix socket (--uds PATH:PORT, vsock-bridge's
-"CONNECT <port>"), never both. Exits 1 with the reason on a bad answer."""
+"""A host's side of qemu-ga: connect to the guest agent over the kernel's
+AF_VSOCK (in a guest playing the host), send guest-ping, guest-info and
+guest-get-time, check each answer's shape and print one line per
+command; exits 1 with the reason on a bad answer. check() takes any
+connected stream socket (test_agent_bridge.py gives it one through
+vsock-bridge's Unix socket)."""
 import argparse
 import json
 import socket
@@ -15,40 +15,17 @@ import time
 CLOCK_SLACK_NS = 60 * 10**9
 
 
-def parse_addr(text, what):
-    head, sep, port = text.rpartition(":")
-    if not sep or not head or not port.isdigit():
-        sys.exit(f"qga_client: bad address '{text}': want "
-                 f"{what.upper()}:PORT")
-    return head, int(port)
+class QgaError(Exception):
+    pass
 
 
 def connect_vsock(addr, timeout):
-    cid, port = parse_addr(addr, "cid")
-    if not cid.isdigit():
-        sys.exit(f"qga_client: bad cid '{cid}' in '{addr}'")
+    cid, sep, port = addr.partition(":")
+    if not (sep and cid.isdigit() and port.isdigit()):
+        raise QgaError(f"bad address '{addr}': want CID:PORT")
     s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
     s.settimeout(timeout)
-    s.connect((int(cid), port))
-    return s
-
-
-def connect_uds(addr, timeout):
-    """vsock-bridge's host->guest protocol: CONNECT <port>, then OK."""
-    path, port = parse_addr(addr, "path")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    s.sendall(b"CONNECT %d\n" % port)
-    line = b""
-    while not line.endswith(b"\n"):
-        c = s.recv(1)
-        if not c:
-            sys.exit(f"qga_client: {path} closed after CONNECT {port} "
-                     f"(got {line!r})")
-        line += c
-    if not line.startswith(b"OK "):
-        sys.exit(f"qga_client: {path} answered {line!r} to CONNECT {port}")
+    s.connect((int(cid), int(port)))
     return s
 
 
@@ -62,59 +39,60 @@ class Agent:
         while b"\n" not in self.buf:
             b = self.sock.recv(65536)
             if not b:
-                sys.exit(f"qga_client: agent closed before answering "
-                         f"{command} (got {self.buf!r})")
+                raise QgaError(f"agent closed before answering "
+                               f"{command} (got {self.buf!r})")
             self.buf += b
         line, self.buf = self.buf.split(b"\n", 1)
         try:
             answer = json.loads(line)
         except ValueError as e:
-            sys.exit(f"qga_client: {command}: not JSON ({e}): {line!r}")
+            raise QgaError(f"{command}: not JSON ({e}): {line!r}")
         if not isinstance(answer, dict) or "return" not in answer:
-            sys.exit(f"qga_client: {command}: no 'return' in {answer!r}")
+            raise QgaError(f"{command}: no 'return' in {answer!r}")
         return answer["return"]
 
 
-def check(agent):
+def check(sock, out=sys.stdout):
+    """The three commands over @sock; a line each on @out."""
+    agent = Agent(sock)
     ret = agent.call("guest-ping")
     if ret != {}:
-        sys.exit(f"qga_client: guest-ping returned {ret!r}, not {{}}")
-    print("guest-ping {}", flush=True)
+        raise QgaError(f"guest-ping returned {ret!r}, not {{}}")
+    print("guest-ping {}", file=out, flush=True)
     ret = agent.call("guest-info")
     version = ret.get("version") if isinstance(ret, dict) else None
     cmds = ret.get("supported_commands") if isinstance(ret, dict) else None
     if not isinstance(version, str) or not version[:1].isdigit():
-        sys.exit(f"qga_client: guest-info: bad version in {ret!r}")
+        raise QgaError(f"guest-info: bad version in {ret!r}")
     if not isinstance(cmds, list) or not any(
             isinstance(c, dict) and c.get("name") == "guest-get-time"
             for c in cmds):
-        sys.exit("qga_client: guest-info: guest-get-time not among "
-                 "supported_commands")
-    print(f"guest-info version {version} commands {len(cmds)}", flush=True)
+        raise QgaError("guest-info: guest-get-time not among "
+                       "supported_commands")
+    print(f"guest-info version {version} commands {len(cmds)}", file=out,
+          flush=True)
     ret = agent.call("guest-get-time")
     now = time.time_ns()
     if type(ret) is not int or abs(ret - now) > CLOCK_SLACK_NS:
-        sys.exit(f"qga_client: guest-get-time {ret!r} is not an integer "
-                 f"within {CLOCK_SLACK_NS} ns of {now}")
+        raise QgaError(f"guest-get-time {ret!r} is not an integer "
+                       f"within {CLOCK_SLACK_NS} ns of {now}")
     print(f"guest-get-time {ret} off {(ret - now) / 1e9:+.3f} s",
-          flush=True)
+          file=out, flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    to = ap.add_mutually_exclusive_group(required=True)
-    to.add_argument("--vsock", metavar="CID:PORT",
-                    help="the agent over the kernel's AF_VSOCK")
-    to.add_argument("--uds", metavar="PATH:PORT",
-                    help="the agent through a vsock-bridge Unix socket")
+    ap.add_argument("--vsock", metavar="CID:PORT", required=True,
+                    help="the agent's address")
     ap.add_argument("--timeout", type=float, default=30,
                     help="seconds to wait for each answer (default 30)")
     a = ap.parse_args()
-    if a.vsock:
+    try:
         sock = connect_vsock(a.vsock, a.timeout)
-    else:
-        sock = connect_uds(a.uds, a.timeout)
-    check(Agent(sock))
+        check(sock)
+    except (QgaError, OSError) as e:
+        print(f"qga_client: {e}", file=sys.stderr)
+        return 1
     sock.close()
     return 0
 
