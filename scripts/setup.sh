@@ -23,6 +23,7 @@ PACKAGES=(
 	libpcap-dev tshark
 	# tools/testing/vsock (vsock_test), built by scripts/build-vsock-test.sh
 	linux-source-6.1
+	nbdkit libnbd-bin qemu-guest-agent
 )
 
 missing=()
