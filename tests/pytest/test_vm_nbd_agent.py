@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT
 from test_vm_vsockd import CID, GUARD, PRELOAD, VSOCKD
-from vmtools import guest, script
+from vmtools import VSOCKD_START, guest, script
 
 pytestmark = pytest.mark.vm
 
@@ -79,13 +79,7 @@ def guest_body(src):
         }}
         cp {src} /dev/shm/src
         baseline KERN1
-        echo 300 > /proc/sys/vm/nr_hugepages
-        mount -t hugetlbfs nodev /dev/hugepages
-        {VSOCKD} -l 0 --in-memory --log-level=lib.eal:warning -- \\
-            --dev vhost-kernel:cid={CID} --socket /tmp/vsockd.sock \\
-            > /tmp/vd.out 2> /tmp/vd.err &
-        VD=$!
-        for i in $(seq 300); do [ -S /tmp/vsockd.sock ] && break; sleep 0.1; done
+        . {VSOCKD_START} {VSOCKD} {CID}
         # 1. Our nbdkit, the kernel's nbdinfo and nbdcopy.
         $PRE nbdkit -f --vsock --port 10809 memory {NBD_MB}M 2> /tmp/nk1.err &
         NK=$!

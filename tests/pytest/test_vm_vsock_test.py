@@ -20,7 +20,7 @@ import textwrap
 import pytest
 
 from conftest import BUILD, ROOT
-from vmtools import guest, script
+from vmtools import VSOCKD_START, guest, script
 
 pytestmark = pytest.mark.vm
 
@@ -148,13 +148,7 @@ def test_linux_vsock_test_against_the_guest_kernel(tmp_path):
         modprobe vhost_vsock || exit 90
         modprobe vsock_diag || exit 90
         ip link set lo up || exit 91
-        echo 300 > /proc/sys/vm/nr_hugepages
-        mount -t hugetlbfs nodev /dev/hugepages
-        {VSOCKD} -l 0 --in-memory --log-level=lib.eal:warning -- \\
-            --dev vhost-kernel:cid={CID} --socket /tmp/vsockd.sock \\
-            > /tmp/vd.out 2> /tmp/vd.err &
-        VD=$!
-        for i in $(seq 300); do [ -S /tmp/vsockd.sock ] && break; sleep 0.1; done
+        . {VSOCKD_START} {VSOCKD} {CID}
         PRE="env LD_PRELOAD={PRELOAD} VSOCKD_SOCKET=/tmp/vsockd.sock {GUARD} --"
     """) + GUEST_SUITE + runs + textwrap.dedent("""
         kill -INT $VD; wait $VD; echo "VD-RC $?"

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from conftest import BUILD, ROOT
-from vmtools import guest, script
+from vmtools import VSOCKD_START, guest, script
 
 pytestmark = pytest.mark.vm
 
@@ -32,13 +32,7 @@ def test_programs_under_the_preload_against_the_guest_kernel(tmp_path):
     body = textwrap.dedent(f"""
         set -u
         modprobe vhost_vsock || exit 90
-        echo 300 > /proc/sys/vm/nr_hugepages
-        mount -t hugetlbfs nodev /dev/hugepages
-        {VSOCKD} -l 0 --in-memory --log-level=lib.eal:warning -- \\
-            --dev vhost-kernel:cid={CID} --socket /tmp/vsockd.sock \\
-            > /tmp/vd.out 2> /tmp/vd.err &
-        VD=$!
-        for i in $(seq 300); do [ -S /tmp/vsockd.sock ] && break; sleep 0.1; done
+        . {VSOCKD_START} {VSOCKD} {CID}
         PRE="env LD_PRELOAD={PRELOAD} VSOCKD_SOCKET=/tmp/vsockd.sock {GUARD} --"
         retry() {{ for i in $(seq 100); do "$@" && return 0; sleep 0.2; done; return 1; }}
         # The ncat demo: our listener, the guest kernel's client ...

@@ -11,6 +11,10 @@ from conftest import ROOT
 sys.path.insert(0, os.path.join(ROOT, "tests", "vm"))
 import guest  # noqa: E402
 
+# Sourced by a guest script: vsockd on the guest's vhost-vsock device
+# (". VSOCKD_START VSOCKD CID"; its pid in $VD).
+VSOCKD_START = os.path.join(ROOT, "tests", "vm", "vsockd_start.sh")
+
 
 def script(tmp_path, body):
     """Write @body to a script the guest can run; returns its command.
