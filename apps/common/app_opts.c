@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,15 @@ app_bad(const char *opt, const char *val, const char *why)
 	fprintf(stderr, "%s: bad %s '%s': %s (see --help)\n", app_name, opt,
 		val, why);
 	return -EINVAL;
+}
+
+int
+app_opt_other(int c, char **argv)
+{
+	if (c == 'h')
+		return 1;
+	return app_bad("option", argv[optind - 1],
+		c == ':' ? "needs a value" : "unknown");
 }
 
 int

@@ -14,6 +14,13 @@ void app_opts_init(const char *name);
  */
 int app_bad(const char *opt, const char *val, const char *why);
 
+/*
+ * What getopt_long() returned that no option of the app takes: 1 for
+ * -h/--help; otherwise the error is said ("needs a value", "unknown")
+ * and -EINVAL returned. For "default: return app_opt_other(c, argv);".
+ */
+int app_opt_other(int c, char **argv);
+
 /* A decimal number in [@min, @max]: digits only, no sign, no spaces. */
 int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

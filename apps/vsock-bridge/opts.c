@@ -344,11 +344,8 @@ br_parse_opts(int argc, char **argv, struct br_opts *o)
 		case 'h':
 			usage(stdout, argv[0]);
 			return 1;
-		case ':':
-			return app_bad("option", argv[optind - 1],
-				"needs a value");
 		default:
-			return app_bad("option", argv[optind - 1], "unknown");
+			return app_opt_other(opt, argv);
 		}
 		if (r != 0)
 			return r;

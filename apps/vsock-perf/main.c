@@ -301,13 +301,8 @@ vperf_parse_opts(int argc, char **argv, struct vperf_opts *o)
 			if (app_pcap_parse_snaplen(a, &vperf_pcap_conf) != 0)
 				return -EINVAL;
 			break;
-		case 'h':
-			return 1;
-		case ':':
-			return app_bad("option", argv[optind - 1],
-				"needs a value");
 		default:
-			return app_bad("option", argv[optind - 1], "unknown");
+			return app_opt_other(opt, argv);
 		}
 	}
 	if (optind < argc)

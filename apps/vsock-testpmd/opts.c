@@ -272,13 +272,8 @@ tp_parse_opts(int argc, char **argv, struct tp_opts *o)
 		case O_INTERACTIVE:
 			o->interactive = true;
 			break;
-		case 'h':
-			return 1;
-		case ':':
-			return app_bad("option", argv[optind - 1],
-				"needs a value");
 		default:
-			return app_bad("option", argv[optind - 1], "unknown");
+			return app_opt_other(opt, argv);
 		}
 	}
 	if (optind < argc)

@@ -276,13 +276,8 @@ parse_opts(int argc, char **argv, struct vd_conf *c)
 			c->perf = true;
 			c->perf_port = (uint32_t)v;
 			break;
-		case 'h':
-			return 1;
-		case ':':
-			return app_bad("option", argv[optind - 1],
-				"needs a value");
 		default:
-			return app_bad("option", argv[optind - 1], "unknown");
+			return app_opt_other(opt, argv);
 		}
 	}
 	if (optind < argc)
