@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import wait_for_path
+from conftest import ROOT, wait_for_path
 from test_telemetry import page_conns, socket_path, unique_prefix
 from test_vsockd import (EAL, PYTHON, VSOCKD, Proc, Vsockd, pre_proc,
                          random_file, run_pre, sha_file, wait_listener)
@@ -289,3 +289,29 @@ def test_h2g_socket_held_by_another_host(procs, tmp):
     assert first.p.alive() and os.path.exists(vhost)
     first.stop()
     assert not os.path.exists(vhost)
+
+
+QGA_CLIENT = os.path.join(ROOT, "tests", "vm", "qga_client.py")
+
+
+def test_qemu_ga_reached_through_the_host_vsockd(procs, tmp, pair):
+    """qemu-ga under the preload on the guest's vsockd; the host's side of
+    qemu-ga (guest-ping, guest-info, guest-get-time, every answer checked)
+    under the preload on the host's vsockd, by AF_VSOCK to CID 33."""
+    host, guest = pair
+    qga = pre_proc(procs, tmp, ["qemu-ga", "--method=vsock-listen",
+                                f"--path={GUEST_CID}:4444",
+                                "--statedir", tmp,
+                                "--pidfile", os.path.join(tmp, "qga.pid")],
+                   guest.sock, "qga")
+    wait_listener(guest, 4444, qga)
+    for _ in range(2):
+        r = run_pre([PYTHON, QGA_CLIENT, "--vsock", f"{GUEST_CID}:4444"],
+                    host.sock)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.decode().splitlines()
+        assert lines[0] == "guest-ping {}", lines
+        assert lines[1].startswith("guest-info version "), lines
+        assert lines[2].startswith("guest-get-time "), lines
+    assert qga.alive(), qga.err
+    assert qga.stop() == 0, qga.err[-3000:]
