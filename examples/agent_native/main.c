@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -59,9 +60,23 @@ struct an_app {
 
 /* A connection the listener accepted. */
 struct an_conn {
+	TAILQ_ENTRY(an_conn) link;	/* an_conns */
 	struct an_app *app;
 	struct agent_rx rx;
 };
+
+/*
+ * Every accepted connection's context: vsock_stack_destroy() resets what
+ * is still open without a callback, so the contexts are freed here.
+ */
+static TAILQ_HEAD(, an_conn) an_conns = TAILQ_HEAD_INITIALIZER(an_conns);
+
+static void
+an_conn_free(struct an_conn *ac)
+{
+	TAILQ_REMOVE(&an_conns, ac, link);
+	free(ac);
+}
 
 static volatile sig_atomic_t an_stop;
 
@@ -152,6 +167,7 @@ srv_accept(struct vsock_conn *c, void *ctx)
 	ac->app = ctx;
 	ac->rx.have = 0;
 	ac->app->srv.conns++;
+	TAILQ_INSERT_TAIL(&an_conns, ac, link);
 	vsock_conn_set_ctx(c, ac);
 }
 
@@ -194,7 +210,7 @@ srv_data(struct vsock_conn *c, struct rte_mbuf *m, void *ctx)
 		vsock_close(c);		/* the error reply goes first */
 	else
 		vsock_abort(c);
-	free(ac);
+	an_conn_free(ac);
 }
 
 static void
@@ -203,7 +219,7 @@ srv_shutdown(struct vsock_conn *c, unsigned int how, void *ctx)
 	/* The client is done: what we still owe it goes, then we close. */
 	if (how & VSOCK_SHUTDOWN_SEND) {
 		vsock_close(c);
-		free(ctx);
+		an_conn_free(ctx);
 	}
 }
 
@@ -212,7 +228,7 @@ srv_reset(struct vsock_conn *c, enum vsock_reset_reason why, void *ctx)
 {
 	(void)c;
 	(void)why;
-	free(ctx);
+	an_conn_free(ctx);
 }
 
 static const struct vsock_ops srv_ops = {
@@ -590,6 +606,8 @@ out:
 		virtio_vsock_close(dev);
 	if (app.s != NULL)
 		vsock_stack_destroy(app.s);
+	while (!TAILQ_EMPTY(&an_conns))
+		an_conn_free(TAILQ_FIRST(&an_conns));
 	rte_mempool_free(app.pool);
 	rte_eal_cleanup();
 	return rc;
