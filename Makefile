@@ -22,16 +22,14 @@ PYTEST_ARGS ?=
 # Debian's interpreter, where setup.sh installs python3-pytest.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all setup setup-test build build-test build-sanitize build-native \
+.PHONY: all setup build build-test build-sanitize build-native \
 	run test test-unit test-py test-sanitize clean bench bench-quick \
 	bench-compare build-fuzz fuzz test-fuzz soak doc install
 
 all: build
 
+# make test's set-up (make run and make bench* do their own).
 setup:
-	bash scripts/setup.sh test
-
-setup-test:
 	@bash scripts/setup.sh test
 
 # make test's builds carry the test hooks, and BUILD the tests and the
@@ -55,13 +53,13 @@ build:
 	@$(call opts_on,$(BUILD),$(HOOKS))
 	ninja -C $(BUILD)
 
-build-test: setup-test
+build-test: setup
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(HOOKS) $(FULL)
 	@$(call opts_on,$(BUILD),$(HOOKS) $(FULL))
 	ninja -C $(BUILD)
 
 # The same code with AddressSanitizer and UndefinedBehaviorSanitizer.
-build-sanitize: setup-test
+build-sanitize: setup
 	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) \
 		-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
 		$(HOOKS)
@@ -70,7 +68,7 @@ build-sanitize: setup-test
 
 # libFuzzer targets (tests/fuzz): clang, ASan and UBSan, the fuzz
 # executables only.
-build-fuzz: setup-test
+build-fuzz: setup
 	@[ -f $(BUILD_FUZZ)/build.ninja ] || CC=clang CXX=clang++ meson setup \
 		$(BUILD_FUZZ) -Dbuildtype=debugoptimized -Dtests=false \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
