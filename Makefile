@@ -1,6 +1,8 @@
 # dpdk-vsock: the two commands (make run, make test) and their helpers.
-# Each target does its own set-up (packages, hugepages) through
-# scripts/setup.sh, which is idempotent.
+# make run, make test and make bench* do their own set-up (packages,
+# hugepages) through scripts/setup.sh run|test|bench, which is idempotent;
+# make build, make install and make doc install nothing: they name what
+# is missing (scripts/check-deps.sh).
 
 BUILD ?= build
 BUILD_SAN ?= build-sanitize
@@ -9,6 +11,9 @@ BUILD_FUZZ ?= build-fuzz
 # the driver's test hooks (fault injection, virtio_vsock_inject_event),
 # which make test's builds above need (-Dtest_hooks=true).
 BUILD_INSTALL ?= build-install
+# make bench*: this CPU's instruction set (-Dcpu_instruction_set=native),
+# apart from make test's portable build.
+BUILD_NATIVE ?= build-native
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= 2
 EAL ?= -l 0-1 --in-memory --no-pci --log-level=lib.eal:warning
@@ -17,26 +22,40 @@ PYTEST_ARGS ?=
 # Debian's interpreter, where setup.sh installs python3-pytest.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all setup build build-sanitize run test test-unit test-py \
-	test-sanitize clean bench bench-quick bench-compare build-fuzz fuzz \
-	test-fuzz soak \
-	doc install
+.PHONY: all setup build build-test build-sanitize build-native \
+	run test test-unit test-py test-sanitize clean bench bench-quick \
+	bench-compare build-fuzz fuzz test-fuzz soak doc install
 
 all: build
 
+# make test's set-up (make run and make bench* do their own).
 setup:
-	bash scripts/setup.sh
+	@bash scripts/setup.sh test
 
-# make test's builds carry the test hooks; a build directory configured
-# before the option existed gets them too, or its hostile tests would not
-# be built.
+# make test's builds carry the test hooks, and BUILD the tests and the
+# microbenchmarks too; a build directory configured without them (by
+# make build, or before an option existed) is reconfigured.
 HOOKS = -Dtest_hooks=true
-hooks_on = meson configure $(1) | grep -Eq '^ *test_hooks +true' || \
-	meson setup --reconfigure $(1) $(HOOKS) >/dev/null
+FULL = -Dtests=true -Dperf=true
+# What make build and make install need no more than setup.sh run for.
+LIGHT = -Dtests=false -Dperf=false
+# $(call opts_on,DIR,-Dname=value...): reconfigure DIR with the options
+# unless it holds each already.
+opts_on = for o in $(2); do o=$${o\#-D}; \
+	meson configure $(1) | grep -Eq "^ *$${o%%=*} +$${o\#*=}( |$$)" || \
+	{ meson setup --reconfigure $(1) $(2) >/dev/null; break; }; done
 
-build: setup
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(HOOKS)
-	@$(call hooks_on,$(BUILD))
+# The libraries and apps (no tests, no microbenchmarks) in a new BUILD;
+# one make test configured keeps its options.
+build:
+	@bash scripts/check-deps.sh run
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(HOOKS) $(LIGHT)
+	@$(call opts_on,$(BUILD),$(HOOKS))
+	ninja -C $(BUILD)
+
+build-test: setup
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(HOOKS) $(FULL)
+	@$(call opts_on,$(BUILD),$(HOOKS) $(FULL))
 	ninja -C $(BUILD)
 
 # The same code with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -44,7 +63,7 @@ build-sanitize: setup
 	@[ -f $(BUILD_SAN)/build.ninja ] || meson setup $(BUILD_SAN) \
 		-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
 		$(HOOKS)
-	@$(call hooks_on,$(BUILD_SAN))
+	@$(call opts_on,$(BUILD_SAN),$(HOOKS))
 	ninja -C $(BUILD_SAN)
 
 # libFuzzer targets (tests/fuzz): clang, ASan and UBSan, the fuzz
@@ -54,7 +73,7 @@ build-fuzz: setup
 		$(BUILD_FUZZ) -Dbuildtype=debugoptimized -Dtests=false \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
 		$(HOOKS)
-	@$(call hooks_on,$(BUILD_FUZZ))
+	@$(call opts_on,$(BUILD_FUZZ),$(HOOKS))
 	ninja -C $(BUILD_FUZZ) $(addprefix tests/fuzz/fuzz_,rx_device \
 		stack_input vhost_user_reply dev_spec)
 
@@ -67,17 +86,20 @@ fuzz: build-fuzz
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
-# The main job: verify, then ping-pong, over the in-process loopback device.
-run: build
+# The main job: verify, then ping-pong, over the in-process loopback
+# device; set-up for this alone (setup.sh run), then make build.
+run:
+	@bash scripts/setup.sh run
+	@$(MAKE) --no-print-directory build
 	$(TESTPMD) $(EAL) -- --dev loopback --mode verify --conns 100 \
 		--size 1-262144 --duration 3
 	$(TESTPMD) $(EAL) -- --dev loopback --mode pingpong --size 64 \
 		--duration 3
 
-test-unit: build
+test-unit: build-test
 	meson test -C $(BUILD) --print-errorlogs
 
-test-py: build
+test-py: build-test
 	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
 		$(PYTEST_ARGS) tests/pytest
 
@@ -92,7 +114,7 @@ test-sanitize: build-sanitize
 		-q -m "not vm" $(PYTEST_ARGS) tests/pytest
 
 # Sanitizer run, unit tests, then pytest, whose summary line ends the output.
-test: build build-sanitize
+test: build-test build-sanitize
 	$(MAKE) --no-print-directory test-sanitize
 	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-unit
@@ -102,33 +124,43 @@ test: build build-sanitize
 # The cold-source rows take two patterns larger than the LLC (up to 1 GiB
 # each) beside the pools: 3 GiB of hugepages.
 BENCH_HUGEPAGES_MB ?= 3072
-bench: build
-	HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh
-	$(PYTHON) perf/bench.py --build $(abspath $(BUILD))
+# Default options but the instruction set: the preload rows run in
+# tests/guard's vsock-guard.
+build-native:
+	@HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh bench
+	@[ -f $(BUILD_NATIVE)/build.ninja ] || meson setup $(BUILD_NATIVE) \
+		-Dcpu_instruction_set=native
+	ninja -C $(BUILD_NATIVE)
 
-bench-quick: build
-	HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh
-	$(PYTHON) perf/bench.py --quick --build $(abspath $(BUILD))
+bench: build-native
+	$(PYTHON) perf/bench.py --build $(abspath $(BUILD_NATIVE))
+
+bench-quick: build-native
+	$(PYTHON) perf/bench.py --quick --build $(abspath $(BUILD_NATIVE))
 
 # Every target for this tree and for REV (built in a git worktree under
 # .bench-baseline/), interleaved in one quick run: ours/baseline per row.
+# perf/bench_procs.py configures REV with its default options; CFLAGS
+# and CXXFLAGS, which meson puts after the project's -march, give it
+# ours' instruction set. A baseline configured before keeps its flags.
 REV ?= HEAD~1
-bench-compare: build
-	HUGEPAGES_MB=$(BENCH_HUGEPAGES_MB) bash scripts/setup.sh
-	$(PYTHON) perf/bench.py --quick --baseline $(REV) \
-		--build $(abspath $(BUILD))
+bench-compare: build-native
+	CFLAGS=-march=native CXXFLAGS=-march=native $(PYTHON) perf/bench.py \
+		--quick --baseline $(REV) --build $(abspath $(BUILD_NATIVE))
 
 # 10 GB over 1,000 connections through the bridge's echo, every byte and
 # digest checked, the bridge killed every 2 s (make test runs --quick).
-soak: build
+soak: build-test
 	$(PYTHON) perf/soak.py --build $(abspath $(BUILD))
 
 # The libraries, their public headers and libdpdk-vsock.pc under the
 # build's prefix (/usr/local unless PREFIX=... is given); DESTDIR=...
 # stages them. Built in BUILD_INSTALL with the default options: no test
 # hooks in what is installed. examples/hello_vsock builds on what this installs.
-install: setup
-	@[ -f $(BUILD_INSTALL)/build.ninja ] || meson setup $(BUILD_INSTALL)
+install:
+	@bash scripts/check-deps.sh run
+	@[ -f $(BUILD_INSTALL)/build.ninja ] || meson setup $(BUILD_INSTALL) \
+		$(LIGHT)
 	$(if $(PREFIX),meson configure $(BUILD_INSTALL) -Dprefix=$(PREFIX))
 	ninja -C $(BUILD_INSTALL)
 	meson install -C $(BUILD_INSTALL) --no-rebuild \
@@ -136,12 +168,13 @@ install: setup
 
 # API documentation of the public headers into $(BUILD)/doc/html (doxygen,
 # doc/Doxyfile); any warning fails it. pytest runs it too (test_doc.py).
-doc: setup
+doc:
+	@bash scripts/check-deps.sh doc
 	@mkdir -p $(BUILD)/doc
 	(cat doc/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/doc") | doxygen -
 	@echo "doc: $(BUILD)/doc/html/index.html"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_INSTALL) \
-		.bench-baseline
+		$(BUILD_NATIVE) .bench-baseline
 	git worktree prune
