@@ -24,6 +24,8 @@ PACKAGES=(
 	# tools/testing/vsock (vsock_test), built by scripts/build-vsock-test.sh
 	linux-source-6.1
 	nbdkit libnbd-bin qemu-guest-agent
+	# the Debian 13 root of make test-trixie (scripts/trixie-root.sh)
+	mmdebstrap
 )
 
 missing=()

@@ -18,13 +18,14 @@ ROOT=${TRIXIE_ROOT:-$PROJECT/.cache/trixie-root}
 # bookworm's debian-archive-keyring carries trixie's keys.
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
-# What the build, the unit and stack suites and the loopback pytest
-# modules need inside.
+# What the build, the unit and stack suites and the pytest modules of
+# scripts/test-trixie.sh need inside (dpdk-dev: dpdk-telemetry.py).
 PACKAGES=(
 	build-essential pkg-config meson ninja-build g++
-	libdpdk-dev libnuma-dev libssl-dev libcmocka-dev libbenchmark-dev
-	libyaml-dev libpcap-dev
+	libdpdk-dev dpdk-dev libnuma-dev libssl-dev libcmocka-dev
+	libbenchmark-dev libyaml-dev libpcap-dev
 	python3 python3-pytest python3-yaml
+	socat ncat
 )
 
 usage() {
