@@ -2,13 +2,16 @@
 # Build and test the project against Debian 13's DPDK 24.11, inside the
 # trixie root of scripts/trixie-root.sh: configure and build into
 # build-trixie (warnings are errors there), then run the unit and stack
-# suites and the loopback pytest modules. The worktree is bind-mounted
-# at its own path, so the host's build/ and this one sit side by side.
+# suites and the pytest modules that need no guest. The worktree is
+# bind-mounted at its own path, so the host's build/ and this one sit
+# side by side. The last line says how long the root, the build and
+# the tests took.
 #
 #   scripts/test-trixie.sh [--help]
 #
 # TRIXIE_BUILD overrides the build folder (default build-trixie),
-# TRIXIE_PYTEST the pytest modules run. Runs as root; needs the host's
+# TRIXIE_PYTEST the pytest modules, TRIXIE_DESELECT their --deselect
+# options, NINJA_JOBS ninja's -j (2). Runs as root; needs the host's
 # hugepages mounted on /dev/hugepages (scripts/setup.sh does it).
 set -euo pipefail
 
@@ -26,7 +29,7 @@ DESELECT=${TRIXIE_DESELECT:---deselect test_vsockd.py::test_ncat_both_ways}
 
 case "${1:-}" in
 "") ;;
--h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *) echo "test-trixie: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -52,6 +55,7 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 mnt() {	# mnt TARGET MOUNT-ARGS...
 	local t=$1
 	shift
@@ -68,16 +72,18 @@ mnt "$R/sys" -t sysfs sysfs
 # A /dev of our own with the usual nodes only: the machine's PCI and
 # VFIO devices stay out of reach.
 mnt "$R/dev" -t tmpfs -o mode=755,nosuid tmpfs
+node() {	# node NAME: the host's /dev/NAME, same numbers and mode
+	mknod -m "$(stat -c %a "/dev/$1")" "$R/dev/$1" c \
+		$((0x$(stat -c %t "/dev/$1"))) $((0x$(stat -c %T "/dev/$1")))
+}
 for n in null zero full random urandom tty; do
-	mknod -m 666 "$R/dev/$n" c \
-		$((0x$(stat -c %t /dev/$n))) $((0x$(stat -c %T /dev/$n)))
+	node $n
 done
 ln -s /proc/self/fd "$R/dev/fd"
 # /dev/vsock as on the host, where the tests stat it (never open it):
 # vsock-guard covers it with /dev/null, test_vsockd.py checks that.
 if [ -c /dev/vsock ]; then
-	mknod -m "$(stat -c %a /dev/vsock)" "$R/dev/vsock" c \
-		$((0x$(stat -c %t /dev/vsock))) $((0x$(stat -c %T /dev/vsock)))
+	node vsock
 fi
 mnt "$R/dev/shm" -t tmpfs -o mode=1777,nosuid,nodev tmpfs
 mnt "$R/dev/pts" -t devpts -o newinstance,ptmxmode=0666 devpts
