@@ -24,7 +24,7 @@ PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-test build-sanitize build-native \
 	run test test-unit test-py test-sanitize clean bench bench-quick \
-	bench-compare build-fuzz fuzz test-fuzz soak doc install
+	bench-compare build-fuzz fuzz test-fuzz soak doc install test-trixie
 
 all: build
 
@@ -119,6 +119,12 @@ test: build-test build-sanitize
 	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-py
+
+# The same code against Debian 13's DPDK 24.11, in a Debian 13 root made
+# once by mmdebstrap (cached in .cache/trixie-root): build-trixie, the
+# unit and stack suites, the pytest modules that need no guest.
+test-trixie: setup
+	bash scripts/test-trixie.sh
 
 # The benchmark suite against its peers (perf/bench.py): perf/results/.
 # The cold-source rows take two patterns larger than the LLC (up to 1 GiB

@@ -32,6 +32,8 @@ TEST_PACKAGES=(
 	# tools/testing/vsock (vsock_test), built by scripts/build-vsock-test.sh
 	linux-source-6.1
 	nbdkit libnbd-bin qemu-guest-agent
+	# the Debian 13 root of make test-trixie (scripts/trixie-root.sh)
+	mmdebstrap
 )
 # make bench*: dpdk-testpmd (dpdk-dev), the peer of the packet-rate rows,
 # and perf for perf/profile.py.

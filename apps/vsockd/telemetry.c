@@ -22,6 +22,8 @@
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
 
+#include <vsock_dpdk_compat.h>
+
 #include "vsockd.h"
 
 #define VD_TEL_WAIT_MS 500
@@ -254,7 +256,7 @@ vd_tel_state(uint32_t st)
 static void
 vd_tel_add_counters(struct rte_tel_data *d, const struct vd_counters *c)
 {
-#define VD_TEL_CNT(f) rte_tel_data_add_dict_u64(d, #f, c->f)
+#define VD_TEL_CNT(f) rte_tel_data_add_dict_uint(d, #f, c->f)
 	VD_TEL_CNT(rpcs);
 	VD_TEL_CNT(bad_request);
 	VD_TEL_CNT(bad_doorbell);
@@ -287,11 +289,11 @@ vd_tel_offset(const char *params, int *bad)
 static void
 vd_tel_page(struct rte_tel_data *d, const struct vd_tel_r *r)
 {
-	rte_tel_data_add_dict_u64(d, "total", r->total);
-	rte_tel_data_add_dict_u64(d, "offset", r->offset);
-	rte_tel_data_add_dict_u64(d, "count", r->count);
+	rte_tel_data_add_dict_uint(d, "total", r->total);
+	rte_tel_data_add_dict_uint(d, "offset", r->offset);
+	rte_tel_data_add_dict_uint(d, "count", r->count);
 	/* Where the next page starts; 0 after the last one. */
-	rte_tel_data_add_dict_u64(d, "next", r->offset + r->count < r->total ?
+	rte_tel_data_add_dict_uint(d, "next", r->offset + r->count < r->total ?
 		r->offset + r->count : 0);
 }
 
@@ -328,10 +330,10 @@ vd_tel_table(enum vd_tel_kind kind, const char *params,
 			const struct vd_tel_app *x = &r.apps[i];
 
 			rte_tel_data_add_dict_int(e, "pid", x->pid);
-			rte_tel_data_add_dict_u64(e, "uid", x->uid);
-			rte_tel_data_add_dict_u64(e, "gid", x->gid);
+			rte_tel_data_add_dict_uint(e, "uid", x->uid);
+			rte_tel_data_add_dict_uint(e, "gid", x->gid);
 			rte_tel_data_add_dict_string(e, "comm", x->comm);
-			rte_tel_data_add_dict_u64(e, "sockets", x->sockets);
+			rte_tel_data_add_dict_uint(e, "sockets", x->sockets);
 			vd_tel_add_counters(e, &x->cnt);
 		} else {
 			const struct vd_tel_sock *x = &r.socks[i];
@@ -344,18 +346,20 @@ vd_tel_table(enum vd_tel_kind kind, const char *params,
 				"seqpacket");
 			rte_tel_data_add_dict_string(e, "state",
 				vd_tel_state(x->state));
-			rte_tel_data_add_dict_u64(e, "local_cid", x->local_cid);
-			rte_tel_data_add_dict_u64(e, "local_port",
+			rte_tel_data_add_dict_uint(e, "local_cid",
+				x->local_cid);
+			rte_tel_data_add_dict_uint(e, "local_port",
 				x->local_port);
-			rte_tel_data_add_dict_u64(e, "remote_cid",
+			rte_tel_data_add_dict_uint(e, "remote_cid",
 				x->remote_cid);
-			rte_tel_data_add_dict_u64(e, "remote_port",
+			rte_tel_data_add_dict_uint(e, "remote_port",
 				x->remote_port);
-			rte_tel_data_add_dict_u64(e, "accept_ready",
+			rte_tel_data_add_dict_uint(e, "accept_ready",
 				x->accept_ready);
-			rte_tel_data_add_dict_u64(e, "rx_pending",
+			rte_tel_data_add_dict_uint(e, "rx_pending",
 				x->rx_pending);
-			rte_tel_data_add_dict_u64(e, "tx_queued", x->tx_queued);
+			rte_tel_data_add_dict_uint(e, "tx_queued",
+				x->tx_queued);
 		}
 		snprintf(key, sizeof(key), "%u", r.offset + i);
 		rte_tel_data_add_dict_container(d, key, e, 0);
@@ -388,13 +392,13 @@ vd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	RTE_SET_USED(params);
 	if (vd_tel_reply(&r, d) != 0)
 		return 0;
-	rte_tel_data_add_dict_u64(d, "apps", st->apps);
-	rte_tel_data_add_dict_u64(d, "sockets", st->sockets);
-	rte_tel_data_add_dict_u64(d, "apps_total", st->apps_total);
-	rte_tel_data_add_dict_u64(d, "apps_dropped", st->apps_dropped);
-	rte_tel_data_add_dict_u64(d, "sockets_total", st->sockets_total);
-	rte_tel_data_add_dict_u64(d, "mbufs_in_use", st->mbufs_in_use);
-	rte_tel_data_add_dict_u64(d, "mbufs_avail", st->mbufs_avail);
+	rte_tel_data_add_dict_uint(d, "apps", st->apps);
+	rte_tel_data_add_dict_uint(d, "sockets", st->sockets);
+	rte_tel_data_add_dict_uint(d, "apps_total", st->apps_total);
+	rte_tel_data_add_dict_uint(d, "apps_dropped", st->apps_dropped);
+	rte_tel_data_add_dict_uint(d, "sockets_total", st->sockets_total);
+	rte_tel_data_add_dict_uint(d, "mbufs_in_use", st->mbufs_in_use);
+	rte_tel_data_add_dict_uint(d, "mbufs_avail", st->mbufs_avail);
 	vd_tel_add_counters(d, &st->cnt);
 	return 0;
 }
@@ -420,8 +424,8 @@ vd_tel_h2g(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_start_dict(e);
 		rte_tel_data_add_dict_string(e, "path", x->path);
 		rte_tel_data_add_dict_int(e, "running", x->running);
-		rte_tel_data_add_dict_u64(e, "cid", x->cid);
-#define VD_TEL_H2G(f) rte_tel_data_add_dict_u64(e, #f, x->st.f)
+		rte_tel_data_add_dict_uint(e, "cid", x->cid);
+#define VD_TEL_H2G(f) rte_tel_data_add_dict_uint(e, #f, x->st.f)
 		VD_TEL_H2G(rx_pkts);
 		VD_TEL_H2G(rx_bytes);
 		VD_TEL_H2G(tx_pkts);

@@ -29,6 +29,8 @@
 #include <rte_hash.h>
 #include <rte_telemetry.h>
 
+#include <vsock_dpdk_compat.h>
+
 #include "vsock_private.h"
 
 /* How long a callback waits for the stack's poll loop. */
@@ -427,7 +429,7 @@ vs_tel_add_stats(struct rte_tel_data *d, const struct vsock_stack_stats *st)
 	unsigned int i;
 
 	/* A counter added to vsock_stack_stats needs its line here. */
-#define VS_TEL_STAT(f) rte_tel_data_add_dict_u64(d, #f, st->f)
+#define VS_TEL_STAT(f) rte_tel_data_add_dict_uint(d, #f, st->f)
 	VS_TEL_STAT(rx_pkts);
 	VS_TEL_STAT(rx_bytes);
 	VS_TEL_STAT(tx_pkts);
@@ -438,7 +440,7 @@ vs_tel_add_stats(struct rte_tel_data *d, const struct vsock_stack_stats *st)
 		if (rst[i] == NULL)
 			continue;
 		snprintf(key, sizeof(key), "rst_tx_%s", rst[i]);
-		rte_tel_data_add_dict_u64(d, key, st->rst_tx_by[i]);
+		rte_tel_data_add_dict_uint(d, key, st->rst_tx_by[i]);
 	}
 	VS_TEL_STAT(credit_updates_tx);
 	VS_TEL_STAT(credit_stalls);
@@ -489,12 +491,12 @@ vs_tel_add_page(struct rte_tel_data *d, const struct vs_tel *t,
 		const struct vs_tel_req *r)
 {
 	rte_tel_data_add_dict_string(d, "stack", t->s->name);
-	rte_tel_data_add_dict_u64(d, "local_cid", r->local_cid);
-	rte_tel_data_add_dict_u64(d, "total", r->total);
-	rte_tel_data_add_dict_u64(d, "offset", r->offset);
-	rte_tel_data_add_dict_u64(d, "count", r->count);
+	rte_tel_data_add_dict_uint(d, "local_cid", r->local_cid);
+	rte_tel_data_add_dict_uint(d, "total", r->total);
+	rte_tel_data_add_dict_uint(d, "offset", r->offset);
+	rte_tel_data_add_dict_uint(d, "count", r->count);
 	/* Where the next page starts; 0 after the last one. */
-	rte_tel_data_add_dict_u64(d, "next", r->offset + r->count < r->total ?
+	rte_tel_data_add_dict_uint(d, "next", r->offset + r->count < r->total ?
 		r->offset + r->count : 0);
 }
 
@@ -548,7 +550,7 @@ vs_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		if (vs_tel_query(t, &r, d) == 0) {
 			rte_tel_data_start_dict(d);
 			rte_tel_data_add_dict_string(d, "stack", t->s->name);
-			rte_tel_data_add_dict_u64(d, "local_cid",
+			rte_tel_data_add_dict_uint(d, "local_cid",
 				r.local_cid);
 			vs_tel_add_stats(d, &r.stats);
 		}
@@ -565,7 +567,7 @@ vs_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		if (vs_tel_query(t, &r, e) == 0) {
 			rte_tel_data_start_dict(e);
 			rte_tel_data_add_dict_string(e, "stack", t->s->name);
-			rte_tel_data_add_dict_u64(e, "local_cid",
+			rte_tel_data_add_dict_uint(e, "local_cid",
 				r.local_cid);
 			vs_tel_add_stats(e, &r.stats);
 		}
@@ -610,24 +612,24 @@ vs_tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "stack", t->s->name);
-	rte_tel_data_add_dict_u64(d, "local_cid", r.local_cid);
-	rte_tel_data_add_dict_u64(d, "total", r.count);
+	rte_tel_data_add_dict_uint(d, "local_cid", r.local_cid);
+	rte_tel_data_add_dict_uint(d, "total", r.count);
 	for (i = 0; i < r.count; i++) {
 		e = rte_tel_data_alloc();
 		if (e == NULL)
 			break;
 		rte_tel_data_start_dict(e);
 		rte_tel_data_add_dict_string(e, "name", pi[i].name);
-		rte_tel_data_add_dict_u64(e, "cid", pi[i].cid);
+		rte_tel_data_add_dict_uint(e, "cid", pi[i].cid);
 		vs_tel_features(buf, sizeof(buf), pi[i].features);
 		rte_tel_data_add_dict_string(e, "features", buf);
-		rte_tel_data_add_dict_u64(e, "tx_inflight",
+		rte_tel_data_add_dict_uint(e, "tx_inflight",
 			pi[i].tx_inflight);
 		for (x = 0; x < pi[i].nb_xstats; x++) {
 			/* Keys: letters, digits, '_' and '/' only. */
 			pi[i].xstats[x].name[sizeof(pi[i].xstats[x].name) -
 				1] = '\0';
-			rte_tel_data_add_dict_u64(e, pi[i].xstats[x].name,
+			rte_tel_data_add_dict_uint(e, pi[i].xstats[x].name,
 				pi[i].xstats[x].value);
 		}
 		snprintf(buf, sizeof(buf), "%u", i);
@@ -643,26 +645,26 @@ vs_tel_add_conn(struct rte_tel_data *e, const struct vsock_conn_snapshot *c)
 	const struct vsock_conn_info *in = &c->info;
 
 	rte_tel_data_start_dict(e);
-	rte_tel_data_add_dict_u64(e, "local_cid", in->local_cid);
-	rte_tel_data_add_dict_u64(e, "local_port", in->local_port);
-	rte_tel_data_add_dict_u64(e, "remote_cid", in->remote_cid);
-	rte_tel_data_add_dict_u64(e, "remote_port", in->remote_port);
+	rte_tel_data_add_dict_uint(e, "local_cid", in->local_cid);
+	rte_tel_data_add_dict_uint(e, "local_port", in->local_port);
+	rte_tel_data_add_dict_uint(e, "remote_cid", in->remote_cid);
+	rte_tel_data_add_dict_uint(e, "remote_port", in->remote_port);
 	rte_tel_data_add_dict_string(e, "type", vs_tel_type(in->type));
 	rte_tel_data_add_dict_string(e, "state", vs_tel_state(in->state));
 	rte_tel_data_add_dict_int(e, "shutdown", (int)c->local_shutdown);
 	rte_tel_data_add_dict_int(e, "peer_shutdown", (int)in->peer_shutdown);
 	rte_tel_data_add_dict_int(e, "closed", c->closed);
 	rte_tel_data_add_dict_int(e, "port", c->port_idx);
-	rte_tel_data_add_dict_u64(e, "bytes_tx", in->bytes_tx);
-	rte_tel_data_add_dict_u64(e, "bytes_rx", in->bytes_rx);
-	rte_tel_data_add_dict_u64(e, "tx_queued", in->tx_queued);
-	rte_tel_data_add_dict_u64(e, "rx_queued", in->rx_queued);
-	rte_tel_data_add_dict_u64(e, "tx_credit", in->tx_credit);
-	rte_tel_data_add_dict_u64(e, "buf_alloc", in->buf_alloc);
-	rte_tel_data_add_dict_u64(e, "peer_buf_alloc", in->peer_buf_alloc);
-	rte_tel_data_add_dict_u64(e, "fwd_cnt", c->fwd_cnt);
-	rte_tel_data_add_dict_u64(e, "peer_fwd_cnt", c->peer_fwd_cnt);
-	rte_tel_data_add_dict_u64(e, "pkts_in_flight", in->pkts_in_flight);
+	rte_tel_data_add_dict_uint(e, "bytes_tx", in->bytes_tx);
+	rte_tel_data_add_dict_uint(e, "bytes_rx", in->bytes_rx);
+	rte_tel_data_add_dict_uint(e, "tx_queued", in->tx_queued);
+	rte_tel_data_add_dict_uint(e, "rx_queued", in->rx_queued);
+	rte_tel_data_add_dict_uint(e, "tx_credit", in->tx_credit);
+	rte_tel_data_add_dict_uint(e, "buf_alloc", in->buf_alloc);
+	rte_tel_data_add_dict_uint(e, "peer_buf_alloc", in->peer_buf_alloc);
+	rte_tel_data_add_dict_uint(e, "fwd_cnt", c->fwd_cnt);
+	rte_tel_data_add_dict_uint(e, "peer_fwd_cnt", c->peer_fwd_cnt);
+	rte_tel_data_add_dict_uint(e, "pkts_in_flight", in->pkts_in_flight);
 }
 
 static void
@@ -670,11 +672,11 @@ vs_tel_add_listener(struct rte_tel_data *e,
 		const struct vsock_listener_info *li, uint64_t cid)
 {
 	rte_tel_data_start_dict(e);
-	rte_tel_data_add_dict_u64(e, "local_cid", cid);
-	rte_tel_data_add_dict_u64(e, "local_port", li->port);
+	rte_tel_data_add_dict_uint(e, "local_cid", cid);
+	rte_tel_data_add_dict_uint(e, "local_port", li->port);
 	rte_tel_data_add_dict_string(e, "type", vs_tel_type(li->type));
-	rte_tel_data_add_dict_u64(e, "backlog", li->backlog);
-	rte_tel_data_add_dict_u64(e, "conns", li->nb_conns);
+	rte_tel_data_add_dict_uint(e, "backlog", li->backlog);
+	rte_tel_data_add_dict_uint(e, "conns", li->nb_conns);
 	rte_tel_data_add_dict_int(e, "all_ports", li->all_ports);
 }
 
