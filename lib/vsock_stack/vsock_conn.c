@@ -266,6 +266,13 @@ vs_type_feature(enum vsock_type type)
 }
 
 /* Can @type run over @port_idx? Every type can over CID 1. */
+/* A receive buffer size within [buf_min, buf_max]. */
+static inline uint32_t
+vs_buf_clamp(const struct vsock_stack_conf *conf, uint32_t size)
+{
+	return RTE_MAX(conf->buf_min, RTE_MIN(conf->buf_max, size));
+}
+
 /* The receive mode and on_data agree (enum vsock_rx_mode). */
 static bool
 vs_ops_valid(const struct vsock_ops *ops)
@@ -437,8 +444,7 @@ vsock_connect_ex(struct vsock_stack *s, const struct vsock_connect_conf *cc,
 			1000;
 	/* The REQUEST already carries it: no CREDIT_UPDATE needed. */
 	if (cc->buf_size != 0)
-		c->cr.buf_alloc = RTE_MAX(s->conf.buf_min,
-				RTE_MIN(s->conf.buf_max, cc->buf_size));
+		c->cr.buf_alloc = vs_buf_clamp(&s->conf, cc->buf_size);
 	if (rte_hash_add_key_data(s->bound, &key.local_port, c) < 0) {
 		vs_conn_free(c);
 		return -ENOMEM;
@@ -473,7 +479,7 @@ vsock_conn_set_buf_size(struct vsock_conn *c, uint32_t size)
 {
 	const struct vsock_stack_conf *conf = &c->s->conf;
 
-	size = RTE_MAX(conf->buf_min, RTE_MIN(conf->buf_max, size));
+	size = vs_buf_clamp(conf, size);
 	if (size != c->cr.buf_alloc) {
 		c->cr.buf_alloc = size;
 		if (c->state == VS_ESTABLISHED &&
