@@ -14,6 +14,8 @@ PUBLIC_HEADERS = ["vsock_stack.h", "vsock_port.h", "vsock_hdr.h",
                   "virtio_vsock_dev.h", "vsock_vhost.h", "vsock_capture.h",
                   "libvsock.h"]
 LIBS = ["vsock_stack", "virtio_vsock", "vsock_vhost", "vsock_capture"]
+# The apps, installed in bindir (and packaged in dpdk-vsock).
+TOOLS = ["vsockd", "vsock-testpmd", "vsock-perf", "vsock-bridge", "vsock-ss"]
 # What hello_vsock links (it has no use for the back-end).
 EXAMPLE_LIBS = ["vsock_stack", "virtio_vsock"]
 # Headers that must stay private.
@@ -79,10 +81,15 @@ def test_installed_files(installed):
     # The socket layer: libvsock, the preload, vsockd and its unit.
     assert os.path.isfile(os.path.join(lib, "libvsock.a"))
     assert os.path.islink(os.path.join(lib, "libvsock.so"))
-    assert os.path.isfile(os.path.join(lib, "libvsock-preload.so"))
-    assert os.access(os.path.join(root, "bin", "vsockd"), os.X_OK)
-    assert os.path.isfile(os.path.join(root, "lib", "systemd", "system",
-                                       "vsockd.service"))
+    assert os.path.isfile(os.path.join(lib, "dpdk-vsock",
+                                       "libvsock-preload.so"))
+    for tool in TOOLS:
+        assert os.access(os.path.join(root, "bin", tool), os.X_OK), tool
+    # The unit runs the vsockd installed beside it, wherever the prefix.
+    with open(os.path.join(root, "lib", "systemd", "system",
+                           "vsockd.service")) as f:
+        unit = f.read()
+    assert f"ExecStart={build_option('prefix')}/bin/vsockd " in unit, unit
     with open(os.path.join(lib, "pkgconfig", "libvsock.pc")) as f:
         vpc = f.read()
     # No DPDK behind it: nothing required, only itself and pthreads.
