@@ -24,7 +24,8 @@ PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-test build-sanitize build-native \
 	run test test-unit test-py test-sanitize clean bench bench-quick \
-	bench-compare build-fuzz fuzz test-fuzz soak doc install test-trixie
+	bench-compare build-fuzz fuzz test-fuzz soak doc install test-trixie \
+	deb
 
 all: build
 
@@ -113,18 +114,27 @@ test-sanitize: build-sanitize
 	$(SAN_ENV) VSOCK_BUILD=$(abspath $(BUILD_SAN)) $(PYTHON) -m pytest \
 		-q -m "not vm" $(PYTEST_ARGS) tests/pytest
 
-# Sanitizer run, unit tests, then pytest, whose summary line ends the output.
+# Sanitizer run, fuzzers, unit tests, Debian 13 (DPDK 24.11 and the
+# packages), then pytest, whose summary line ends the output.
 test: build-test build-sanitize
 	$(MAKE) --no-print-directory test-sanitize
 	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-trixie
 	$(MAKE) --no-print-directory test-py
 
 # The same code against Debian 13's DPDK 24.11, in a Debian 13 root made
 # once by mmdebstrap (cached in .cache/trixie-root): build-trixie, the
-# unit and stack suites, the pytest modules that need no guest.
+# unit and stack suites, the pytest modules that need no guest; then
+# make deb there, and its packages installed and run in a clean root.
 test-trixie: setup
 	bash scripts/test-trixie.sh
+
+# Debian packages of this tree, for the DPDK installed here, into
+# build-deb/ (debian/, scripts/make-deb.sh); lintian warnings fail it.
+# Installs nothing: make test builds them in its Debian 13 root.
+deb:
+	bash scripts/make-deb.sh
 
 # The benchmark suite against its peers (perf/bench.py): perf/results/.
 # The cold-source rows take two patterns larger than the LLC (up to 1 GiB
@@ -182,5 +192,6 @@ doc:
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_INSTALL) \
-		$(BUILD_NATIVE) .bench-baseline
+		$(BUILD_NATIVE) build-trixie build-deb build-deb-trixie \
+		.bench-baseline
 	git worktree prune

@@ -19,13 +19,15 @@ ROOT=${TRIXIE_ROOT:-$PROJECT/.cache/trixie-root}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # What the build, the unit and stack suites and the pytest modules of
-# scripts/test-trixie.sh need inside (dpdk-dev: dpdk-telemetry.py).
+# scripts/test-trixie.sh need inside (dpdk-dev: dpdk-telemetry.py), and
+# make deb (debhelper, lintian).
 PACKAGES=(
 	build-essential pkg-config meson ninja-build g++
-	libdpdk-dev dpdk-dev libnuma-dev libssl-dev libcmocka-dev
-	libbenchmark-dev libyaml-dev libpcap-dev
+	libdpdk-dev dpdk-dev libssl-dev libcmocka-dev
+	libyaml-dev libpcap-dev
 	python3 python3-pytest python3-yaml
 	socat ncat
+	debhelper lintian help2man
 )
 
 usage() {
