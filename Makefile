@@ -100,9 +100,11 @@ run:
 test-unit: build-test
 	meson test -C $(BUILD) --print-errorlogs
 
+# --durations: where a run's time went (its slowest tests, before the
+# summary line).
 test-py: build-test
 	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
-		$(PYTEST_ARGS) tests/pytest
+		--durations=25 $(PYTEST_ARGS) tests/pytest
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -112,16 +114,19 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 test-sanitize: build-sanitize
 	$(SAN_ENV) meson test -C $(BUILD_SAN) --print-errorlogs
 	$(SAN_ENV) VSOCK_BUILD=$(abspath $(BUILD_SAN)) $(PYTHON) -m pytest \
-		-q -m "not vm" $(PYTEST_ARGS) tests/pytest
+		-q -m "not vm" --durations=15 $(PYTEST_ARGS) tests/pytest
 
 # Sanitizer run, fuzzers, unit tests, Debian 13 (DPDK 24.11 and the
-# packages), then pytest, whose summary line ends the output.
+# packages), then pytest with its summary line.
+# Each step says how long it took.
+step = @t=$$(date +%s); $(MAKE) --no-print-directory $(1) && \
+	echo "make test: $(1) took $$(($$(date +%s) - t)) s"
 test: build-test build-sanitize
-	$(MAKE) --no-print-directory test-sanitize
-	$(MAKE) --no-print-directory test-fuzz
-	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory test-trixie
-	$(MAKE) --no-print-directory test-py
+	$(call step,test-sanitize)
+	$(call step,test-fuzz)
+	$(call step,test-unit)
+	$(call step,test-trixie)
+	$(call step,test-py)
 
 # The same code against Debian 13's DPDK 24.11, in a Debian 13 root made
 # once by mmdebstrap (cached in .cache/trixie-root): build-trixie, the
