@@ -85,10 +85,11 @@ print_stats(const struct br_guest *g, double t, bool final)
 		PRIu64 " rst_rx %" PRIu64 " drop_bad_hdr %" PRIu64
 		" drop_wrong_cid %" PRIu64 " drop_no_conn %" PRIu64
 		" drop_credit %" PRIu64 " drop_nomem %" PRIu64
-		" transport_resets %" PRIu64 "\n", s.rx_pkts, s.tx_pkts,
-		s.rst_tx, s.rst_rx, s.drop_bad_hdr, s.drop_wrong_cid,
-		s.drop_no_conn, s.drop_credit, s.drop_nomem,
-		s.transport_resets);
+		" transport_resets %" PRIu64 " pkt_stalls %" PRIu64
+		" pkt_grace %" PRIu64 " coalesced %" PRIu64 "\n", s.rx_pkts,
+		s.tx_pkts, s.rst_tx, s.rst_rx, s.drop_bad_hdr,
+		s.drop_wrong_cid, s.drop_no_conn, s.drop_credit, s.drop_nomem,
+		s.transport_resets, s.pkt_stalls, s.pkt_grace, s.coalesced);
 	if (g->perf != NULL) {
 		const struct vperf_server_stats *p =
 			vperf_server_stats(g->perf);

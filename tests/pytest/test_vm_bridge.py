@@ -96,6 +96,13 @@ def bridge_final(br):
             "tx_pkts": tx_pkts, "tx_bytes": tx_bytes}
 
 
+def stack_final(br):
+    """The bridge's last 'stack:' statistics line, name -> number."""
+    m = re.findall(r"^  stack: (.*)$", br.out, re.M)
+    assert m, f"no stack line from the bridge:\n{br.out[-2000:]}"
+    return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", m[-1])}
+
+
 @every_kernel
 def test_linux_guest_through_our_bridge(procs, tmp_path, kernel):
     """ncat, socat and Python both ways. The 6.12 guest's bridge is given
@@ -209,17 +216,21 @@ def test_one_way_to_a_bridge_with_a_large_buffer(procs, tmp_path, kernel):
 
 FLOOD_MSG = 300          # above Linux's 128 B copy-into-last-skb bound
 FLOOD_COUNT = 2000
+# Linux 6.12's second receive limit (the CVE-2026-23086 fix, 6.12.94):
+# a connection is reset once (queued skbs + 1) * SKB_TRUESIZE(0) exceeds
+# its buf_alloc, whatever the bytes: 256 KiB / 576 B on x86_64.
+LINUX_SKB_TRUESIZE = 576
+LINUX_BUF_ALLOC = 256 << 10
+LINUX_MAX_SKBS = LINUX_BUF_ALLOC // LINUX_SKB_TRUESIZE     # 455
+# The stack's default bound on packets the peer has not read.
+MAX_PKTS_IN_FLIGHT = 64
 
 
-@every_kernel
-def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
-    """Host -> guest in 300 B writes, paced so each is read (and sent) on
-    its own, while the guest leaves the connection unread for 5 s: byte
-    credit alone would let ~870 such packets queue in the guest, where
-    6.12 allows 455 skbs (256 KiB / 576 B each) before it collapses its
-    queue or resets. Every byte must arrive, no reset, and the wait for
-    the reader must stay quiet: what the guest sends back is its credit
-    news, about one packet per data packet at most, not a storm."""
+def small_packet_flood(procs, tmp_path, kernel, size, count):
+    """@count writes of @size bytes from the host, each paced so that the
+    bridge reads and sends it on its own, to a guest that leaves the
+    connection unread for 5 s. Returns the bridge's final counters and
+    how many packets the guest sent back."""
     prepare(kernel)
     br, vsock, uds = start_bridge(procs, tmp_path)
     body = textwrap.dedent(f"""
@@ -232,10 +243,10 @@ def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
     t, res = boot(kernel, tmp_path, body, vsock, timeout=300)
     s, _ = uds_connect(uds, 5002, timeout=250)
     sent = hashlib.sha256()
-    msg = os.urandom(FLOOD_MSG)
+    msg = os.urandom(size)
     t0, writes = time.monotonic(), 0
     try:
-        for i in range(FLOOD_COUNT):
+        for i in range(count):
             chunk = bytes([i & 0xff]) + msg[1:]
             s.sendall(chunk)
             sent.update(chunk)
@@ -246,7 +257,7 @@ def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
     except OSError as e:
         print(f"host writer: {e}")
     s.close()
-    print(f"host wrote {writes} x {FLOOD_MSG} B in "
+    print(f"host wrote {writes} x {size} B in "
           f"{time.monotonic() - t0:.1f}s")
     r = finish(t, res, br, kernel, join=320)
     assert r.rc == 0, r.console[-4000:]
@@ -257,7 +268,45 @@ def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
     p = peers[0]
     what = f"guest: {p}; bridge {st}"
     assert p["ok"], what
-    assert p["received"] == FLOOD_MSG * FLOOD_COUNT, what
+    assert p["received"] == size * count, what
     assert p["sha256"] == sent.hexdigest(), what
+    # A reset (6.12's ENOBUFS) would have ended the guest's reads early:
+    # every byte, in order, is the proof there was none. (RSTs are
+    # counted anyway: they close every connection.)
+    stack = stack_final(br)
+    print("bridge stack:", stack)
+    return dict(st, stack=stack)
+
+
+@every_kernel
+def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
+    """Host -> guest in 300 B writes, paced so each is read (and sent) on
+    its own, while the guest leaves the connection unread for 5 s: byte
+    credit alone would let ~870 such packets queue in the guest, where
+    6.12 allows 455 skbs (256 KiB / 576 B each) before it collapses its
+    queue or resets. Every byte must arrive, no reset, and the wait for
+    the reader must stay quiet: what the guest sends back is its credit
+    news, about one packet per data packet at most, not a storm."""
+    st = small_packet_flood(procs, tmp_path, kernel, FLOOD_MSG, FLOOD_COUNT)
     assert st["rx_pkts"] <= 2 * FLOOD_COUNT, \
-        f"{st['rx_pkts']} packets from the guest, {FLOOD_COUNT} sends: {what}"
+        f"{st['rx_pkts']} packets from the guest, {FLOOD_COUNT} sends: {st}"
+
+
+@pytest.mark.parametrize("size", [1, 129], ids=["1B", "129B"])
+def test_small_send_flood_stays_under_linux_612_skb_limit(procs, tmp_path,
+                                                          size):
+    """The Linux fix's own reproducer's pattern (iperf3 --vsock -l 129),
+    and 1-byte sends, from our side to a 6.12 guest that reads nothing
+    for 5 s: 5,000 sends, each its own packet while the guest has
+    credit. 6.12 resets the connection at 455 queued skbs; the stack
+    stops at 64 packets unread (max_pkts_in_flight), then merges what
+    queues behind into one packet per credit_request_ms (pkt_grace), so
+    the guest never holds more than 64 + pkt_grace packets of ours."""
+    count = 5000
+    st = small_packet_flood(procs, tmp_path, "trixie", size, count)["stack"]
+    held = MAX_PKTS_IN_FLIGHT + st["pkt_grace"]
+    print(f"at most {held} packets unread in the guest; 6.12 resets at "
+          f"{LINUX_MAX_SKBS}")
+    assert st["pkt_stalls"] > 0, f"the packet bound never engaged: {st}"
+    assert st["coalesced"] > 0, f"nothing merged: {st}"
+    assert held < LINUX_MAX_SKBS, st
