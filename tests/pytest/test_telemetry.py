@@ -96,6 +96,19 @@ class Proc:
             assert time.monotonic() < end, page
             time.sleep(0.2)
 
+    def wait_stacks(self, names, timeout=20):
+        """Wait until /vsock/stacks lists exactly @names: the telemetry
+        socket is up (EAL) before the app has created its stacks."""
+        end = time.monotonic() + timeout
+        while True:
+            (stacks,) = telemetry_py(self.prefix, ["/vsock/stacks"])
+            got = sorted(v["name"] for v in (stacks or {}).values())
+            if got == sorted(names):
+                return
+            assert self.bg.alive(), self.bg.err
+            assert time.monotonic() < end, stacks
+            time.sleep(0.2)
+
     def stop(self):
         rc = self.bg.stop()
         shutil.rmtree(runtime_dir(self.prefix), ignore_errors=True)
@@ -298,6 +311,7 @@ def test_bridge_one_stack_per_guest(procs, tmp_path):
              args + ["--nb-mbufs", "2048", "--echo-port", "7000"],
              "bridge")
     try:
+        p.wait_stacks(["br0", "br1"])
         stacks, l0, l1, s1 = telemetry_py(
             p.prefix, ["/vsock/stacks", "/vsock/listeners,br0",
                        "/vsock/listeners,1", "/vsock/stats,br1"])
