@@ -2,10 +2,11 @@
 Linux's vhost-vsock for a second guest (L2) it boots itself, with an
 emulated IOMMU and iommu_platform=on; in L2 our driver claims the
 vhost-vsock-pci device through VFIO and exchanges data with AF_VSOCK
-programs in L1. Software emulation twice over: minutes. Both levels run
-Debian 13's Linux 6.12 (L2 boots the kernel L1 runs): the newest peer
-where it matters most; 6.1 is the vhost-kernel and VFIO suites' other
-kernel."""
+programs in L1. Software emulation twice over: minutes. L1 runs Debian
+13's Linux 6.12, so the vhost-vsock device and the AF_VSOCK peer are the
+newest kernel's; L2, where our driver runs over VFIO, boots Debian 12's
+6.1 (lighter to boot inside an emulated guest; 6.12 as a VFIO host is
+the VFIO suite's)."""
 import json
 import os
 import re
@@ -21,11 +22,13 @@ pytestmark = [pytest.mark.vm, pytest.mark.slow]
 PEER = os.path.join(ROOT, "tests", "vm", "vsock_peer.py")
 NESTED = os.path.join(ROOT, "tests", "vm", "nested.py")
 ADDR = "0000:00:05.0"
-KERNEL = "trixie"
+KERNEL = "trixie"        # L1: vhost-vsock and the peer
+L2_KERNEL = "bookworm"   # L2: our driver over VFIO
 
 
 def test_our_driver_in_l2_against_linux_vhost_vsock_in_l1(tmp_path):
     prepare(KERNEL)
+    prepare(L2_KERNEL)
     l2 = textwrap.dedent(f"""
         set -u
         D=/sys/bus/pci/devices/{ADDR}
@@ -49,7 +52,8 @@ def test_our_driver_in_l2_against_linux_vhost_vsock_in_l1(tmp_path):
         timeout 1500 python3 {PEER} serve --port 9999 --conns 2 \\
             --timeout 1400 > /tmp/peer.out &
         P=$!
-        L2_APPEND=intel_iommu=on python3 {NESTED} "bash {l2_path}" \\
+        L2_KERNEL={L2_KERNEL} L2_APPEND=intel_iommu=on \\
+            python3 {NESTED} "bash {l2_path}" \\
             -device intel-iommu,intremap=on \\
             -device vhost-vsock-pci,guest-cid=3,disable-legacy=on,iommu_platform=on,addr=05.0
         echo "NESTED-RC $?"

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Run in a first guest (L1): boot a second guest (L2) inside it with the
-same kernel (the one L1 runs) and initramfs, and stream its console,
-prefixed. Exits with
-L2's command status (125 when there was none).
+same kernel (the one L1 runs) and initramfs, or L2_KERNEL's (a
+guest.KERNELS name), and stream its console, prefixed. Exits with L2's
+command status (125 when there was none).
 
 usage: nested.py SCRIPT [QEMU ARGS...]   (SCRIPT as L2 sees it)
 """
@@ -18,7 +18,8 @@ def main():
     r = guest.run(command, timeout=float(os.environ.get("L2_TIMEOUT", 900)),
                   mem=os.environ.get("L2_MEM", "768M"), smp=1,
                   append=os.environ.get("L2_APPEND", ""),
-                  kernel=guest.kernel_of(os.uname().release),
+                  kernel=os.environ.get("L2_KERNEL") or
+                  guest.kernel_of(os.uname().release),
                   qemu_args=sys.argv[2:])
     for line in r.console.splitlines():
         print("  L2| " + line, flush=True)
