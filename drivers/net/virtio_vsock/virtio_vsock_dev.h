@@ -61,8 +61,19 @@ struct virtio_vsock_stats {
 	 * TRANSPORT_RESET.
 	 */
 	uint64_t broken;
-	/** Times the rings were laid out anew and the device restarted. */
-	uint64_t ring_resets;
+	/**
+	 * Times a broken device was reset and ran again on fresh rings, with
+	 * the same features and its CID read again.
+	 */
+	uint64_t recoveries;
+	/**
+	 * Attempts to reset a broken device that failed; after 8 in a row
+	 * (counting recoveries that broke again within a second) the device
+	 * is given up for good.
+	 */
+	uint64_t recovery_failures;
+	/** Packets dropped on tx after the device was given up. */
+	uint64_t tx_dead;
 	/**
 	 * vhost-user replies that broke the protocol (another request, bad
 	 * flags, size or contents): that set-up or reconnect failed.

@@ -421,17 +421,19 @@ lb_inject_event(struct virtio_vsock_dev *dev, uint32_t id, uint64_t new_cid)
 }
 #endif
 
-/* The driver lays the rings out anew: forget where we were in them. */
-static void
+/* Stop and forget where we were in the rings: they are laid out anew. */
+static int
 lb_reset(struct virtio_vsock_dev *dev)
 {
 	struct lb_dev *lb = dev->tpriv;
 
+	lb_stop(dev);
 	lb->have_cur = false;
 	lb->cur_put = false;
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 	__atomic_store_n(&lb->pending_event, 0, __ATOMIC_RELEASE);
 #endif
+	return 0;
 }
 
 #ifdef VIRTIO_VSOCK_TEST_HOOKS

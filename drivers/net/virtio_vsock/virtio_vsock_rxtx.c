@@ -196,6 +196,20 @@ virtio_vsock_tx_inflight(void *priv)
 	return dev->tx_inflight;
 }
 
+/*
+ * No device to take packets: the stack keeps them for when it is back,
+ * unless it was given up, when they would wait forever.
+ */
+static uint16_t
+vv_tx_down(struct virtio_vsock_dev *dev, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (!dev->dead)
+		return 0;
+	rte_pktmbuf_free_bulk(pkts, n);
+	dev->stats.tx_dead += n;
+	return n;
+}
+
 uint16_t
 virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -205,7 +219,7 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t i;
 
 	if (unlikely(!dev->up || dev->broken))
-		return 0;	/* no device: the stack keeps its packets */
+		return vv_tx_down(dev, pkts, n);
 	if (vv_tx_reclaim_due(dev, vq, n))
 		vv_tx_reclaim(dev, vq);
 	for (i = 0; i < n; i++) {

@@ -625,36 +625,45 @@ vu_notify(struct virtio_vsock_dev *dev, uint16_t queue_id)
 }
 
 /* Ask the back-end to stop each ring (its answer says where it stopped). */
-static void
-vu_stop(struct virtio_vsock_dev *dev)
+static int
+vu_stop_rings(struct vu_dev *vu, char *err, size_t errlen)
 {
-	struct vu_dev *vu = dev->tpriv;
-	char err[256];
 	uint32_t q;
+	int r;
 
-	if (vu == NULL || vu->sock < 0)
-		return;
 	for (q = 0; q < VU_NB_RINGS; q++) {
 		struct vu_msg msg = { .request = VU_GET_VRING_BASE,
 			.size = sizeof(struct vu_state) };
 
 		msg.p.state.index = q;
-		if (vu_send(vu, &msg, NULL, 0, err, sizeof(err)) != 0 ||
-				vu_reply(vu, &msg, VU_GET_VRING_BASE,
-				sizeof(struct vu_state), err,
-				sizeof(err)) != 0) {
-			VV_LOG(WARNING, "%s", err);
-			break;
-		}
+		r = vu_send(vu, &msg, NULL, 0, err, errlen);
+		if (r == 0)
+			r = vu_reply(vu, &msg, VU_GET_VRING_BASE,
+					sizeof(struct vu_state), err, errlen);
+		if (r != 0)
+			return r;
 		/* It answered for another ring: nothing more it says counts. */
 		if (msg.p.state.index != q) {
 			(*vu->bad_replies)++;
-			VV_LOG(WARNING, "vhost-user %s: GET_VRING_BASE of ring "
-				"%u answered for ring %u", vu->path, q,
+			snprintf(err, errlen, "vhost-user %s: GET_VRING_BASE of "
+				"ring %u answered for ring %u", vu->path, q,
 				msg.p.state.index);
-			break;
+			return -EPROTO;
 		}
 	}
+	return 0;
+}
+
+static void
+vu_stop(struct virtio_vsock_dev *dev)
+{
+	struct vu_dev *vu = dev->tpriv;
+	char err[256];
+
+	if (vu == NULL || vu->sock < 0)
+		return;
+	if (vu_stop_rings(vu, err, sizeof(err)) != 0)
+		VV_LOG(WARNING, "%s", err);
 	vu_drop(vu);
 }
 
@@ -702,6 +711,51 @@ vu_resume(struct virtio_vsock_dev *dev)
 	return 0;
 }
 
+/* Reach a back-end again, without waiting: 0, or a negative errno. */
+static int
+vu_reach(struct vu_dev *vu, char *err, size_t errlen)
+{
+	if (!vu->server)
+		return vu_connect(vu, err, errlen);
+	if (vu_accept(vu, 0) == 0)
+		return 0;
+	snprintf(err, errlen, "vhost-user %s: no back-end connected",
+		vu->path);
+	return -EAGAIN;
+}
+
+/*
+ * Stop the rings over the same connection and read the CID again; when
+ * the back-end has gone (or does not answer right), start a new
+ * connection as ctrl_poll would. The features follow (renegotiated),
+ * then the rings from index 0 (vu_start).
+ */
+static int
+vu_reset(struct virtio_vsock_dev *dev)
+{
+	struct vu_dev *vu = dev->tpriv;
+	char err[256];
+	int r = -ENOTCONN;
+
+	if (vu->sock >= 0 && !vu_lost(vu)) {
+		r = vu_stop_rings(vu, err, sizeof(err));
+		if (r == 0 && vu->has_config)
+			r = vu_get_cid(vu, err, sizeof(err));
+		if (r == 0)
+			return 0;
+		VV_LOG(WARNING, "%s; connecting again", err);
+	}
+	vu_drop(vu);
+	r = vu_reach(vu, err, sizeof(err));
+	if (r == 0)
+		r = vu_hello(vu, err, sizeof(err));
+	if (r != 0) {
+		VV_LOG(WARNING, "%s", err);
+		vu_drop(vu);
+	}
+	return r;
+}
+
 static int
 vu_ctrl_poll(struct virtio_vsock_dev *dev)
 {
@@ -718,18 +772,15 @@ vu_ctrl_poll(struct virtio_vsock_dev *dev)
 		virtio_vsock_rings_reset(dev);
 		return 1;
 	}
-	if (vu->server) {
-		if (vu_accept(vu, 0) != 0)
-			return 0;
-	} else {
+	if (!vu->server) {
 		uint64_t now = rte_get_timer_cycles();
 
 		if (now < vu->next_retry)
 			return 0;
 		vu->next_retry = now + rte_get_timer_hz();
-		if (vu_connect(vu, err, sizeof(err)) != 0)
-			return 0;
 	}
+	if (vu_reach(vu, err, sizeof(err)) != 0)
+		return 0;
 	/* Tell the stack again: connections made meanwhile are void. */
 	return vu_resume(dev) == 0 ? 1 : 0;
 }
@@ -751,4 +802,5 @@ const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops = {
 	.stop = vu_stop,
 	.release = vu_release,
 	.ctrl_poll = vu_ctrl_poll,
+	.reset = vu_reset,
 };
