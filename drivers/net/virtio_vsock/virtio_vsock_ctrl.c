@@ -164,9 +164,11 @@ vv_recover_schedule(struct virtio_vsock_dev *dev, uint64_t now)
 			dev->recover_fails, vv_backoff_ms(dev->recover_fails));
 }
 
-static void
+/* One attempt; true when the device runs again with another CID. */
+static bool
 vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 {
+	uint64_t cid = dev->cid;
 	int ret = vv_recover(dev);
 
 	if (ret == 0) {
@@ -177,24 +179,26 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 		VV_LOG(NOTICE, "%s: device reset and running again on fresh "
 			"rings, cid %" PRIu64 " (recovery %" PRIu64 ")",
 			dev->name, dev->cid, dev->stats.recoveries);
-		return;
+		return dev->cid != cid;
 	}
 	dev->stats.recovery_failures++;
 	dev->recover_fails++;
 	if (dev->recover_fails >= VV_MAX_FAILS) {
 		vv_give_up(dev);
-		return;
+		return false;
 	}
 	dev->recover_at = now + vv_backoff(dev->recover_fails);
 	VV_LOG(WARNING, "%s: recovery failed: %s (%u in a row): next "
 		"attempt in %" PRIu64 " ms", dev->name, strerror(-ret),
 		dev->recover_fails, vv_backoff_ms(dev->recover_fails));
+	return false;
 }
 
 /*
- * A broken device: the stack hears TRANSPORT_RESET once (it resets every
- * connection; listeners stay), and the device is reset when its backoff
- * allows, or given up.
+ * A broken device: the stack hears TRANSPORT_RESET at once (it resets
+ * every connection; listeners stay), and the device is reset when its
+ * backoff allows, or given up. Connections opened meanwhile wait for it;
+ * should it come back with another CID, the stack hears it again.
  */
 static int
 vv_poll_broken(struct virtio_vsock_dev *dev, uint32_t *event)
@@ -208,8 +212,9 @@ vv_poll_broken(struct virtio_vsock_dev *dev, uint32_t *event)
 		dev->reset_told = true;
 		vv_recover_schedule(dev, now);
 	}
-	if (!dev->dead && now >= dev->recover_at)
-		vv_recover_try(dev, now);
+	if (!dev->dead && now >= dev->recover_at &&
+			vv_recover_try(dev, now))
+		report = true;
 	if (!report)
 		return 0;
 	*event = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
