@@ -4,14 +4,20 @@ fresh rings, while vsock-testpmd's verify clients (--reconnect) carry on
 byte for byte. Attempts back off (1 ms, x4, up to 1 s) and a device that
 keeps breaking is given up after 8 failures in a row.
 
-The loopback device's fault mode breaks the rings here (test hooks); the
-vhost-user back-end that breaks once is in test_recovery_vhost_user.py.
+The rings are broken by the loopback device's fault mode and by a
+vhost-user back-end (lib/vsock_vhost in another vsock-testpmd, --h2g
+...,break_rx=N) that breaks the guest's rx ring once and then behaves:
+both are test hooks.
 """
+import os
 import re
+import time
 
 import pytest
 
-from conftest import build_option, run_testpmd
+from conftest import (EAL, TESTPMD, Background, build_option, run_testpmd,
+                      wait_for_path)
+from test_telemetry import Proc, telemetry_py, unique_prefix
 
 pytestmark = pytest.mark.skipif(
     not build_option("test_hooks"),
@@ -36,14 +42,14 @@ def backoffs(stderr):
     return [int(m) for m in re.findall(r"next attempt in (\d+) ms", stderr)]
 
 
-def assert_carried_on(d):
+def assert_carried_on(d, server=True):
     """Loss only as resets, every client slot then finished a connection
-    intact through the listener that stayed, every mbuf back."""
+    intact (through our listener, which stayed), every mbuf back."""
     e = d["error_detail"]
     assert e["verify_fail"] == 0 and e["send_fail"] == 0, d
     assert e["connect_fail"] == 0 and d["errors"] == e["resets"] > 0, d
     assert d["client"]["conns_done"] == CONNS, d
-    assert d["server"]["conns_done"] >= CONNS, d
+    assert not server or d["server"]["conns_done"] >= CONNS, d
     assert d["client"]["bytes_rx"] >= CONNS * 300000, d
     assert d["stack"]["conns_open"] == 0, d
     assert d["pool"]["in_use"] == d["pool"]["rx_posted"] > 0, d["pool"]
@@ -124,3 +130,73 @@ def test_never_resets_gives_up():
     # What the stack still sent went nowhere, and was freed.
     assert dr["tx_dead"] > 0, dr
     gave_up(r, d)
+
+
+def test_recoveries_in_telemetry(procs):
+    """/vsock/ports carries the driver's recovery counters."""
+    p = Proc(procs, TESTPMD, ["-l", "0-1", "--in-memory", "--no-pci"],
+             ["--dev", "loopback,fault=used_id_range,fault_every=200,"
+              "fault_max=2", "--mode", "verify", "--conns", "4",
+              "--reconnect", "--duration", "30"], "recovery")
+    end = time.monotonic() + 20
+    while True:
+        (ports,) = telemetry_py(p.prefix, ["/vsock/ports"])
+        port = (ports or {}).get("0", {})
+        if port.get("recoveries") == 2:
+            break
+        assert p.bg.alive() and time.monotonic() < end, (ports, p.bg.err)
+        time.sleep(0.2)
+    assert port["broken"] == 2 and port["recovery_failures"] == 0, port
+    assert port["tx_dead"] == 0, port
+    p.stop()
+
+
+# One core each: both processes poll, they must not share one.
+HOST_EAL = ["-l", "0", "--in-memory", "--no-pci",
+            "--log-level=lib.eal:warning",
+            "--log-level=lib.vhost.config:warning"]
+GUEST_EAL = ["-l", "1", "--in-memory", "--no-pci", "--single-file-segments",
+             "--log-level=lib.eal:warning"]
+
+
+@pytest.mark.parametrize("rings", ["", ",packed=0"], ids=["packed", "split"])
+def test_vhost_user_back_end_breaks_once(procs, tmp_path, rings):
+    """The back-end gives one rx buffer back with a used id out of range,
+    then behaves: the driver stops its rings over the same socket
+    (GET_VRING_BASE), sets them up again from index 0, and verify carries
+    on byte for byte."""
+    sock = str(tmp_path / "vu.sock")
+    host = Background([TESTPMD] + HOST_EAL + [
+        "--file-prefix", unique_prefix("vuhost"), "--", "--dev", "none",
+        "--h2g", f"{sock},cid=5,break_rx=300", "--mode", "echo",
+        "--duration", "0", "--json"], "host")
+    procs.append(host)
+    wait_for_path(sock, host)
+    r = run_testpmd(["--dev", f"vhost-user:path={sock}{rings}", "--mode",
+                     "verify", "--peer", "2", "--conns", str(CONNS),
+                     "--size", "1-4096", "--bytes", "300000",
+                     "--reconnect", "--duration", "30", "--json"],
+                    eal=GUEST_EAL + ["--file-prefix",
+                                     unique_prefix("vuguest")],
+                    timeout=90)
+    assert host.alive(), host.err
+    host.stop()
+    assert r.rc in (0, 1), f"rc {r.rc}\n{r.stderr[-3000:]}"
+    assert "Sanitizer" not in r.stderr + host.err, r.stderr + host.err
+    d = r.json()
+    dr = d["driver"]
+    assert dr["broken"] == 1 and dr["bad_used_id"] == 1, dr
+    assert dr["recoveries"] == 1 and dr["recovery_failures"] == 0, dr
+    assert dr["bad_replies"] == 0 and dr["tx_dead"] == 0, dr
+    assert d["stack"]["transport_resets"] == 1, d["stack"]
+    assert "(recovery 1)" in r.stderr, r.stderr
+    # Over the same socket: the back-end saw no new front-end.
+    assert "connecting again" not in r.stderr, r.stderr
+    assert d["cid"] == 5
+    assert_carried_on(d, server=False)
+    # The host's connections of the old session were reset, its own
+    # stack kept serving, and nothing of its pool was lost.
+    h = host.json()
+    assert h["errors"] == 0 and h["resets"]["transport"] > 0, h
+    assert h["server"]["conns_done"] >= CONNS, h["server"]
+    assert h["pool"]["in_use"] == 0 and h["pool"]["ctl_in_use"] == 0, h
