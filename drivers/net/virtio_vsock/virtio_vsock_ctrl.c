@@ -172,6 +172,7 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 	int ret = vv_recover(dev);
 
 	if (ret == 0) {
+		dev->up = true;
 		dev->broken = false;
 		dev->reset_told = false;
 		dev->recovered_at = now;

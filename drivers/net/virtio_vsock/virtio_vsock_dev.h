@@ -6,11 +6,13 @@
  *
  * Device specs (the @c --dev option of the apps):
  *   - @c loopback[:cid=N][,queue_size=Q][,rx_buf=B][,lcore=auto|inline|L]
- *     [,fault=NAME[,fault_every=N][,fault_max=M]]
+ *     [,fault=NAME[,fault_every=N][,fault_max=M][,fault_resets=R]
+ *     [,fault_cid=C]]
  *     the in-process device model; @c fault makes it a hostile device
  *     that breaks every Nth packet (see virtio_vsock_loopback_fault.c),
- *     in a library built with -Dtest_hooks=true only: elsewhere it is
- *     an error saying so.
+ *     refuses R resets and comes back from a reset with CID C, in a
+ *     library built with -Dtest_hooks=true only: elsewhere it is an
+ *     error saying so.
  *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
  *     refuses the feature, 1 requires it; by default the driver takes
  *     what the device offers (for A/B measurements).
@@ -80,6 +82,20 @@ struct virtio_vsock_stats {
 	 */
 	uint64_t bad_replies;
 };
+
+/**
+ * @name Recovery
+ * A device that breaks the ring protocol is reset by the port's
+ * poll_event: the stack hears TRANSPORT_RESET (every connection is reset,
+ * listeners stay), then the device is reset, given the same features,
+ * its CID is read again, and it runs on fresh rings; every buffer of the
+ * old rings is back in its pool. The first attempt comes at once; after
+ * a failure, or a break within a second of the last recovery, the next
+ * waits 1 ms, then four times longer each time, up to 1 s; after 8 such
+ * failures in a row the device is given up for good (logged), and
+ * packets sent to it are dropped (tx_dead). Counted in recoveries and
+ * recovery_failures.
+ */
 
 /**
  * Open the device named by @p spec, negotiate features, set up its

@@ -411,6 +411,22 @@ vu_accept(struct vu_dev *vu, int ms)
 	return 0;
 }
 
+/*
+ * Connect to the back-end, or (server) take its connection, waiting up
+ * to @wait_s seconds: 0, or a negative errno with @err filled.
+ */
+static int
+vu_reach(struct vu_dev *vu, unsigned int wait_s, char *err, size_t errlen)
+{
+	if (!vu->server)
+		return vu_connect(vu, err, errlen);
+	if (vu_accept(vu, (int)wait_s * 1000) == 0)
+		return 0;
+	snprintf(err, errlen, "vhost-user %s: no back-end connected within "
+		"%u s (wait=S sets it)", vu->path, wait_s);
+	return -ETIMEDOUT;
+}
+
 static void
 vu_drop(struct vu_dev *vu)
 {
@@ -546,17 +562,9 @@ vu_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
 			vu_release(dev);
 			return -EIO;
 		}
-	if (vu->server) {
-		ret = vu_listen(vu, err, errlen);
-		if (ret == 0 && vu_accept(vu, (int)vu->wait_s * 1000) != 0) {
-			snprintf(err, errlen, "vhost-user %s: no back-end "
-				"connected within %u s (wait=S sets it)",
-				vu->path, vu->wait_s);
-			ret = -ETIMEDOUT;
-		}
-	} else {
-		ret = vu_connect(vu, err, errlen);
-	}
+	ret = vu->server ? vu_listen(vu, err, errlen) : 0;
+	if (ret == 0)
+		ret = vu_reach(vu, vu->wait_s, err, errlen);
 	if (ret == 0)
 		ret = vu_hello(vu, err, errlen);
 	if (ret != 0)
@@ -645,8 +653,8 @@ vu_stop_rings(struct vu_dev *vu, char *err, size_t errlen)
 		/* It answered for another ring: nothing more it says counts. */
 		if (msg.p.state.index != q) {
 			(*vu->bad_replies)++;
-			snprintf(err, errlen, "vhost-user %s: GET_VRING_BASE of "
-				"ring %u answered for ring %u", vu->path, q,
+			snprintf(err, errlen, "vhost-user %s: GET_VRING_BASE "
+				"of ring %u answered for ring %u", vu->path, q,
 				msg.p.state.index);
 			return -EPROTO;
 		}
@@ -711,31 +719,16 @@ vu_resume(struct virtio_vsock_dev *dev)
 	return 0;
 }
 
-/* Reach a back-end again, without waiting: 0, or a negative errno. */
-static int
-vu_reach(struct vu_dev *vu, char *err, size_t errlen)
-{
-	if (!vu->server)
-		return vu_connect(vu, err, errlen);
-	if (vu_accept(vu, 0) == 0)
-		return 0;
-	snprintf(err, errlen, "vhost-user %s: no back-end connected",
-		vu->path);
-	return -EAGAIN;
-}
-
 /*
- * Stop the rings over the same connection and read the CID again; when
- * the back-end has gone (or does not answer right), start a new
- * connection as ctrl_poll would. The features follow (renegotiated),
- * then the rings from index 0 (vu_start).
+ * Stop the rings and read the CID again over the same connection, or
+ * over a new one when the back-end has gone or answered wrong.
  */
 static int
 vu_reset(struct virtio_vsock_dev *dev)
 {
 	struct vu_dev *vu = dev->tpriv;
 	char err[256];
-	int r = -ENOTCONN;
+	int r;
 
 	if (vu->sock >= 0 && !vu_lost(vu)) {
 		r = vu_stop_rings(vu, err, sizeof(err));
@@ -746,7 +739,7 @@ vu_reset(struct virtio_vsock_dev *dev)
 		VV_LOG(WARNING, "%s; connecting again", err);
 	}
 	vu_drop(vu);
-	r = vu_reach(vu, err, sizeof(err));
+	r = vu_reach(vu, 0, err, sizeof(err));
 	if (r == 0)
 		r = vu_hello(vu, err, sizeof(err));
 	if (r != 0) {
@@ -779,7 +772,7 @@ vu_ctrl_poll(struct virtio_vsock_dev *dev)
 			return 0;
 		vu->next_retry = now + rte_get_timer_hz();
 	}
-	if (vu_reach(vu, err, sizeof(err)) != 0)
+	if (vu_reach(vu, 0, err, sizeof(err)) != 0)
 		return 0;
 	/* Tell the stack again: connections made meanwhile are void. */
 	return vu_resume(dev) == 0 ? 1 : 0;
