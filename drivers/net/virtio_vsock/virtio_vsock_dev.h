@@ -16,6 +16,16 @@
  *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
  *     refuses the feature, 1 requires it; by default the driver takes
  *     what the device offers (for A/B measurements).
+ *
+ * Recovery: a device that breaks the ring protocol is reset from the
+ * port's poll_event on every transport. The stack hears TRANSPORT_RESET
+ * (every connection is reset, listeners stay); the device is reset,
+ * given the same features, its CID is read again, and it runs on fresh
+ * rings, every buffer of the old ones back in its pool. The first
+ * attempt comes at once; after a failure, or a break within a second of
+ * the last recovery, the next waits 1 ms, then four times longer each
+ * time, up to 1 s; after 8 such failures in a row the device is given up
+ * for good (logged) and what is sent to it is dropped (tx_dead).
  */
 #ifndef VIRTIO_VSOCK_DEV_H
 #define VIRTIO_VSOCK_DEV_H
@@ -82,20 +92,6 @@ struct virtio_vsock_stats {
 	 */
 	uint64_t bad_replies;
 };
-
-/**
- * @name Recovery
- * A device that breaks the ring protocol is reset by the port's
- * poll_event: the stack hears TRANSPORT_RESET (every connection is reset,
- * listeners stay), then the device is reset, given the same features,
- * its CID is read again, and it runs on fresh rings; every buffer of the
- * old rings is back in its pool. The first attempt comes at once; after
- * a failure, or a break within a second of the last recovery, the next
- * waits 1 ms, then four times longer each time, up to 1 s; after 8 such
- * failures in a row the device is given up for good (logged), and
- * packets sent to it are dropped (tx_dead). Counted in recoveries and
- * recovery_failures.
- */
 
 /**
  * Open the device named by @p spec, negotiate features, set up its
