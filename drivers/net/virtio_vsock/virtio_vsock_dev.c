@@ -437,6 +437,9 @@ virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
 			dev->queue_size = da.queue_size;
 		dev->want = da.want;
 		dev->refuse = da.refuse;
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+		dev->break_after = da.break_after;
+#endif
 		if (da.rx_buf > room) {
 			snprintf(err, errlen, "%s: rx_buf=%u is larger than "
 				"the pool's mbuf data room (%u)", spec,

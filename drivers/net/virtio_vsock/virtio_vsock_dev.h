@@ -15,7 +15,10 @@
  *     error saying so.
  *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
  *     refuses the feature, 1 requires it; by default the driver takes
- *     what the device offers (for A/B measurements).
+ *     what the device offers (for A/B measurements). With
+ *     -Dtest_hooks=true, @c break_after=N: after N rx packets the driver
+ *     stops trusting the rings as if the device had broken them, and
+ *     recovers.
  *
  * Recovery: a device that breaks the ring protocol is reset from the
  * port's poll_event on every transport. The stack hears TRANSPORT_RESET

@@ -95,6 +95,25 @@ virtio_vsock_rx_refill(struct virtio_vsock_dev *dev)
 	return posted;
 }
 
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+/*
+ * break_after=N: once N packets came in, stop trusting the rings as if
+ * the device had broken them, so that recovery runs against devices
+ * that never misbehave (the kernel's vhost-vsock).
+ */
+static bool
+vv_break_due(struct virtio_vsock_dev *dev)
+{
+	if (dev->break_after == 0 || dev->stats.rx_pkts < dev->break_after)
+		return false;
+	dev->break_after = 0;
+	virtio_vsock_broken(dev, "break_after= (test hook)");
+	return true;
+}
+#else
+#define vv_break_due(dev) false
+#endif
+
 uint16_t
 virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -104,7 +123,7 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	uint32_t lens[VV_BURST];
 	uint16_t got, i, k = 0;
 
-	if (unlikely(!dev->up || dev->broken))
+	if (unlikely(!dev->up || dev->broken || vv_break_due(dev)))
 		return 0;
 	if (n > VV_BURST)
 		n = VV_BURST;

@@ -20,6 +20,9 @@ struct virtio_vsock_devargs {
 	uint32_t rx_buf;
 	uint64_t want;		/* ring features asked for with key=1 */
 	uint64_t refuse;	/* ring features refused with key=0 */
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	uint64_t break_after;	/* break_after=N, 0: none */
+#endif
 };
 
 struct virtio_vsock_transport_ops {
