@@ -2,7 +2,8 @@
 it, negotiates the same features, reads its CID again and runs it on
 fresh rings, while vsock-testpmd's verify clients (--reconnect) carry on
 byte for byte. Attempts back off (1 ms, x4, up to 1 s) and a device that
-keeps breaking is given up after 8 failures in a row.
+keeps breaking (within a second or 64 packets of its recovery) is given
+up after 8 failures in a row.
 
 The rings are broken by the loopback device's fault mode and by a
 vhost-user back-end (lib/vsock_vhost in another vsock-testpmd, --h2g
@@ -42,12 +43,13 @@ def backoffs(stderr):
     return [int(m) for m in re.findall(r"next attempt in (\d+) ms", stderr)]
 
 
-def assert_carried_on(d, server=True):
+def assert_carried_on(d, server=True, log=""):
     """Loss only as resets, every client slot then finished a connection
     intact (through our listener, which stayed), every mbuf back."""
     e = d["error_detail"]
     assert e["verify_fail"] == 0 and e["send_fail"] == 0, d
-    assert e["connect_fail"] == 0 and d["errors"] == e["resets"] > 0, d
+    assert e["connect_fail"] == 0 and d["errors"] == e["resets"] > 0, \
+        (d, log[-3000:])
     assert d["client"]["conns_done"] == CONNS, d
     assert not server or d["server"]["conns_done"] >= CONNS, d
     assert d["client"]["bytes_rx"] >= CONNS * 300000, d
@@ -66,9 +68,11 @@ def test_each_break_recovered(rings):
     assert dr["recovery_failures"] == 0 and dr["tx_dead"] == 0, dr
     assert d["stack"]["transport_resets"] == 3, d["stack"]
     assert "(recovery 3)" in r.stderr, r.stderr
-    # They came quickly: the second and third waited a little.
-    assert backoffs(r.stderr) == BACKOFF[:2], r.stderr
-    assert_carried_on(d)
+    # A break within a second of the last recovery waited a little (on a
+    # loaded machine the faults may come further apart).
+    waits = backoffs(r.stderr)
+    assert len(waits) <= 2 and waits == BACKOFF[:len(waits)], r.stderr
+    assert_carried_on(d, log=r.stderr)
 
 
 def test_refused_resets_retried_with_backoff():
@@ -81,7 +85,7 @@ def test_refused_resets_retried_with_backoff():
     assert r.stderr.count("recovery failed") == 3, r.stderr
     # One break, one TRANSPORT_RESET, however many attempts.
     assert d["stack"]["transport_resets"] == 1, d["stack"]
-    assert_carried_on(d)
+    assert_carried_on(d, log=r.stderr)
 
 
 def test_cid_read_again():
@@ -92,7 +96,20 @@ def test_cid_read_again():
     assert d["cid"] == 9, d
     assert d["driver"]["recoveries"] == 1, d["driver"]
     assert "cid now 9" in r.stderr, r.stderr
-    assert_carried_on(d)
+    assert_carried_on(d, log=r.stderr)
+
+
+def test_break_after_recovered():
+    """break_after=N, the hook the guest tests use on devices that never
+    break a ring: the same recovery, on the loopback device."""
+    r, d = verify("loopback,break_after=500")
+    dr = d["driver"]
+    assert dr["broken"] == 1 and dr["recoveries"] == 1, dr
+    assert "break_after= (test hook)" in r.stderr, r.stderr
+    assert_carried_on(d, log=r.stderr)
+    bad = run_testpmd(["--dev", "loopback,break_after=0", "--mode",
+                       "verify", "--duration", "1"])
+    assert bad.rc == 2 and "break_after=0" in bad.stderr, bad.stderr
 
 
 def gave_up(r, d):
@@ -108,9 +125,10 @@ def gave_up(r, d):
 
 def test_keeps_breaking_gives_up():
     """Breaks on every packet: each recovery holds for one packet. The
-    attempts back off from 1 ms to 1 s, and the 9th break is the end."""
+    attempts back off from 1 ms to 1 s, and the 9th break is the end
+    (after 2.3 s of waits; the run lasts longer for slow machines)."""
     r, d = verify("loopback,fault=used_id_range,fault_every=1",
-                  duration=6)
+                  duration=12)
     dr = d["driver"]
     assert dr["recoveries"] == 8 and dr["broken"] == 9, dr
     assert dr["recovery_failures"] == 0, dr
@@ -123,7 +141,7 @@ def test_keeps_breaking_gives_up():
 
 def test_never_resets_gives_up():
     r, d = verify("loopback,fault=used_id_range,fault_every=200,"
-                  "fault_max=1,fault_resets=100", duration=6)
+                  "fault_max=1,fault_resets=100", duration=10)
     dr = d["driver"]
     assert dr["recoveries"] == 0 and dr["recovery_failures"] == 8, dr
     assert backoffs(r.stderr) == BACKOFF, r.stderr
@@ -193,7 +211,7 @@ def test_vhost_user_back_end_breaks_once(procs, tmp_path, rings):
     # Over the same socket: the back-end saw no new front-end.
     assert "connecting again" not in r.stderr, r.stderr
     assert d["cid"] == 5
-    assert_carried_on(d, server=False)
+    assert_carried_on(d, server=False, log=r.stderr)
     # The host's connections of the old session were reset, its own
     # stack kept serving, and nothing of its pool was lost.
     h = host.json()

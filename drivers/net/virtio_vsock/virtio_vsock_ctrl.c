@@ -53,15 +53,16 @@ virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
 
 /*
  * Recovery of a device that broke the ring protocol. The first attempt
- * comes at once; when one fails, or the device breaks again within
- * VV_HOLD_US of the last recovery, the next waits four times longer,
- * from VV_BACKOFF_MIN_US up to VV_BACKOFF_MAX_US, so that a device that
- * keeps breaking costs the lcore little. After VV_MAX_FAILS such
- * failures in a row the device is given up for good.
+ * comes at once; when one fails, or the device breaks again before its
+ * recovery held (VV_HOLD_US and VV_HOLD_PKTS rx packets), the next waits
+ * four times longer, from VV_BACKOFF_MIN_US up to VV_BACKOFF_MAX_US, so
+ * that a device that keeps breaking costs the lcore little. After
+ * VV_MAX_FAILS such failures in a row the device is given up for good.
  */
 #define VV_BACKOFF_MIN_US 1000
 #define VV_BACKOFF_MAX_US 1000000
 #define VV_HOLD_US 1000000
+#define VV_HOLD_PKTS 64
 #define VV_MAX_FAILS 8
 
 static uint64_t
@@ -139,16 +140,28 @@ vv_give_up(struct virtio_vsock_dev *dev)
 	dev->ops->stop(dev);
 	virtio_vsock_rings_relayout(dev);
 	VV_LOG(ERR, "%s: giving up after %u failed recoveries (each failed "
-		"or broke again within %u ms): the device stays down",
-		dev->name, dev->recover_fails, VV_HOLD_US / 1000);
+		"or broke again within %u ms or %u packets): the device "
+		"stays down", dev->name, dev->recover_fails,
+		VV_HOLD_US / 1000, VV_HOLD_PKTS);
+}
+
+/*
+ * Did the last recovery hold? It did when it lasted long enough and
+ * carried enough packets: a device breaking at its first packet after
+ * each reset has not recovered, however rare its packets.
+ */
+static bool
+vv_recovery_held(const struct virtio_vsock_dev *dev, uint64_t now)
+{
+	return now - dev->recovered_at >= vv_us_to_tsc(VV_HOLD_US) &&
+		dev->stats.rx_pkts - dev->recovered_rx >= VV_HOLD_PKTS;
 }
 
 /* A new break: schedule the attempt, counting one that did not hold. */
 static void
 vv_recover_schedule(struct virtio_vsock_dev *dev, uint64_t now)
 {
-	if (dev->recovered_at == 0 ||
-			now - dev->recovered_at >= vv_us_to_tsc(VV_HOLD_US))
+	if (dev->recovered_at == 0 || vv_recovery_held(dev, now))
 		dev->recover_fails = 0;
 	else
 		dev->recover_fails++;
@@ -158,10 +171,11 @@ vv_recover_schedule(struct virtio_vsock_dev *dev, uint64_t now)
 	}
 	dev->recover_at = now + vv_backoff(dev->recover_fails);
 	if (dev->recover_fails > 0)
-		VV_LOG(WARNING, "%s: broke again within %u ms of its "
-			"recovery (%u in a row): next attempt in %" PRIu64
-			" ms", dev->name, VV_HOLD_US / 1000,
-			dev->recover_fails, vv_backoff_ms(dev->recover_fails));
+		VV_LOG(WARNING, "%s: broke again within %u ms or %u "
+			"packets of its recovery (%u in a row): next attempt "
+			"in %" PRIu64 " ms", dev->name, VV_HOLD_US / 1000,
+			VV_HOLD_PKTS, dev->recover_fails,
+			vv_backoff_ms(dev->recover_fails));
 }
 
 /* One attempt; true when the device runs again with another CID. */
@@ -176,6 +190,7 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 		dev->broken = false;
 		dev->reset_told = false;
 		dev->recovered_at = now;
+		dev->recovered_rx = dev->stats.rx_pkts;
 		dev->stats.recoveries++;
 		VV_LOG(NOTICE, "%s: device reset and running again on fresh "
 			"rings, cid %" PRIu64 " (recovery %" PRIu64 ")",

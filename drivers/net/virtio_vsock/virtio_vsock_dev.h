@@ -25,10 +25,11 @@
  * (every connection is reset, listeners stay); the device is reset,
  * given the same features, its CID is read again, and it runs on fresh
  * rings, every buffer of the old ones back in its pool. The first
- * attempt comes at once; after a failure, or a break within a second of
- * the last recovery, the next waits 1 ms, then four times longer each
- * time, up to 1 s; after 8 such failures in a row the device is given up
- * for good (logged) and what is sent to it is dropped (tx_dead).
+ * attempt comes at once; after a failure, or a break within a second or
+ * 64 rx packets of the last recovery, the next waits 1 ms, then four
+ * times longer each time, up to 1 s; after 8 such failures in a row the
+ * device is given up for good (logged) and what is sent to it is dropped
+ * (tx_dead).
  */
 #ifndef VIRTIO_VSOCK_DEV_H
 #define VIRTIO_VSOCK_DEV_H
@@ -83,8 +84,8 @@ struct virtio_vsock_stats {
 	uint64_t recoveries;
 	/**
 	 * Attempts to reset a broken device that failed; after 8 in a row
-	 * (counting recoveries that broke again within a second) the device
-	 * is given up for good.
+	 * (counting recoveries that broke again within a second or 64 rx
+	 * packets) the device is given up for good.
 	 */
 	uint64_t recovery_failures;
 	/** Packets dropped on tx after the device was given up. */

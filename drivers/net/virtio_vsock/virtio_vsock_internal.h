@@ -66,6 +66,7 @@ struct virtio_vsock_dev {
 	uint32_t recover_fails;	/* in a row: failed, or did not hold */
 	uint64_t recover_at;	/* tsc of the next attempt */
 	uint64_t recovered_at;	/* tsc of the last recovery, 0: none */
+	uint64_t recovered_rx;	/* stats.rx_pkts then */
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 	uint64_t break_after;	/* break_after=: rx packets before a break */
 #endif
