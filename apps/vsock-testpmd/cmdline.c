@@ -131,10 +131,10 @@ cmd_show_port_stats_parsed(void *parsed_result, struct cmdline *cl,
 			VIRTIO_VSOCK_FEATURE_EVENT_IDX ? "on" : "off");
 		cmdline_printf(cl, "  bad: rx-len %" PRIu64 " used-id %" PRIu64
 			" used-idx %" PRIu64 " events %" PRIu64 " replies %"
-			PRIu64 "  broken %" PRIu64 "  ring-resets %" PRIu64
-			"\n", ds.rx_bad_len, ds.bad_used_id, ds.bad_used_idx,
-			ds.bad_events, ds.bad_replies, ds.broken,
-			ds.ring_resets);
+			PRIu64 "  broken %" PRIu64 "  recovered %" PRIu64
+			" failed %" PRIu64 "\n", ds.rx_bad_len, ds.bad_used_id,
+			ds.bad_used_idx, ds.bad_events, ds.bad_replies,
+			ds.broken, ds.recoveries, ds.recovery_failures);
 	}
 	cmdline_printf(cl, "  ######## stack ########\n");
 	cmdline_printf(cl, "  rx-pkts: %" PRIu64 "  tx-pkts: %" PRIu64

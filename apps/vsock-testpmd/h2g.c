@@ -38,6 +38,7 @@ tp_h2g_parse(const char *val, struct tp_opts *o)
 		return tp_h2g_bad(val, "too long");
 	h = &o->h2g[o->nb_h2g];
 	memset(h, 0, sizeof(*h));
+	h->break_rx = -1;
 	strcpy(buf, val);
 	kv = strtok_r(buf, ",", &save);
 	if (kv == NULL || strchr(kv, '=') != NULL ||
@@ -53,8 +54,19 @@ tp_h2g_parse(const char *val, struct tp_opts *o)
 			h->cid = v;
 		} else if (strcmp(kv, "client=1") == 0) {
 			h->client = true;
+		} else if (strncmp(kv, "break_rx=", 9) == 0) {
+#ifdef VSOCK_VHOST_TEST_HOOKS
+			if (app_parse_u64(kv + 9, 0, INT64_MAX, &v) != 0)
+				return tp_h2g_bad(val, "break_rx= must be a "
+					"count of rx buffers");
+			h->break_rx = (int64_t)v;
+#else
+			return tp_h2g_bad(val, "break_rx= needs a build with "
+				"-Dtest_hooks=true");
+#endif
 		} else if (strcmp(kv, "client=0") != 0) {
-			return tp_h2g_bad(val, "unknown key (cid=, client=)");
+			return tp_h2g_bad(val, "unknown key (cid=, client=, "
+				"break_rx=)");
 		}
 	}
 	if (h->cid == 0)
@@ -79,6 +91,10 @@ tp_h2g_start(struct tp_ctx *t)
 		};
 
 		r = vsock_vhost_create(&c, &t->h2g[i]);
+#ifdef VSOCK_VHOST_TEST_HOOKS
+		if (r == 0 && h->break_rx >= 0)
+			vsock_vhost_break_rx(t->h2g[i], (uint64_t)h->break_rx);
+#endif
 		if (r == 0) {
 			r = vsock_stack_attach(t->stack,
 					vsock_vhost_port(t->h2g[i]));

@@ -187,12 +187,14 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		", \"rx_nombuf\": %" PRIu64 ", \"tx_full\": %" PRIu64
 		", \"kicks\": %" PRIu64 ", \"bad_used_idx\": %" PRIu64
 		", \"events\": %" PRIu64 ", \"bad_events\": %" PRIu64
-		", \"broken\": %" PRIu64 ", \"ring_resets\": %" PRIu64
+		", \"broken\": %" PRIu64 ", \"recoveries\": %" PRIu64
+		", \"recovery_failures\": %" PRIu64 ", \"tx_dead\": %" PRIu64
 		", \"bad_replies\": %" PRIu64 ", \"packed\": %s"
 		", \"event_idx\": %s}}\n", ds.rx_pkts, ds.tx_pkts,
 		ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf, ds.tx_full,
 		ds.kicks, ds.bad_used_idx, ds.events, ds.bad_events, ds.broken,
-		ds.ring_resets, ds.bad_replies,
+		ds.recoveries, ds.recovery_failures, ds.tx_dead,
+		ds.bad_replies,
 		dev != NULL && (virtio_vsock_features(dev) &
 		VIRTIO_VSOCK_FEATURE_RING_PACKED) ? "true" : "false",
 		dev != NULL && (virtio_vsock_features(dev) &

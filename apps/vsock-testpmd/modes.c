@@ -557,6 +557,9 @@ tp_modes_start_clients(struct tp_ctx *t)
 		if (!tc->redo)
 			continue;
 		t->nb_redo--;
+		/* Our own CID may have changed with the device's reset. */
+		if (t->o.peer == 0)
+			tc->peer_cid = vsock_stack_local_cid(t->stack);
 		if (!tp_client_open(t, tc, tc->peer_cid, tc->peer_port)) {
 			tc->redo = true;
 			t->nb_redo++;

@@ -27,6 +27,8 @@ struct tp_h2g {
 	char path[108];
 	uint64_t cid;
 	bool client;
+	/* break_rx=N (test hooks): rx buffers before the bad one, -1: none */
+	int64_t break_rx;
 };
 
 enum tp_mode {

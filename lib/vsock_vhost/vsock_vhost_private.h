@@ -105,6 +105,11 @@ struct vsock_vhost {
 	struct vq_dev_pkt_stats ring;
 	struct vsock_vhost_stats st;
 	char name[VH_PATH_MAX + 16];
+#ifdef VSOCK_VHOST_TEST_HOOKS
+	/* vsock_vhost_break_rx(): buffers to fill before the bad one. */
+	bool break_armed;
+	uint64_t break_in;
+#endif
 };
 
 /* vsock_vhost_ctl.c: rte_vhost glue, on the control thread. */

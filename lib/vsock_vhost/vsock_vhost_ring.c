@@ -369,6 +369,64 @@ vh_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 
 /* ---- guest rx ring: packets for the guest ---- */
 
+#ifdef VSOCK_VHOST_TEST_HOOKS
+/* vsock_vhost_break_rx()'s hooks into vq_dev_deliver(): 1 breaks. */
+static int
+vh_break_start(void *ctx, const struct vsock_hdr *h)
+{
+	struct vsock_vhost *p = ctx;
+
+	RTE_SET_USED(h);
+	if (!p->break_armed)
+		return 0;
+	if (p->break_in > 0) {
+		p->break_in--;
+		return 0;
+	}
+	p->break_armed = false;
+	return 1;
+}
+
+static void
+vh_break_hdr(void *ctx, struct vsock_hdr *h, int hit)
+{
+	RTE_SET_USED(ctx);
+	RTE_SET_USED(h);
+	RTE_SET_USED(hit);
+}
+
+static void
+vh_break_put(void *ctx, const struct vq_dev_chain *c, uint32_t len,
+		uint32_t cap, int hit)
+{
+	struct vsock_vhost *p = ctx;
+	struct vq_dev *rx = &p->vq[VH_VQ_RX];
+	struct vq_dev_chain bad = *c;
+
+	RTE_SET_USED(cap);
+	if (hit)
+		bad.id = (uint16_t)(rx->size + 3);
+	vq_dev_put(rx, &bad, len);
+}
+
+static const struct vq_dev_pkt_hooks vh_break_hooks = {
+	.start = vh_break_start,
+	.hdr = vh_break_hdr,
+	.put = vh_break_put,
+};
+
+void
+vsock_vhost_break_rx(struct vsock_vhost *vh, uint64_t after)
+{
+	vh->break_in = after;
+	vh->break_armed = true;
+}
+
+#define VH_HOOKS(p) ((p)->break_armed ? &vh_break_hooks : NULL)
+#else
+#define VH_HOOKS(p) NULL
+#endif
+
 /*
  * Deliver p->cur. Returns false when rx buffers ran out first; delivery
  * carries on from where it got on the next call.
@@ -377,7 +435,7 @@ static bool
 vh_deliver(struct vsock_vhost *p, uint16_t *pushed)
 {
 	if (!vq_dev_deliver(&p->vq[VH_VQ_RX], vh_xlate, p->mem, &p->cur_pkt,
-			pushed, &p->ring, NULL, NULL))
+			pushed, &p->ring, VH_HOOKS(p), p))
 		return false;
 	p->st.tx_pkts++;
 	p->st.tx_bytes += p->cur_pkt.hdr.len;

@@ -87,7 +87,7 @@ def test_fault_counted_and_survived(fault, extra, path, resets):
     assert d["pool"]["in_use"] == d["pool"]["rx_posted"], d["pool"]
     assert d["pool"]["ctl_in_use"] == 0, d["pool"]
     if path.startswith("driver.") and resets:
-        assert d["driver"]["broken"] > 0 and d["driver"]["ring_resets"] > 0
+        assert d["driver"]["broken"] > 0 and d["driver"]["recoveries"] > 0
         assert d["stack"]["transport_resets"] > 0
 
 

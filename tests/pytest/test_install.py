@@ -286,32 +286,39 @@ def test_vhost_example_embeds_two_back_ends(installed, tmp_path, link):
 
 DRIVER_SO = os.path.join("drivers", "net", "virtio_vsock",
                          "libvirtio_vsock.so")
+VHOST_SO = os.path.join("lib", "vsock_vhost", "libvsock_vhost.so")
 
 
 def exported_hooks(build):
-    """The test hooks libvirtio_vsock.so of @build exports."""
-    p = run(["nm", "-D", "--defined-only", os.path.join(build, DRIVER_SO)])
-    names = [line.split()[-1] for line in p.stdout.splitlines()]
-    return sorted(n for n in names if "inject_event" in n or "fault" in n)
+    """The test hooks libvirtio_vsock.so and libvsock_vhost.so of @build
+    export."""
+    names = []
+    for so in (DRIVER_SO, VHOST_SO):
+        p = run(["nm", "-D", "--defined-only", os.path.join(build, so)])
+        names += [line.split()[-1] for line in p.stdout.splitlines()]
+    return sorted(n for n in names if "inject_event" in n or "fault" in n
+                  or "break_rx" in n)
 
 
 def lib_build(tmp_path, name, options):
     """Configure a build of this tree with @options; build the driver's
-    shared library only."""
+    and the vhost back-end's shared libraries only."""
     out = str(tmp_path / name)
     run(["meson", "setup", out, ROOT] + options, timeout=600)
-    run(["meson", "compile", "-C", out, "virtio_vsock:shared_library"],
-        timeout=1200)
+    run(["meson", "compile", "-C", out, "virtio_vsock:shared_library",
+         "vsock_vhost:shared_library"], timeout=1200)
     return out
 
 
 def test_default_build_has_no_test_hooks(tmp_path):
     """What make install installs (the default options) has neither the
-    fault injector nor virtio_vsock_inject_event(); a -Dtest_hooks=true
-    build has them, or this test could not fail."""
+    fault injector, virtio_vsock_inject_event() nor
+    vsock_vhost_break_rx(); a -Dtest_hooks=true build has them, or this
+    test could not fail."""
     assert exported_hooks(lib_build(tmp_path, "default", [])) == []
     hooked = BUILD if build_option("test_hooks") else \
         lib_build(tmp_path, "hooks", ["-Dtest_hooks=true"])
     found = exported_hooks(hooked)
     assert "virtio_vsock_inject_event" in found, found
+    assert "vsock_vhost_break_rx" in found, found
     assert any("fault" in n for n in found), found

@@ -1,20 +1,52 @@
 """The driver over VFIO against QEMU's virtio-vsock PCI device: in a guest
 with an emulated IOMMU, vsock-testpmd --dev pci:... claims the device
 (vhost-user-vsock-pci, served by our bridge on this machine) and verifies
-the bridge's echo, byte by byte, across the emulated PCI device."""
+the bridge's echo, byte by byte, across the emulated PCI device. Then the
+device breaks its rx ring once, and the driver resets it and carries on."""
 import json
 import re
 import textwrap
 
 import pytest
 
-from conftest import BRIDGE, EAL, TESTPMD, Background, wait_for_path
+from conftest import (BRIDGE, EAL, TESTPMD, Background, build_option,
+                      wait_for_path)
 from vmtools import guest, script
 
 pytestmark = pytest.mark.vm
 
 ADDR = "0000:00:05.0"
 ECHO = 5000
+# Bind the function to vfio-pci and give EAL its hugepages.
+BIND = f"""
+    set -u
+    D=/sys/bus/pci/devices/{ADDR}
+    echo "DEVICE $(cat $D/vendor):$(cat $D/device)"
+    modprobe vfio_iommu_type1 && modprobe vfio-pci || exit 90
+    [ -e $D/driver ] && echo {ADDR} > $D/driver/unbind
+    echo vfio-pci > $D/driver_override
+    echo {ADDR} > /sys/bus/pci/drivers_probe
+    echo "BOUND $(basename $(readlink $D/driver))"
+    echo 300 > /proc/sys/vm/nr_hugepages
+    mount -t hugetlbfs nodev /dev/hugepages
+"""
+
+
+def run_guest(tmp_path, vsock, body):
+    """Boot a guest whose 00:05.0 is a vhost-user-vsock-pci served on
+    @vsock, bind it and run @body."""
+    r = guest.run(script(tmp_path, textwrap.dedent(BIND) +
+                         textwrap.dedent(body)),
+                  timeout=600, memfd=True, append="intel_iommu=on",
+                  qemu_args=["-device", "intel-iommu,intremap=on",
+                             "-chardev", f"socket,id=c0,path={vsock}",
+                             "-device", "vhost-user-vsock-pci,chardev=c0,"
+                             "disable-legacy=on,addr=05.0"])
+    print(r.console[-6000:])
+    assert r.rc == 0, r.console[-4000:]
+    assert "DEVICE 0x1af4:0x1053" in r.console
+    assert "BOUND vfio-pci" in r.console
+    return r
 
 
 def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path):
@@ -28,17 +60,7 @@ def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path):
     tp = (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
           f"--log-level=lib.eal:warning -a {ADDR} -- --dev pci:{ADDR} "
           f"--nb-mbufs 4096 --json")
-    body = textwrap.dedent(f"""
-        set -u
-        D=/sys/bus/pci/devices/{ADDR}
-        echo "DEVICE $(cat $D/vendor):$(cat $D/device)"
-        modprobe vfio_iommu_type1 && modprobe vfio-pci || exit 90
-        [ -e $D/driver ] && echo {ADDR} > $D/driver/unbind
-        echo vfio-pci > $D/driver_override
-        echo {ADDR} > /sys/bus/pci/drivers_probe
-        echo "BOUND $(basename $(readlink $D/driver))"
-        echo 300 > /proc/sys/vm/nr_hugepages
-        mount -t hugetlbfs nodev /dev/hugepages
+    body = f"""
         for t in stream seqpacket; do
             p={ECHO}; [ $t = seqpacket ] && p=$((p + 1))
             timeout 300 {tp} --mode verify --type $t --peer 2 --port $p \\
@@ -53,17 +75,8 @@ def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path):
         timeout 120 {tp} --mode echo --duration 1 2> /tmp/tp.err
         echo "UNBOUND-RC $?"
         tail -1 /tmp/tp.err
-    """)
-    r = guest.run(script(tmp_path, body), timeout=600, memfd=True,
-                  append="intel_iommu=on",
-                  qemu_args=["-device", "intel-iommu,intremap=on",
-                             "-chardev", f"socket,id=c0,path={vsock}",
-                             "-device", "vhost-user-vsock-pci,chardev=c0,"
-                             "disable-legacy=on,addr=05.0"])
-    print(r.console[-6000:])
-    assert r.rc == 0, r.console[-4000:]
-    assert "DEVICE 0x1af4:0x1053" in r.console
-    assert "BOUND vfio-pci" in r.console
+    """
+    r = run_guest(tmp_path, vsock, body)
     rcs = re.findall(r"TP-RC (\d+)", r.console)
     res = [json.loads(m) for m in re.findall(r"TP-RESULT (\{.*\})",
                                              r.console)]
@@ -76,3 +89,55 @@ def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path):
     assert "bind it to vfio-pci" in r.console
     assert br.alive()
     br.stop()
+
+
+@pytest.mark.skipif(not build_option("test_hooks"),
+                    reason="the back-end's break_rx= is a test hook")
+def test_pci_device_reset_after_it_broke_its_ring(procs, tmp_path):
+    """The back-end behind QEMU's device (lib/vsock_vhost in a
+    vsock-testpmd here, --h2g ...,break_rx=) gives one rx buffer back with
+    a used id out of range. The driver in the guest resets the function
+    (status 0, read back 0), negotiates the same features, reads the CID
+    from the config space again, sets the queues up and sets DRIVER_OK;
+    QEMU stops and starts the vhost-user rings behind it. Verify carries
+    on byte for byte."""
+    vsock = str(tmp_path / "vhost.sock")
+    host = Background([TESTPMD] + EAL + [
+        "--", "--dev", "none", "--h2g", f"{vsock},cid=3,break_rx=300",
+        "--mode", "echo", "--port", str(ECHO), "--duration", "0",
+        "--json"], "host")
+    procs.append(host)
+    wait_for_path(vsock, host)
+    tp = (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
+          f"--log-level=lib.eal:warning -a {ADDR} -- --dev pci:{ADDR} "
+          f"--nb-mbufs 4096 --json")
+    body = f"""
+        timeout 400 {tp} --mode verify --peer 2 --port {ECHO} --conns 8 \\
+            --size 1-4096 --bytes 200000 --reconnect --duration 200 \\
+            > /tmp/tp.out 2> /tmp/tp.err
+        echo "TP-RC $?"
+        echo "TP-RESULT $(grep '^{{' /tmp/tp.out)"
+        grep virtio_vsock /tmp/tp.err
+    """
+    r = run_guest(tmp_path, vsock, body)
+    (rc,) = re.findall(r"TP-RC (\d+)", r.console)
+    (res,) = re.findall(r"TP-RESULT (\{.*\})", r.console)
+    d = json.loads(res)
+    # Errors there are: the connections the break reset.
+    assert rc == "1", r.console[-4000:]
+    assert "(recovery 1)" in r.console, r.console[-4000:]
+    dr = d["driver"]
+    assert dr["broken"] == 1 and dr["bad_used_id"] == 1, dr
+    assert dr["recoveries"] == 1 and dr["recovery_failures"] == 0, dr
+    assert d["stack"]["transport_resets"] == 1, d["stack"]
+    assert d["cid"] == 3
+    e = d["error_detail"]
+    assert e["verify_fail"] == 0 and e["send_fail"] == 0, d
+    assert e["connect_fail"] == 0 and d["errors"] == e["resets"] > 0, d
+    assert d["client"]["conns_done"] == 8, d
+    assert d["pool"]["in_use"] == d["pool"]["rx_posted"] > 0, d["pool"]
+    assert d["pool"]["ctl_in_use"] == 0, d["pool"]
+    assert host.alive(), host.err
+    host.stop()
+    h = host.json()
+    assert h["errors"] == 0 and h["resets"]["transport"] > 0, h

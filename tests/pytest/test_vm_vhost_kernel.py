@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, TESTPMD
+from conftest import ROOT, TESTPMD, build_option
 from vmtools import booted, every_kernel, guest, prepare, script
 
 pytestmark = pytest.mark.vm
@@ -93,3 +93,53 @@ def test_linux_vhost_vsock_against_our_driver(tmp_path, kernel):
     # Refused by Linux with RST: both connects fail, nothing hangs.
     assert rcs[3] == "1"
     assert refused["error_detail"]["connect_fail"] == 2
+
+
+@pytest.mark.skipif(not build_option("test_hooks"),
+                    reason="break_after= is a test hook")
+def test_device_reset_and_set_up_again(tmp_path):
+    """vhost-vsock never breaks a ring itself: break_after= (a test hook)
+    makes the driver stop trusting them after 300 rx packets, as if it
+    had. The driver stops the kernel's device (VHOST_VSOCK_SET_RUNNING 0;
+    VHOST_SET_VRING_NUM and _BASE answer EBUSY while it runs), sets each
+    ring up again from index 0, gives it the same CID and runs it; verify
+    against a Linux echo server (socat, with a backlog for the eight
+    connections that come back at once) carries on byte for byte."""
+    tp = (f"{TESTPMD} -l 0-1 --in-memory --log-level=lib.eal:warning -- "
+          f"--dev vhost-kernel:cid={CID},break_after=300 --nb-mbufs 4096 "
+          f"--json")
+    body = textwrap.dedent(f"""
+        set -u
+        modprobe vhost_vsock || exit 90
+        echo 300 > /proc/sys/vm/nr_hugepages
+        mount -t hugetlbfs nodev /dev/hugepages
+        socat VSOCK-LISTEN:2000,fork,backlog=64 EXEC:cat &
+        S=$!
+        sleep 1
+        timeout 300 {tp} --mode verify --peer 2 --port 2000 --conns 8 \\
+            --size 1-4096 --bytes 200000 --reconnect --duration 200 \\
+            > /tmp/tp.out 2> /tmp/tp.err
+        echo "TP-RC $?"
+        echo "TP-RESULT $(grep '^{{' /tmp/tp.out)"
+        grep virtio_vsock /tmp/tp.err
+        kill $S
+    """)
+    r = guest.run(script(tmp_path, body), timeout=600)
+    print(r.console[-6000:])
+    assert r.rc == 0, r.console[-4000:]
+    (rc,) = re.findall(r"TP-RC (\d+)", r.console)
+    (d,) = results(r.console, "TP-RESULT")
+    # Errors there are: the connections the reset took.
+    assert rc == "1", r.console[-4000:]
+    assert "(recovery 1)" in r.console, r.console[-4000:]
+    dr = d["driver"]
+    assert dr["broken"] == 1 and dr["recoveries"] == 1, dr
+    assert dr["recovery_failures"] == 0 and dr["bad_used_id"] == 0, dr
+    assert d["stack"]["transport_resets"] == 1, d["stack"]
+    assert d["cid"] == CID
+    e = d["error_detail"]
+    assert e["verify_fail"] == 0 and e["send_fail"] == 0, d
+    assert e["connect_fail"] == 0 and d["errors"] == e["resets"] > 0, d
+    assert d["client"]["conns_done"] == 8, d
+    assert d["pool"]["in_use"] == d["pool"]["rx_posted"] > 0, d["pool"]
+    assert d["pool"]["ctl_in_use"] == 0, d["pool"]

@@ -21,7 +21,11 @@
 #define VV_ARGS_MAX 512
 
 static const char *const vv_common_keys[] = {
-	"queue_size", "rx_buf", "packed", "event_idx", NULL,
+	"queue_size", "rx_buf", "packed", "event_idx",
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	"break_after",
+#endif
+	NULL,
 };
 
 /* What the rte_kvargs_process() handler needs and tells. */
@@ -88,6 +92,17 @@ vv_common_arg(const char *key, const char *val,
 		da->rx_buf = (uint32_t)v;
 		return 0;
 	}
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	if (strcmp(key, "break_after") == 0) {
+		if (vv_parse_uint(val, UINT64_MAX, &v) != 0 || v == 0) {
+			snprintf(err, errlen, "break_after=%s: must be a count "
+				"of rx packets, 1 or more", val);
+			return -EINVAL;
+		}
+		da->break_after = v;
+		return 0;
+	}
+#endif
 	/* packed or event_idx */
 	bit = key[0] == 'p' ? 1ULL << VIRTIO_F_RING_PACKED :
 		1ULL << VIRTIO_F_RING_EVENT_IDX;

@@ -6,9 +6,12 @@
  * through poll_event; the bursts only mark a device broken (rxtx.c).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_memory.h>
 
@@ -49,18 +52,67 @@ virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
 }
 
 /*
- * Restart a broken device on fresh rings (transports with ops->reset).
- * Returns 0, or a negative errno when it stays broken.
+ * Recovery of a device that broke the ring protocol. The first attempt
+ * comes at once; when one fails, or the device breaks again before its
+ * recovery held (VV_HOLD_US and VV_HOLD_PKTS rx packets), the next waits
+ * four times longer, from VV_BACKOFF_MIN_US up to VV_BACKOFF_MAX_US, so
+ * that a device that keeps breaking costs the lcore little. After
+ * VV_MAX_FAILS such failures in a row the device is given up for good.
+ */
+#define VV_BACKOFF_MIN_US 1000
+#define VV_BACKOFF_MAX_US 1000000
+#define VV_HOLD_US 1000000
+#define VV_HOLD_PKTS 64
+#define VV_MAX_FAILS 8
+
+static uint64_t
+vv_us_to_tsc(uint64_t us)
+{
+	return rte_get_timer_hz() * us / 1000000;
+}
+
+/* Wait before the next attempt, in ms: 0 after a recovery that held. */
+static uint64_t
+vv_backoff_ms(uint32_t fails)
+{
+	uint64_t us;
+
+	if (fails == 0)
+		return 0;
+	us = (uint64_t)VV_BACKOFF_MIN_US << (2 * RTE_MIN(fails - 1, 10u));
+	return RTE_MIN(us, (uint64_t)VV_BACKOFF_MAX_US) / 1000;
+}
+
+static uint64_t
+vv_backoff(uint32_t fails)
+{
+	return vv_us_to_tsc(vv_backoff_ms(fails) * 1000);
+}
+
+/*
+ * Restart a broken device on fresh rings: reset it, negotiate the same
+ * features, read its CID again, take back every buffer of the old rings
+ * (the pool is whole again) and post new ones. Returns 0, or a negative
+ * errno when it stays broken.
  */
 static int
 vv_recover(struct virtio_vsock_dev *dev)
 {
+	char err[256];
 	int q, ret;
 
-	if (dev->ops->reset == NULL)
-		return -ENOTSUP;
-	dev->ops->stop(dev);
-	dev->ops->reset(dev);
+	ret = dev->ops->reset(dev);
+	if (ret == 0)
+		ret = virtio_vsock_renegotiate(dev, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s: reset: %s", dev->name,
+			strerror(-ret));
+	if (ret == 0)
+		ret = virtio_vsock_read_cid(dev, err, sizeof(err));
+	if (ret != 0) {
+		VV_LOG(WARNING, "%s", err);
+		return ret;
+	}
 	virtio_vsock_rings_relayout(dev);
 	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++)
 		if (dev->ops->setup_queue(dev, dev->vq[q]) != 0)
@@ -68,33 +120,119 @@ vv_recover(struct virtio_vsock_dev *dev)
 	/* Events before rx buffers, as at bring-up (spec 5.10.6.1). */
 	virtio_vsock_event_refill(dev);
 	virtio_vsock_rx_refill(dev);
-	ret = dev->ops->start(dev);
-	if (ret != 0)
-		return ret;
-	dev->broken = false;
-	dev->stats.ring_resets++;
-	VV_LOG_RL(NOTICE, "%s: device reset on fresh rings", dev->name);
-	return 0;
+	return dev->ops->start(dev);
 }
 
 /*
- * A broken device: its connections are lost (the stack hears
- * TRANSPORT_RESET and resets them), then the device starts again on
- * fresh rings, or, when its transport cannot do that, stays dead.
+ * For good: the device stops touching our memory and its buffers come
+ * back to the pool; nothing more goes to or comes from it.
+ */
+static void
+vv_give_up(struct virtio_vsock_dev *dev)
+{
+	dev->dead = true;
+	dev->up = false;
+	if (dev->ops->reset == NULL) {
+		VV_LOG(ERR, "%s: broken device left stopped: its transport "
+			"cannot reset it", dev->name);
+		return;
+	}
+	dev->ops->stop(dev);
+	virtio_vsock_rings_relayout(dev);
+	VV_LOG(ERR, "%s: giving up after %u failed recoveries (each failed "
+		"or broke again within %u ms or %u packets): the device "
+		"stays down", dev->name, dev->recover_fails,
+		VV_HOLD_US / 1000, VV_HOLD_PKTS);
+}
+
+/*
+ * Did the last recovery hold? It did when it lasted long enough and
+ * carried enough packets: a device breaking at its first packet after
+ * each reset has not recovered, however rare its packets.
+ */
+static bool
+vv_recovery_held(const struct virtio_vsock_dev *dev, uint64_t now)
+{
+	return now - dev->recovered_at >= vv_us_to_tsc(VV_HOLD_US) &&
+		dev->stats.rx_pkts - dev->recovered_rx >= VV_HOLD_PKTS;
+}
+
+/* A new break: schedule the attempt, counting one that did not hold. */
+static void
+vv_recover_schedule(struct virtio_vsock_dev *dev, uint64_t now)
+{
+	if (dev->recovered_at == 0 || vv_recovery_held(dev, now))
+		dev->recover_fails = 0;
+	else
+		dev->recover_fails++;
+	if (dev->ops->reset == NULL || dev->recover_fails >= VV_MAX_FAILS) {
+		vv_give_up(dev);
+		return;
+	}
+	dev->recover_at = now + vv_backoff(dev->recover_fails);
+	if (dev->recover_fails > 0)
+		VV_LOG(WARNING, "%s: broke again within %u ms or %u "
+			"packets of its recovery (%u in a row): next attempt "
+			"in %" PRIu64 " ms", dev->name, VV_HOLD_US / 1000,
+			VV_HOLD_PKTS, dev->recover_fails,
+			vv_backoff_ms(dev->recover_fails));
+}
+
+/* One attempt; true when the device runs again with another CID. */
+static bool
+vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
+{
+	uint64_t cid = dev->cid;
+	int ret = vv_recover(dev);
+
+	if (ret == 0) {
+		dev->up = true;
+		dev->broken = false;
+		dev->reset_told = false;
+		dev->recovered_at = now;
+		dev->recovered_rx = dev->stats.rx_pkts;
+		dev->stats.recoveries++;
+		VV_LOG(NOTICE, "%s: device reset and running again on fresh "
+			"rings, cid %" PRIu64 " (recovery %" PRIu64 ")",
+			dev->name, dev->cid, dev->stats.recoveries);
+		return dev->cid != cid;
+	}
+	dev->stats.recovery_failures++;
+	dev->recover_fails++;
+	if (dev->recover_fails >= VV_MAX_FAILS) {
+		vv_give_up(dev);
+		return false;
+	}
+	dev->recover_at = now + vv_backoff(dev->recover_fails);
+	VV_LOG(WARNING, "%s: recovery failed: %s (%u in a row): next "
+		"attempt in %" PRIu64 " ms", dev->name, strerror(-ret),
+		dev->recover_fails, vv_backoff_ms(dev->recover_fails));
+	return false;
+}
+
+/*
+ * A broken device: the stack hears TRANSPORT_RESET at once (it resets
+ * every connection; listeners stay), and the device is reset when its
+ * backoff allows, or given up. Connections opened meanwhile wait for it;
+ * should it come back with another CID, the stack hears it again.
  */
 static int
 vv_poll_broken(struct virtio_vsock_dev *dev, uint32_t *event)
 {
-	int ret;
+	uint64_t now = rte_get_timer_cycles();
+	bool report = !dev->reset_told;
 
 	if (dev->dead)
 		return 0;
-	ret = vv_recover(dev);
-	if (ret != 0) {
-		dev->dead = true;
-		VV_LOG(ERR, "%s: broken device left stopped: %s", dev->name,
-			strerror(-ret));
+	if (report) {
+		dev->reset_told = true;
+		vv_recover_schedule(dev, now);
 	}
+	if (!dev->dead && now >= dev->recover_at &&
+			vv_recover_try(dev, now))
+		report = true;
+	if (!report)
+		return 0;
 	*event = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
 	return 1;
 }

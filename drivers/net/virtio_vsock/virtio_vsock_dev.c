@@ -269,8 +269,27 @@ vv_negotiate(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-vv_read_cid(struct virtio_vsock_dev *dev, char *err, size_t errlen)
+int
+virtio_vsock_renegotiate(struct virtio_vsock_dev *dev, char *err,
+		size_t errlen)
+{
+	uint64_t lost = dev->features & ~dev->ops->get_features(dev);
+
+	if (lost != 0) {
+		snprintf(err, errlen, "%s: after its reset the device no "
+			"longer offers features 0x%" PRIx64, dev->name, lost);
+		return -ENOTSUP;
+	}
+	if (dev->ops->set_features(dev, dev->features) != 0) {
+		snprintf(err, errlen, "%s: after its reset the device refused "
+			"features 0x%" PRIx64, dev->name, dev->features);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+virtio_vsock_read_cid(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 {
 	/* le64 guest_cid; the upper 32 bits are reserved. */
 	uint64_t cid = dev->ops->get_cid(dev) & UINT32_MAX;
@@ -319,7 +338,8 @@ vv_port_xstats(void *priv, struct vsock_port_xstat *xs, unsigned int n)
 		VV_XSTAT(tx_bytes), VV_XSTAT(rx_bad_len), VV_XSTAT(bad_used_id),
 		VV_XSTAT(bad_used_idx), VV_XSTAT(rx_nombuf), VV_XSTAT(tx_full),
 		VV_XSTAT(kicks), VV_XSTAT(events), VV_XSTAT(rx_posted),
-		VV_XSTAT(bad_events), VV_XSTAT(broken), VV_XSTAT(ring_resets),
+		VV_XSTAT(bad_events), VV_XSTAT(broken), VV_XSTAT(recoveries),
+		VV_XSTAT(recovery_failures), VV_XSTAT(tx_dead),
 #undef VV_XSTAT
 	};
 	unsigned int i;
@@ -350,7 +370,7 @@ vv_bring_up(struct virtio_vsock_dev *dev, char *err, size_t errlen)
 
 	ret = vv_negotiate(dev, err, errlen);
 	if (ret == 0)
-		ret = vv_read_cid(dev, err, errlen);
+		ret = virtio_vsock_read_cid(dev, err, errlen);
 	if (ret == 0)
 		ret = vv_setup_queues(dev, err, errlen);
 	if (ret != 0)
@@ -417,6 +437,9 @@ virtio_vsock_open(const char *spec, const struct virtio_vsock_conf *conf,
 			dev->queue_size = da.queue_size;
 		dev->want = da.want;
 		dev->refuse = da.refuse;
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+		dev->break_after = da.break_after;
+#endif
 		if (da.rx_buf > room) {
 			snprintf(err, errlen, "%s: rx_buf=%u is larger than "
 				"the pool's mbuf data room (%u)", spec,

@@ -6,14 +6,30 @@
  *
  * Device specs (the @c --dev option of the apps):
  *   - @c loopback[:cid=N][,queue_size=Q][,rx_buf=B][,lcore=auto|inline|L]
- *     [,fault=NAME[,fault_every=N][,fault_max=M]]
+ *     [,fault=NAME[,fault_every=N][,fault_max=M][,fault_resets=R]
+ *     [,fault_cid=C]]
  *     the in-process device model; @c fault makes it a hostile device
  *     that breaks every Nth packet (see virtio_vsock_loopback_fault.c),
- *     in a library built with -Dtest_hooks=true only: elsewhere it is
- *     an error saying so.
+ *     refuses R resets and comes back from a reset with CID C, in a
+ *     library built with -Dtest_hooks=true only: elsewhere it is an
+ *     error saying so.
  *   - every transport also takes @c packed=0|1 and @c event_idx=0|1: 0
  *     refuses the feature, 1 requires it; by default the driver takes
- *     what the device offers (for A/B measurements).
+ *     what the device offers (for A/B measurements). With
+ *     -Dtest_hooks=true, @c break_after=N: after N rx packets the driver
+ *     stops trusting the rings as if the device had broken them, and
+ *     recovers.
+ *
+ * Recovery: a device that breaks the ring protocol is reset from the
+ * port's poll_event on every transport. The stack hears TRANSPORT_RESET
+ * (every connection is reset, listeners stay); the device is reset,
+ * given the same features, its CID is read again, and it runs on fresh
+ * rings, every buffer of the old ones back in its pool. The first
+ * attempt comes at once; after a failure, or a break within a second or
+ * 64 rx packets of the last recovery, the next waits 1 ms, then four
+ * times longer each time, up to 1 s; after 8 such failures in a row the
+ * device is given up for good (logged) and what is sent to it is dropped
+ * (tx_dead).
  */
 #ifndef VIRTIO_VSOCK_DEV_H
 #define VIRTIO_VSOCK_DEV_H
@@ -61,8 +77,19 @@ struct virtio_vsock_stats {
 	 * TRANSPORT_RESET.
 	 */
 	uint64_t broken;
-	/** Times the rings were laid out anew and the device restarted. */
-	uint64_t ring_resets;
+	/**
+	 * Times a broken device was reset and ran again on fresh rings, with
+	 * the same features and its CID read again.
+	 */
+	uint64_t recoveries;
+	/**
+	 * Attempts to reset a broken device that failed; after 8 in a row
+	 * (counting recoveries that broke again within a second or 64 rx
+	 * packets) the device is given up for good.
+	 */
+	uint64_t recovery_failures;
+	/** Packets dropped on tx after the device was given up. */
+	uint64_t tx_dead;
 	/**
 	 * vhost-user replies that broke the protocol (another request, bad
 	 * flags, size or contents): that set-up or reconnect failed.

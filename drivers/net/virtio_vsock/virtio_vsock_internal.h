@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_cycles.h>
@@ -60,6 +61,15 @@ struct virtio_vsock_dev {
 	uint32_t tx_inflight;	/* bytes posted on tx, not yet reclaimed */
 	bool tx_posted;		/* tx posted since the last tx_inflight() */
 	uint64_t next_ctrl_poll;	/* tsc of the next ctrl_poll */
+	/* Recovery of a broken device (virtio_vsock_ctrl.c). */
+	bool reset_told;	/* the stack heard of this break */
+	uint32_t recover_fails;	/* in a row: failed, or did not hold */
+	uint64_t recover_at;	/* tsc of the next attempt */
+	uint64_t recovered_at;	/* tsc of the last recovery, 0: none */
+	uint64_t recovered_rx;	/* stats.rx_pkts then */
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	uint64_t break_after;	/* break_after=: rx packets before a break */
+#endif
 	struct virtio_vsock_stats stats;
 	struct vsock_port port;
 	void *vq_mem[VIRTIO_VSOCK_VQ_NUM];	/* ring memory */
@@ -113,6 +123,18 @@ int virtio_vsock_parse_cid(const char *tname, const char *val, uint64_t *cid,
 
 /* Take every buffer back and lay the rings out empty (virtio_vsock_dev.c). */
 void virtio_vsock_rings_relayout(struct virtio_vsock_dev *dev);
+
+/*
+ * After a device reset: agree on the features negotiated at open again
+ * (the rings are laid out for them). 0, or a negative errno with @err
+ * naming what the device no longer offers or refused.
+ */
+int virtio_vsock_renegotiate(struct virtio_vsock_dev *dev, char *err,
+		size_t errlen);
+
+/* Read and check the guest CID into dev->cid; -EINVAL names a bad one. */
+int virtio_vsock_read_cid(struct virtio_vsock_dev *dev, char *err,
+		size_t errlen);
 
 /* Burst functions and rx refill (virtio_vsock_rxtx.c). */
 uint16_t virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts,

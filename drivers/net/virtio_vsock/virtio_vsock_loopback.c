@@ -182,7 +182,8 @@ struct lb_args {
 };
 
 static const char *const lb_keys[] = {
-	"cid", "lcore", "fault", "fault_every", "fault_max", NULL,
+	"cid", "lcore", "fault", "fault_every", "fault_max", "fault_resets",
+	"fault_cid", NULL,
 };
 
 static int
@@ -197,7 +198,7 @@ lb_arg(const char *key, const char *val, void *targs, char *err,
 		return virtio_vsock_parse_cid("loopback", val, &a->cid, err,
 				errlen);
 	if (strcmp(key, "lcore") != 0) {
-		/* fault, fault_every, fault_max */
+		/* fault, fault_every, fault_max, fault_resets, fault_cid */
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 		return vv_lb_fault_arg(&a->fault, key, val, err, errlen);
 #else
@@ -421,21 +422,26 @@ lb_inject_event(struct virtio_vsock_dev *dev, uint32_t id, uint64_t new_cid)
 }
 #endif
 
-/* The driver lays the rings out anew: forget where we were in them. */
-static void
+/* Stop and forget where we were in the rings: they are laid out anew. */
+static int
 lb_reset(struct virtio_vsock_dev *dev)
 {
 	struct lb_dev *lb = dev->tpriv;
 
+	lb_stop(dev);
 	lb->have_cur = false;
 	lb->cur_put = false;
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 	__atomic_store_n(&lb->pending_event, 0, __ATOMIC_RELEASE);
+	return vv_lb_fault_reset(lb);
+#else
+	return 0;
 #endif
 }
 
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
-#define LB_USAGE_FAULT_SPEC "[,fault=NAME[,fault_every=N][,fault_max=M]]"
+#define LB_USAGE_FAULT_SPEC "[,fault=NAME[,fault_every=N][,fault_max=M]" \
+	"[,fault_resets=R][,fault_cid=C]]"
 #define LB_USAGE_FAULT_LIST "; fault: used_id_range, used_id_dup, " \
 	"used_len_over, used_len_short, used_idx_ahead, event_garbage, " \
 	"hdr_len, dst_cid, src_cid, bad_op, bad_type, bad_flags, buf_zero, " \

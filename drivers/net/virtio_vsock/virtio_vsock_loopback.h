@@ -20,6 +20,8 @@ struct vv_lb_fault {
 	int kind;		/* enum of virtio_vsock_loopback_fault.c */
 	uint32_t every;
 	uint32_t max;		/* 0: no limit */
+	uint32_t resets;	/* device resets still to refuse */
+	uint64_t reset_cid;	/* the CID after a reset, 0: unchanged */
 	uint64_t seen;		/* packets that could have been hit */
 	uint64_t hits;		/* packets that were */
 };
@@ -49,11 +51,17 @@ struct lb_dev {
 void vv_lb_fault_init(struct vv_lb_fault *f);
 
 /*
- * Parse fault=, fault_every= or fault_max=: 0, or -EINVAL with @err
- * naming the value.
+ * Parse fault=, fault_every=, fault_max=, fault_resets= or fault_cid=:
+ * 0, or -EINVAL with @err naming the value.
  */
 int vv_lb_fault_arg(struct vv_lb_fault *f, const char *key, const char *val,
 		char *err, size_t errlen);
+
+/*
+ * A device reset (the driver recovering): -EIO while fault_resets= says
+ * to refuse it, else 0, with the CID of fault_cid= from now on.
+ */
+int vv_lb_fault_reset(struct lb_dev *lb);
 
 /* Can the fault run on these rings? 0, or -EINVAL with @err filled. */
 int vv_lb_fault_check(const struct vv_lb_fault *f, bool packed_refused,

@@ -5,7 +5,9 @@
  * it delivers (at most fault_max times, 0: no limit) breaks one rule the
  * driver or the stack must catch, by corrupting the packet, its used
  * entry, or by sending an extra packet or event. The rest of the traffic
- * goes through untouched.
+ * goes through untouched. When the driver resets it to recover, it
+ * refuses the first fault_resets= resets, and then reports the CID of
+ * fault_cid=, if given.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -86,19 +88,38 @@ vv_lb_fault_arg(struct vv_lb_fault *f, const char *key, const char *val,
 			"(see virtio_vsock_loopback.c for the list)", val);
 		return -EINVAL;
 	}
+	if (strcmp(key, "fault_cid") == 0)
+		return virtio_vsock_parse_cid("loopback", val, &f->reset_cid,
+				err, errlen);
 	errno = 0;
 	v = strtoul(val, &end, 10);
 	if (errno != 0 || *end != '\0' || val[0] == '\0' || val[0] == '-' ||
 			v > UINT32_MAX ||
 			(v == 0 && strcmp(key, "fault_every") == 0)) {
 		snprintf(err, errlen, "loopback: %s=%s: must be %s to "
-			"4294967295", key, val, key[6] == 'e' ? "1" : "0");
+			"4294967295", key, val,
+			strcmp(key, "fault_every") == 0 ? "1" : "0");
 		return -EINVAL;
 	}
 	if (strcmp(key, "fault_every") == 0)
 		f->every = (uint32_t)v;
-	else
+	else if (strcmp(key, "fault_max") == 0)
 		f->max = (uint32_t)v;
+	else
+		f->resets = (uint32_t)v;
+	return 0;
+}
+
+int
+vv_lb_fault_reset(struct lb_dev *lb)
+{
+	if (lb->fault.resets > 0) {
+		lb->fault.resets--;
+		return -EIO;
+	}
+	if (lb->fault.reset_cid != 0)
+		__atomic_store_n(&lb->cid, lb->fault.reset_cid,
+				__ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -296,6 +296,14 @@ pci_reset(struct pci_dev *p)
 	return 0;
 }
 
+/* After a reset: we have seen the device and can drive it (3.1.1). */
+static void
+pci_hello(struct pci_dev *p)
+{
+	cw8(p, VPCI_STATUS, VST_ACKNOWLEDGE);
+	cw8(p, VPCI_STATUS, VST_ACKNOWLEDGE | VST_DRIVER);
+}
+
 /* The pci spec, parsed: the function's address. */
 struct pci_args {
 	char addr[sizeof(((struct pci_dev *)0)->addr)];
@@ -389,8 +397,7 @@ pci_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
 		pci_release(dev);
 		return ret;
 	}
-	cw8(p, VPCI_STATUS, VST_ACKNOWLEDGE);
-	cw8(p, VPCI_STATUS, VST_ACKNOWLEDGE | VST_DRIVER);
+	pci_hello(p);
 	return 0;
 }
 
@@ -495,6 +502,26 @@ pci_stop(struct virtio_vsock_dev *dev)
 		VV_LOG(WARNING, "pci %s: device did not reset", p->addr);
 }
 
+/*
+ * Device reset (status 0, read back as 0: the device touches none of our
+ * memory, virtio 1.2 4.1.4.3.2), then ACKNOWLEDGE and DRIVER as at open
+ * (3.1.1); the features follow, then the CID from the config space, the
+ * queues (their sizes and addresses are back to the defaults) and
+ * DRIVER_OK.
+ */
+static int
+pci_reinit(struct virtio_vsock_dev *dev)
+{
+	struct pci_dev *p = dev->tpriv;
+
+	if (pci_reset(p) != 0) {
+		VV_LOG(ERR, "pci %s: device did not reset", p->addr);
+		return -EIO;
+	}
+	pci_hello(p);
+	return 0;
+}
+
 const struct virtio_vsock_transport_ops virtio_vsock_pci_ops = {
 	.name = "pci",
 	.usage = "pci:DOMAIN:BUS:DEV.FN  virtio-vsock PCI function bound to "
@@ -511,5 +538,6 @@ const struct virtio_vsock_transport_ops virtio_vsock_pci_ops = {
 	.stop = pci_stop,
 	.release = pci_release,
 	.queue_max = pci_queue_max,
+	.reset = pci_reinit,
 	.extra_features = 1ULL << VIRTIO_F_ACCESS_PLATFORM,
 };

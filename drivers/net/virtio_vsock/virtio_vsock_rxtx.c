@@ -95,6 +95,25 @@ virtio_vsock_rx_refill(struct virtio_vsock_dev *dev)
 	return posted;
 }
 
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+/*
+ * break_after=N: once N packets came in, stop trusting the rings as if
+ * the device had broken them, so that recovery runs against devices
+ * that never misbehave (the kernel's vhost-vsock).
+ */
+static bool
+vv_break_due(struct virtio_vsock_dev *dev)
+{
+	if (dev->break_after == 0 || dev->stats.rx_pkts < dev->break_after)
+		return false;
+	dev->break_after = 0;
+	virtio_vsock_broken(dev, "break_after= (test hook)");
+	return true;
+}
+#else
+#define vv_break_due(dev) false
+#endif
+
 uint16_t
 virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -104,7 +123,7 @@ virtio_vsock_rx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	uint32_t lens[VV_BURST];
 	uint16_t got, i, k = 0;
 
-	if (unlikely(!dev->up || dev->broken))
+	if (unlikely(!dev->up || dev->broken || vv_break_due(dev)))
 		return 0;
 	if (n > VV_BURST)
 		n = VV_BURST;
@@ -196,6 +215,20 @@ virtio_vsock_tx_inflight(void *priv)
 	return dev->tx_inflight;
 }
 
+/*
+ * No device to take packets: the stack keeps them for when it is back,
+ * unless it was given up, when they would wait forever.
+ */
+static uint16_t
+vv_tx_down(struct virtio_vsock_dev *dev, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (!dev->dead)
+		return 0;
+	rte_pktmbuf_free_bulk(pkts, n);
+	dev->stats.tx_dead += n;
+	return n;
+}
+
 uint16_t
 virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -205,7 +238,7 @@ virtio_vsock_tx_burst(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	uint16_t i;
 
 	if (unlikely(!dev->up || dev->broken))
-		return 0;	/* no device: the stack keeps its packets */
+		return vv_tx_down(dev, pkts, n);
 	if (vv_tx_reclaim_due(dev, vq, n))
 		vv_tx_reclaim(dev, vq);
 	for (i = 0; i < n; i++) {

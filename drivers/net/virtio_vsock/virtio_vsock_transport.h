@@ -20,6 +20,9 @@ struct virtio_vsock_devargs {
 	uint32_t rx_buf;
 	uint64_t want;		/* ring features asked for with key=1 */
 	uint64_t refuse;	/* ring features refused with key=0 */
+#ifdef VIRTIO_VSOCK_TEST_HOOKS
+	uint64_t break_after;	/* break_after=N, 0: none */
+#endif
 };
 
 struct virtio_vsock_transport_ops {
@@ -75,11 +78,15 @@ struct virtio_vsock_transport_ops {
 			uint64_t new_cid);
 #endif
 	/*
-	 * Optional, after stop: forget every ring position, as a device
-	 * reset does; setup_queue and start follow with fresh rings. A
-	 * transport without it stays broken once its device broke a ring.
+	 * Optional: reset the device, keeping the way to it (socket, fd,
+	 * function): it stops touching the rings and forgets every ring
+	 * position, and is back at feature negotiation, with its CID read
+	 * again for get_cid. set_features, setup_queue and start follow with
+	 * fresh rings (virtio 1.2, 3.1.1). Returns 0, or a negative errno
+	 * when the device cannot be reset now. Without it a device that
+	 * broke a ring stays down.
 	 */
-	void (*reset)(struct virtio_vsock_dev *dev);
+	int (*reset)(struct virtio_vsock_dev *dev);
 };
 
 extern const struct virtio_vsock_transport_ops virtio_vsock_loopback_ops;

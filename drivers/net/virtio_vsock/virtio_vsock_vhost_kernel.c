@@ -323,16 +323,40 @@ vk_notify(struct virtio_vsock_dev *dev, uint16_t queue_id)
 		VV_LOG(DEBUG, "vhost-kernel: kick: %s", strerror(errno));
 }
 
+/*
+ * Running 0: vhost-vsock takes each ring's mutex and unhooks it, so the
+ * kernel stops touching our rings before this returns.
+ */
+static int
+vk_halt(struct vk_dev *vk)
+{
+	int running = 0;
+
+	if (ioctl(vk->fd, VHOST_VSOCK_SET_RUNNING, &running) < 0) {
+		VV_LOG(WARNING, "vhost-kernel: stopping: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static void
 vk_stop(struct virtio_vsock_dev *dev)
 {
 	struct vk_dev *vk = dev->tpriv;
-	int running = 0;
 
-	/* The kernel stops touching our rings before this returns. */
-	if (vk != NULL && vk->fd >= 0 &&
-			ioctl(vk->fd, VHOST_VSOCK_SET_RUNNING, &running) < 0)
-		VV_LOG(WARNING, "vhost-kernel: stopping: %s", strerror(errno));
+	if (vk != NULL && vk->fd >= 0)
+		vk_halt(vk);
+}
+
+/*
+ * A stopped ring takes VHOST_SET_VRING_NUM and _BASE again (EBUSY only
+ * while running): vk_start sets each up from index 0, the same CID again
+ * (the kernel keeps it ours) and runs. Our CID is the one we gave.
+ */
+static int
+vk_reset(struct virtio_vsock_dev *dev)
+{
+	return vk_halt(dev->tpriv);
 }
 
 const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops = {
@@ -352,4 +376,5 @@ const struct virtio_vsock_transport_ops virtio_vsock_vhost_kernel_ops = {
 	.notify = vk_notify,
 	.stop = vk_stop,
 	.release = vk_release,
+	.reset = vk_reset,
 };

@@ -411,6 +411,22 @@ vu_accept(struct vu_dev *vu, int ms)
 	return 0;
 }
 
+/*
+ * Connect to the back-end, or (server) take its connection, waiting up
+ * to @wait_s seconds: 0, or a negative errno with @err filled.
+ */
+static int
+vu_reach(struct vu_dev *vu, unsigned int wait_s, char *err, size_t errlen)
+{
+	if (!vu->server)
+		return vu_connect(vu, err, errlen);
+	if (vu_accept(vu, (int)wait_s * 1000) == 0)
+		return 0;
+	snprintf(err, errlen, "vhost-user %s: no back-end connected within "
+		"%u s (wait=S sets it)", vu->path, wait_s);
+	return -ETIMEDOUT;
+}
+
 static void
 vu_drop(struct vu_dev *vu)
 {
@@ -546,17 +562,9 @@ vu_create(struct virtio_vsock_dev *dev, const void *targs, char *err,
 			vu_release(dev);
 			return -EIO;
 		}
-	if (vu->server) {
-		ret = vu_listen(vu, err, errlen);
-		if (ret == 0 && vu_accept(vu, (int)vu->wait_s * 1000) != 0) {
-			snprintf(err, errlen, "vhost-user %s: no back-end "
-				"connected within %u s (wait=S sets it)",
-				vu->path, vu->wait_s);
-			ret = -ETIMEDOUT;
-		}
-	} else {
-		ret = vu_connect(vu, err, errlen);
-	}
+	ret = vu->server ? vu_listen(vu, err, errlen) : 0;
+	if (ret == 0)
+		ret = vu_reach(vu, vu->wait_s, err, errlen);
 	if (ret == 0)
 		ret = vu_hello(vu, err, errlen);
 	if (ret != 0)
@@ -625,36 +633,45 @@ vu_notify(struct virtio_vsock_dev *dev, uint16_t queue_id)
 }
 
 /* Ask the back-end to stop each ring (its answer says where it stopped). */
-static void
-vu_stop(struct virtio_vsock_dev *dev)
+static int
+vu_stop_rings(struct vu_dev *vu, char *err, size_t errlen)
 {
-	struct vu_dev *vu = dev->tpriv;
-	char err[256];
 	uint32_t q;
+	int r;
 
-	if (vu == NULL || vu->sock < 0)
-		return;
 	for (q = 0; q < VU_NB_RINGS; q++) {
 		struct vu_msg msg = { .request = VU_GET_VRING_BASE,
 			.size = sizeof(struct vu_state) };
 
 		msg.p.state.index = q;
-		if (vu_send(vu, &msg, NULL, 0, err, sizeof(err)) != 0 ||
-				vu_reply(vu, &msg, VU_GET_VRING_BASE,
-				sizeof(struct vu_state), err,
-				sizeof(err)) != 0) {
-			VV_LOG(WARNING, "%s", err);
-			break;
-		}
+		r = vu_send(vu, &msg, NULL, 0, err, errlen);
+		if (r == 0)
+			r = vu_reply(vu, &msg, VU_GET_VRING_BASE,
+					sizeof(struct vu_state), err, errlen);
+		if (r != 0)
+			return r;
 		/* It answered for another ring: nothing more it says counts. */
 		if (msg.p.state.index != q) {
 			(*vu->bad_replies)++;
-			VV_LOG(WARNING, "vhost-user %s: GET_VRING_BASE of ring "
-				"%u answered for ring %u", vu->path, q,
+			snprintf(err, errlen, "vhost-user %s: GET_VRING_BASE "
+				"of ring %u answered for ring %u", vu->path, q,
 				msg.p.state.index);
-			break;
+			return -EPROTO;
 		}
 	}
+	return 0;
+}
+
+static void
+vu_stop(struct virtio_vsock_dev *dev)
+{
+	struct vu_dev *vu = dev->tpriv;
+	char err[256];
+
+	if (vu == NULL || vu->sock < 0)
+		return;
+	if (vu_stop_rings(vu, err, sizeof(err)) != 0)
+		VV_LOG(WARNING, "%s", err);
 	vu_drop(vu);
 }
 
@@ -702,6 +719,36 @@ vu_resume(struct virtio_vsock_dev *dev)
 	return 0;
 }
 
+/*
+ * Stop the rings and read the CID again over the same connection, or
+ * over a new one when the back-end has gone or answered wrong.
+ */
+static int
+vu_reset(struct virtio_vsock_dev *dev)
+{
+	struct vu_dev *vu = dev->tpriv;
+	char err[256];
+	int r;
+
+	if (vu->sock >= 0 && !vu_lost(vu)) {
+		r = vu_stop_rings(vu, err, sizeof(err));
+		if (r == 0 && vu->has_config)
+			r = vu_get_cid(vu, err, sizeof(err));
+		if (r == 0)
+			return 0;
+		VV_LOG(WARNING, "%s; connecting again", err);
+	}
+	vu_drop(vu);
+	r = vu_reach(vu, 0, err, sizeof(err));
+	if (r == 0)
+		r = vu_hello(vu, err, sizeof(err));
+	if (r != 0) {
+		VV_LOG(WARNING, "%s", err);
+		vu_drop(vu);
+	}
+	return r;
+}
+
 static int
 vu_ctrl_poll(struct virtio_vsock_dev *dev)
 {
@@ -718,18 +765,15 @@ vu_ctrl_poll(struct virtio_vsock_dev *dev)
 		virtio_vsock_rings_reset(dev);
 		return 1;
 	}
-	if (vu->server) {
-		if (vu_accept(vu, 0) != 0)
-			return 0;
-	} else {
+	if (!vu->server) {
 		uint64_t now = rte_get_timer_cycles();
 
 		if (now < vu->next_retry)
 			return 0;
 		vu->next_retry = now + rte_get_timer_hz();
-		if (vu_connect(vu, err, sizeof(err)) != 0)
-			return 0;
 	}
+	if (vu_reach(vu, 0, err, sizeof(err)) != 0)
+		return 0;
 	/* Tell the stack again: connections made meanwhile are void. */
 	return vu_resume(dev) == 0 ? 1 : 0;
 }
@@ -751,4 +795,5 @@ const struct virtio_vsock_transport_ops virtio_vsock_vhost_user_ops = {
 	.stop = vu_stop,
 	.release = vu_release,
 	.ctrl_poll = vu_ctrl_poll,
+	.reset = vu_reset,
 };

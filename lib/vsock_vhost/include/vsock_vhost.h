@@ -134,6 +134,19 @@ bool vsock_vhost_running(const struct vsock_vhost *vh);
 void vsock_vhost_stats_get(const struct vsock_vhost *vh,
 		struct vsock_vhost_stats *st);
 
+#ifdef VSOCK_VHOST_TEST_HOOKS
+/**
+ * Break the guest's rx ring once, as a hostile device would: after
+ * @p after more rx buffers filled, the next one is given back with a
+ * used id out of range; the rest of the traffic goes through untouched.
+ * A front-end that resets the device gets a well-behaved one again.
+ *
+ * A test hook: it exists only in a library built with -Dtest_hooks=true.
+ * Call it on the lcore that polls the port, or before polling starts.
+ */
+void vsock_vhost_break_rx(struct vsock_vhost *vh, uint64_t after);
+#endif
+
 /**
  * Stop serving and free the instance. Call it on the lcore that polls the
  * port, or when nothing polls it; destroy the stack it is attached to
