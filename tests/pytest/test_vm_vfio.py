@@ -1,8 +1,10 @@
 """The driver over VFIO against QEMU's virtio-vsock PCI device: in a guest
 with an emulated IOMMU, vsock-testpmd --dev pci:... claims the device
 (vhost-user-vsock-pci, served by our bridge on this machine) and verifies
-the bridge's echo, byte by byte, across the emulated PCI device. Then the
-device breaks its rx ring once, and the driver resets it and carries on."""
+the bridge's echo, byte by byte, across the emulated PCI device, with
+Debian 12's Linux 6.1 and with Debian 13's 6.12 as the guest (VFIO's and
+the IOMMU's host). Then the device breaks its rx ring once, and the
+driver resets it and carries on."""
 import json
 import re
 import textwrap
@@ -11,7 +13,7 @@ import pytest
 
 from conftest import (BRIDGE, EAL, TESTPMD, Background, build_option,
                       wait_for_path)
-from vmtools import guest, script
+from vmtools import booted, every_kernel, guest, prepare, script
 
 pytestmark = pytest.mark.vm
 
@@ -20,6 +22,7 @@ ECHO = 5000
 # Bind the function to vfio-pci and give EAL its hugepages.
 BIND = f"""
     set -u
+    echo KERNEL $(uname -r)
     D=/sys/bus/pci/devices/{ADDR}
     echo "DEVICE $(cat $D/vendor):$(cat $D/device)"
     modprobe vfio_iommu_type1 && modprobe vfio-pci || exit 90
@@ -32,24 +35,28 @@ BIND = f"""
 """
 
 
-def run_guest(tmp_path, vsock, body):
-    """Boot a guest whose 00:05.0 is a vhost-user-vsock-pci served on
-    @vsock, bind it and run @body."""
+def run_guest(tmp_path, vsock, body, kernel=guest.DEFAULT_KERNEL):
+    """Boot a @kernel guest whose 00:05.0 is a vhost-user-vsock-pci served
+    on @vsock, bind it and run @body."""
     r = guest.run(script(tmp_path, textwrap.dedent(BIND) +
                          textwrap.dedent(body)),
                   timeout=600, memfd=True, append="intel_iommu=on",
+                  kernel=kernel,
                   qemu_args=["-device", "intel-iommu,intremap=on",
                              "-chardev", f"socket,id=c0,path={vsock}",
                              "-device", "vhost-user-vsock-pci,chardev=c0,"
                              "disable-legacy=on,addr=05.0"])
     print(r.console[-6000:])
     assert r.rc == 0, r.console[-4000:]
+    booted(r.console, kernel)
     assert "DEVICE 0x1af4:0x1053" in r.console
     assert "BOUND vfio-pci" in r.console
     return r
 
 
-def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path):
+@every_kernel
+def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path, kernel):
+    prepare(kernel)
     vsock = str(tmp_path / "vhost.sock")
     uds = str(tmp_path / "v.sock")
     br = Background([BRIDGE] + EAL + ["--single-file-segments", "--",
@@ -76,7 +83,7 @@ def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path):
         echo "UNBOUND-RC $?"
         tail -1 /tmp/tp.err
     """
-    r = run_guest(tmp_path, vsock, body)
+    r = run_guest(tmp_path, vsock, body, kernel)
     rcs = re.findall(r"TP-RC (\d+)", r.console)
     res = [json.loads(m) for m in re.findall(r"TP-RESULT (\{.*\})",
                                              r.console)]
