@@ -32,7 +32,9 @@ fz_eal_init(const char *prog, unsigned int n, uint16_t room)
 			rte_strerror(rte_errno));
 		exit(1);
 	}
-	pool = rte_pktmbuf_pool_create("fuzz_pool", n, 0, 0,
+	/* A cache: a run may take and give back a whole ring of mbufs. */
+	pool = rte_pktmbuf_pool_create("fuzz_pool", n,
+			RTE_MIN(n / 4, RTE_MEMPOOL_CACHE_MAX_SIZE), 0,
 			(uint16_t)(room + RTE_PKTMBUF_HEADROOM),
 			SOCKET_ID_ANY);
 	if (pool == NULL) {
