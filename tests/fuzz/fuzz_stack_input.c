@@ -21,18 +21,14 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
-#include <rte_timer.h>
 
 #include <vsock_stack.h>
 
-#include "vsock_private.h"
-
 #include "fuzz_common.h"
 
-#define FZ_CID 3
+#define FZ_CID FZ_PORT_CID
 #define FZ_PEER_CID VSOCK_CID_HOST
 #define FZ_SLOTS 16
-#define FZ_RX_MAX 256
 #define FZ_ROOM 4096
 #define FZ_CMDS_MAX 512
 /* Every timer of the stack: connect, close and credit request. */
@@ -61,71 +57,18 @@ static const uint32_t fz_feat[FZ_NB_FEAT] = {
 
 struct fz_inst {
 	struct vsock_stack *s;
-	struct vsock_port port;
+	struct fz_port port;
 };
 
 static struct fz_inst inst[FZ_NB_CONF][FZ_NB_FEAT];
 
 struct fz {
 	struct vsock_stack *s;
-	struct rte_mbuf *rx[FZ_RX_MAX];
-	unsigned int rx_rd, rx_n;
+	struct fz_port *port;	/* the stack's */
 	struct slot slot[FZ_SLOTS];
-	uint32_t tx_seen;
 };
 
 static struct fz fz;
-
-/* ---- the fake port ---- */
-
-static uint16_t
-fp_rx(void *priv, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i = 0;
-
-	RTE_SET_USED(priv);
-	while (i < n && fz.rx_rd < fz.rx_n)
-		pkts[i++] = fz.rx[fz.rx_rd++];
-	if (fz.rx_rd == fz.rx_n)
-		fz.rx_rd = fz.rx_n = 0;
-	return i;
-}
-
-/* The peer reads everything at once; its answers are the input's. */
-static uint16_t
-fp_tx(void *priv, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-
-	RTE_SET_USED(priv);
-	for (i = 0; i < n; i++) {
-		if (pkts[i]->pkt_len < VSOCK_HDR_LEN)
-			abort();	/* the stack sent a torn packet */
-		fz.tx_seen++;
-	}
-	rte_pktmbuf_free_bulk(pkts, n);
-	return n;
-}
-
-static uint64_t
-fp_cid(void *priv)
-{
-	RTE_SET_USED(priv);
-	return FZ_CID;
-}
-
-static uint32_t
-fp_features(void *priv)
-{
-	return *(const uint32_t *)priv;
-}
-
-static const struct vsock_port_ops fp_ops = {
-	.rx_burst = fp_rx,
-	.tx_burst = fp_tx,
-	.local_cid = fp_cid,
-	.features = fp_features,
-};
 
 /* ---- the application ---- */
 
@@ -236,9 +179,9 @@ inject(const struct vsock_hdr *h, const uint8_t *pay, uint32_t plen,
 	struct rte_mbuf *m, *p;
 	uint8_t *d;
 
-	if (fz.rx_n == FZ_RX_MAX)
+	if (fz.port->rx_n == FZ_PORT_RX)
 		vsock_stack_poll(fz.s);
-	if (fz.rx_n == FZ_RX_MAX)
+	if (fz.port->rx_n == FZ_PORT_RX)
 		return;
 	m = rte_pktmbuf_alloc(fz_pool());
 	if (m == NULL)
@@ -255,7 +198,7 @@ inject(const struct vsock_hdr *h, const uint8_t *pay, uint32_t plen,
 	} else if (plen > 0) {
 		memcpy(rte_pktmbuf_append(m, (uint16_t)plen), pay, plen);
 	}
-	fz.rx[fz.rx_n++] = m;
+	fz_port_put(fz.port, m);
 }
 
 /* A well-formed packet from the peer of @sl. */
@@ -478,37 +421,6 @@ cmd_app(struct fz_in *in)
 	}
 }
 
-/* ---- time ---- */
-
-static void
-expire_now(struct rte_timer *t)
-{
-	if (rte_timer_pending(t))
-		rte_timer_reset(t, 0, SINGLE, rte_lcore_id(), t->f, t->arg);
-}
-
-static void
-conn_expire(struct vsock_conn *c, void *arg)
-{
-	RTE_SET_USED(arg);
-	expire_now(&c->timer);
-	expire_now(&c->credit_timer);
-}
-
-/*
- * FZ_TIMEOUT_MS pass, without the wait (5 ms a run held the target to
- * 600 runs/s): every timer armed now is due now, as a clock moved past
- * it would make it, and fires; those its callbacks arm wait as they
- * would. The timers are the connections' own (vsock_private.h), and
- * rte_timer reads the TSC itself, so the clock cannot be moved instead.
- */
-static void
-time_passes(void)
-{
-	vs_for_each_conn(fz.s, conn_expire, NULL);
-	rte_timer_manage();
-}
-
 /* ---- one run ---- */
 
 static void
@@ -536,7 +448,7 @@ teardown(void)
 	vsock_stack_stats_get(fz.s, &st);
 	if (st.conns_open != 0) {
 		/* Closing ones we lost track of: their timer ends them. */
-		time_passes();
+		fz_time_passes(fz.s);
 		for (i = 0; i < 4; i++)
 			vsock_stack_poll(fz.s);
 		vsock_stack_stats_get(fz.s, &st);
@@ -547,13 +459,11 @@ teardown(void)
 			st.ctl_mbufs_in_use);
 		abort();
 	}
-	while (fz.rx_rd < fz.rx_n)
-		rte_pktmbuf_free(fz.rx[fz.rx_rd++]);
-	fz.rx_rd = fz.rx_n = 0;
+	fz_port_flush(fz.port);
 	fz_check_pool(fz_pool(), 0, "application pool");
 }
 
-static struct vsock_stack *
+static struct fz_inst *
 stack_for(bool small, unsigned int feat)
 {
 	struct fz_inst *fi = &inst[small][feat];
@@ -568,7 +478,7 @@ stack_for(bool small, unsigned int feat)
 	char name[16];
 
 	if (fi->s != NULL)
-		return fi->s;
+		return fi;
 	/* Small buffers and windows reach the credit edges quickly. */
 	if (small) {
 		conf.buf_alloc = 4096;
@@ -581,12 +491,10 @@ stack_for(bool small, unsigned int feat)
 	fi->s = vsock_stack_create(name, &conf);
 	if (fi->s == NULL)
 		abort();
-	fi->port.ops = &fp_ops;
-	fi->port.priv = (void *)(uintptr_t)&fz_feat[feat];
-	fi->port.name = "fuzz";
-	if (vsock_stack_attach(fi->s, &fi->port) != 0)
+	fz_port_init(&fi->port, fz_feat[feat]);
+	if (vsock_stack_attach(fi->s, &fi->port.port) != 0)
 		abort();
-	return fi->s;
+	return fi;
 }
 
 int
@@ -602,10 +510,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_in in = { .p = data, .left = size };
 	uint8_t cfg = fz_u8(&in);
+	struct fz_inst *fi = stack_for((cfg & 4) != 0, (cfg & 3) % FZ_NB_FEAT);
 	unsigned int i, nsetup, ncmd = 0;
 
 	memset(&fz, 0, sizeof(fz));
-	fz.s = stack_for((cfg & 4) != 0, (cfg & 3) % FZ_NB_FEAT);
+	fz.s = fi->s;
+	fz.port = &fi->port;
 	nsetup = fz_u8(&in) % 16;
 	for (i = 0; i < nsetup; i++)
 		setup_one(&in);
@@ -626,7 +536,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 			/* The timers fire, between polls as they would. */
 			vsock_stack_poll(fz.s);
-			time_passes();
+			fz_time_passes(fz.s);
 			vsock_stack_poll(fz.s);
 			break;
 		}
