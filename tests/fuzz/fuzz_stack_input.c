@@ -5,13 +5,14 @@
  * accepted and connected connections, half-closed either way, closing,
  * with data queued and credit given or not); the rest is a sequence of
  * commands: raw packets (44-byte header + payload, in one mbuf or with
- * the header in its own), polls, and application calls in between.
- * Packets may be addressed to a connection of the table (its ephemeral
- * port is random) with the rest of the header left as the input says.
+ * the header in its own), polls, application calls and time passing
+ * (every timer armed then fires, fz_time_passes()) in between. Packets
+ * may be addressed to a connection of the table (its ephemeral port is
+ * random) with the rest of the header left as the input says.
  *
- * Every run starts from a new stack on a fake port and ends with the
- * table torn down through the API (abort, the peer's RST for closing
- * connections, unlisten). Findings: a crash, a sanitizer report, a
+ * Every run takes the stack of its configuration (made once, on a fake
+ * port) and ends with the table torn down through the API (abort, the
+ * peer's RST for closing connections, unlisten). Findings: a crash, a sanitizer report, a
  * connection or an mbuf (application pool or the stack's own) still out
  * after that.
  */
