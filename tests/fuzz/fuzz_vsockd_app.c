@@ -73,12 +73,12 @@ struct fz {
 	int app_fd;		/* the application's end; -1 once it hung up */
 	/* Messages (and the hang-up) the daemon has still to read. */
 	unsigned int ctl_pending;
+	unsigned int unread;	/* requests sent since replies were read */
+	pid_t pid;		/* the application's, ours */
 	int efd;		/* the eventfd it sends with SOCKET, ACCEPT */
 	int notfd;		/* a descriptor that is no eventfd */
 	int fd_mark;		/* lowest free descriptor after set-up */
 	uint64_t fds_open[FZ_FDS_SCAN / 64];	/* libFuzzer's, above fd_mark */
-	pid_t pid;
-	unsigned int unread;	/* requests sent since replies were read */
 	struct fz_port port;	/* the peer is played here too */
 };
 
