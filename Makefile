@@ -76,7 +76,7 @@ build-fuzz: setup
 		$(HOOKS)
 	@$(call opts_on,$(BUILD_FUZZ),$(HOOKS))
 	ninja -C $(BUILD_FUZZ) $(addprefix tests/fuzz/fuzz_,rx_device \
-		stack_input vhost_user_reply dev_spec)
+		stack_input vhost_user_reply dev_spec vsockd_app)
 
 # Each target FUZZ_SECONDS from the checked-in seeds, after its
 # regressions; non-zero on any finding. Prints execs and coverage.

@@ -180,10 +180,37 @@ vd_app_comm(struct vd_app *a)
 	a->comm[strcspn(a->comm, "\n")] = '\0';
 }
 
+/*
+ * Serve the application at the other end of control socket @fd, whose
+ * credentials are @cr. NULL (errno set) leaves @fd to the caller.
+ */
+struct vd_app *
+vd_app_attach(int fd, const struct ucred *cr)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct vd_app *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->ev_kind = VD_EV_APP;
+	a->fd = fd;
+	a->pid = cr->pid;
+	a->uid = cr->uid;
+	a->gid = cr->gid;
+	ev.data.ptr = a;
+	if (epoll_ctl(vd.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		free(a);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&vd.apps, a, link);
+	vd.nb_apps++;
+	vd.apps_total++;
+	return a;
+}
+
 static void
 vd_accept(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct ucred cr;
 	socklen_t len;
 	struct vd_app *a;
@@ -197,27 +224,13 @@ vd_accept(void)
 		if (vd.nb_apps >= vd.conf.max_apps ||
 				getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr,
 					&len) != 0 ||
-				(a = calloc(1, sizeof(*a))) == NULL) {
+				(a = vd_app_attach(fd, &cr)) == NULL) {
 			VD_LOG(WARNING, "refusing an application (%u "
 				"attached)\n", vd.nb_apps);
 			close(fd);
 			continue;
 		}
-		a->ev_kind = VD_EV_APP;
-		a->fd = fd;
-		a->pid = cr.pid;
-		a->uid = cr.uid;
-		a->gid = cr.gid;
 		vd_app_comm(a);
-		ev.data.ptr = a;
-		if (epoll_ctl(vd.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			close(fd);
-			free(a);
-			continue;
-		}
-		TAILQ_INSERT_TAIL(&vd.apps, a, link);
-		vd.nb_apps++;
-		vd.apps_total++;
 		VD_LOG(INFO, "application %s pid %d uid %u attached\n",
 			a->comm, (int)a->pid, (unsigned int)a->uid);
 	}
@@ -423,6 +436,15 @@ vd_rpc_accept(struct vd_app *a, struct vd_sock *l, uint32_t nslot, int efd,
 	return 0;
 }
 
+static void
+vd_close_fds(const int *fds, int nfds)
+{
+	int i;
+
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
 /* Handle @q; @fds it came with are the handler's (used or closed). */
 static int
 vd_rpc(struct vd_app *a, const struct vsl_req *q, int *fds, int nfds,
@@ -430,7 +452,7 @@ vd_rpc(struct vd_app *a, const struct vsl_req *q, int *fds, int nfds,
 {
 	int want = q->op == VSL_OP_SOCKET || q->op == VSL_OP_ACCEPT ? 1 : 0;
 	struct vd_sock *s = NULL;
-	int r, i;
+	int r;
 
 	if (q->op == 0 || q->op >= VSL_OP_MAX || nfds != want) {
 		r = -EINVAL;
@@ -492,8 +514,7 @@ vd_rpc(struct vd_app *a, const struct vsl_req *q, int *fds, int nfds,
 bad:
 	a->cnt.bad_request++;
 	a->bad++;
-	for (i = 0; i < nfds; i++)
-		close(fds[i]);
+	vd_close_fds(fds, nfds);
 	return r;
 }
 
@@ -549,8 +570,6 @@ vd_app_read(struct vd_app *a)
 		mh.msg_control = u.buf;
 		mh.msg_controllen = sizeof(u.buf);
 		n = recvmsg(a->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n == 0)
-			return false;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR;
 		nfds = 0;
@@ -573,12 +592,20 @@ vd_app_read(struct vd_app *a)
 					close(fd);
 			}
 		}
+		/*
+		 * The end, or an empty message (SEQPACKET cannot tell them
+		 * apart): either way the application goes, and the
+		 * descriptors an empty message carried are closed.
+		 */
+		if (n == 0) {
+			vd_close_fds(fds, nfds);
+			return false;
+		}
 		a->cnt.rpcs++;
 		out_fd = -1;
 		if (n != (ssize_t)sizeof(q) ||
 				(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-			for (; nfds > 0; nfds--)
-				close(fds[nfds - 1]);
+			vd_close_fds(fds, nfds);
 			a->cnt.bad_request++;
 			a->bad++;
 			rep.status = -EINVAL;

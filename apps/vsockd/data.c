@@ -619,6 +619,20 @@ vd_doorbells(struct vd_app *a)
 	}
 }
 
+/* The data path's round: doorbells, sockets that waited, slots published. */
+void
+vd_apps_poll(void)
+{
+	struct vd_app *a;
+
+	TAILQ_FOREACH(a, &vd.apps, link)
+		if (a->hello)
+			vd_doorbells(a);
+	if (!TAILQ_EMPTY(&vd.work))
+		vd_work();
+	vd_flush();
+}
+
 /* Sockets that waited for the pool. */
 void
 vd_work(void)

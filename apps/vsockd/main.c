@@ -442,18 +442,12 @@ vd_loop(void)
 {
 	uint64_t slow = rte_get_tsc_hz() * vd.conf.rpc_interval_us / 1000000;
 	uint64_t last = 0, now;
-	struct vd_app *a;
 
 	while (!app_quit) {
 		vsock_stack_poll(vd.stack);
 		if (vd_perf != NULL)
 			vperf_server_poll(vd_perf);
-		TAILQ_FOREACH(a, &vd.apps, link)
-			if (a->hello)
-				vd_doorbells(a);
-		if (!TAILQ_EMPTY(&vd.work))
-			vd_work();
-		vd_flush();
+		vd_apps_poll();
 		now = rte_rdtsc();
 		if (now - last >= slow) {
 			last = now;

@@ -237,7 +237,9 @@ struct vd_daemon {
 extern struct vd_daemon vd;
 
 /* app.c */
+struct ucred;
 int vd_ctl_open(void);
+struct vd_app *vd_app_attach(int fd, const struct ucred *cr);
 void vd_ctl_close(void);
 void vd_ctl_poll(void);
 void vd_app_free_all(void);
@@ -271,6 +273,7 @@ void vd_flush_one(struct vd_sock *s);
 void vd_service(struct vd_sock *s);
 void vd_doorbells(struct vd_app *a);
 void vd_work(void);
+void vd_apps_poll(void);
 void vd_outq_refresh(void);
 void vd_rx_data(struct vd_sock *s, struct rte_mbuf *m);
 void vd_rx_drain(struct vd_sock *s);

@@ -7,10 +7,15 @@
 #ifndef VSOCK_FUZZ_COMMON_H
 #define VSOCK_FUZZ_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vsock_port.h>
+
+struct rte_mbuf;
 struct rte_mempool;
+struct vsock_stack;
 
 /* libFuzzer's entry points. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -23,6 +28,33 @@ struct rte_mempool *fz_pool(void);
 /* Abort (a finding) unless @mp has exactly @want objects out. */
 void fz_check_pool(struct rte_mempool *mp, unsigned int want,
 		const char *what);
+
+/*
+ * The stack's timeouts pass at once: every timer of @s armed now fires,
+ * as a clock moved past it would make it, with no wait.
+ */
+void fz_time_passes(struct vsock_stack *s);
+
+/*
+ * A port whose device the harness plays: what it puts in, rx_burst hands
+ * to the stack; what the stack sends, tx_burst takes whole (a torn packet
+ * aborts: a finding), counts and frees. Its CID is FZ_PORT_CID.
+ */
+#define FZ_PORT_CID 3
+#define FZ_PORT_RX 256
+struct fz_port {
+	struct vsock_port port;		/* what vsock_stack_attach() takes */
+	uint32_t features;		/* VSOCK_PORT_F_* */
+	struct rte_mbuf *rx[FZ_PORT_RX];	/* put, not yet polled */
+	unsigned int rx_rd, rx_n;
+	uint64_t tx_pkts;
+};
+
+void fz_port_init(struct fz_port *fp, uint32_t features);
+/* Queue @m for the stack's next poll; false (@m not taken) when full. */
+bool fz_port_put(struct fz_port *fp, struct rte_mbuf *m);
+/* Free what the stack has not polled. */
+void fz_port_flush(struct fz_port *fp);
 
 /* Reads the input front to back; past the end everything reads as 0. */
 struct fz_in {

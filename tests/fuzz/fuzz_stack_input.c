@@ -5,13 +5,14 @@
  * accepted and connected connections, half-closed either way, closing,
  * with data queued and credit given or not); the rest is a sequence of
  * commands: raw packets (44-byte header + payload, in one mbuf or with
- * the header in its own), polls, and application calls in between.
- * Packets may be addressed to a connection of the table (its ephemeral
- * port is random) with the rest of the header left as the input says.
+ * the header in its own), polls, application calls and time passing
+ * (every timer armed then fires, fz_time_passes()) in between. Packets
+ * may be addressed to a connection of the table (its ephemeral port is
+ * random) with the rest of the header left as the input says.
  *
- * Every run starts from a new stack on a fake port and ends with the
- * table torn down through the API (abort, the peer's RST for closing
- * connections, unlisten). Findings: a crash, a sanitizer report, a
+ * Every run takes the stack of its configuration (made once, on a fake
+ * port) and ends with the table torn down through the API (abort, the
+ * peer's RST for closing connections, unlisten). Findings: a crash, a sanitizer report, a
  * connection or an mbuf (application pool or the stack's own) still out
  * after that.
  */
@@ -20,20 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include <vsock_stack.h>
 
 #include "fuzz_common.h"
 
-#define FZ_CID 3
+#define FZ_CID FZ_PORT_CID
 #define FZ_PEER_CID VSOCK_CID_HOST
 #define FZ_SLOTS 16
-#define FZ_RX_MAX 256
 #define FZ_ROOM 4096
 #define FZ_CMDS_MAX 512
-/* Timers short enough that one wait command lets them fire. */
+/* Every timer of the stack: connect, close and credit request. */
 #define FZ_TIMEOUT_MS 5
 
 struct slot {
@@ -59,71 +58,18 @@ static const uint32_t fz_feat[FZ_NB_FEAT] = {
 
 struct fz_inst {
 	struct vsock_stack *s;
-	struct vsock_port port;
+	struct fz_port port;
 };
 
 static struct fz_inst inst[FZ_NB_CONF][FZ_NB_FEAT];
 
 struct fz {
 	struct vsock_stack *s;
-	struct rte_mbuf *rx[FZ_RX_MAX];
-	unsigned int rx_rd, rx_n;
+	struct fz_port *port;	/* the stack's */
 	struct slot slot[FZ_SLOTS];
-	uint32_t tx_seen;
 };
 
 static struct fz fz;
-
-/* ---- the fake port ---- */
-
-static uint16_t
-fp_rx(void *priv, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i = 0;
-
-	RTE_SET_USED(priv);
-	while (i < n && fz.rx_rd < fz.rx_n)
-		pkts[i++] = fz.rx[fz.rx_rd++];
-	if (fz.rx_rd == fz.rx_n)
-		fz.rx_rd = fz.rx_n = 0;
-	return i;
-}
-
-/* The peer reads everything at once; its answers are the input's. */
-static uint16_t
-fp_tx(void *priv, struct rte_mbuf **pkts, uint16_t n)
-{
-	uint16_t i;
-
-	RTE_SET_USED(priv);
-	for (i = 0; i < n; i++) {
-		if (pkts[i]->pkt_len < VSOCK_HDR_LEN)
-			abort();	/* the stack sent a torn packet */
-		fz.tx_seen++;
-	}
-	rte_pktmbuf_free_bulk(pkts, n);
-	return n;
-}
-
-static uint64_t
-fp_cid(void *priv)
-{
-	RTE_SET_USED(priv);
-	return FZ_CID;
-}
-
-static uint32_t
-fp_features(void *priv)
-{
-	return *(const uint32_t *)priv;
-}
-
-static const struct vsock_port_ops fp_ops = {
-	.rx_burst = fp_rx,
-	.tx_burst = fp_tx,
-	.local_cid = fp_cid,
-	.features = fp_features,
-};
 
 /* ---- the application ---- */
 
@@ -234,9 +180,9 @@ inject(const struct vsock_hdr *h, const uint8_t *pay, uint32_t plen,
 	struct rte_mbuf *m, *p;
 	uint8_t *d;
 
-	if (fz.rx_n == FZ_RX_MAX)
+	if (fz.port->rx_n == FZ_PORT_RX)
 		vsock_stack_poll(fz.s);
-	if (fz.rx_n == FZ_RX_MAX)
+	if (fz.port->rx_n == FZ_PORT_RX)
 		return;
 	m = rte_pktmbuf_alloc(fz_pool());
 	if (m == NULL)
@@ -253,7 +199,7 @@ inject(const struct vsock_hdr *h, const uint8_t *pay, uint32_t plen,
 	} else if (plen > 0) {
 		memcpy(rte_pktmbuf_append(m, (uint16_t)plen), pay, plen);
 	}
-	fz.rx[fz.rx_n++] = m;
+	fz_port_put(fz.port, m);
 }
 
 /* A well-formed packet from the peer of @sl. */
@@ -503,7 +449,7 @@ teardown(void)
 	vsock_stack_stats_get(fz.s, &st);
 	if (st.conns_open != 0) {
 		/* Closing ones we lost track of: their timer ends them. */
-		rte_delay_us_block(FZ_TIMEOUT_MS * 1000 + 100);
+		fz_time_passes(fz.s);
 		for (i = 0; i < 4; i++)
 			vsock_stack_poll(fz.s);
 		vsock_stack_stats_get(fz.s, &st);
@@ -514,13 +460,11 @@ teardown(void)
 			st.ctl_mbufs_in_use);
 		abort();
 	}
-	while (fz.rx_rd < fz.rx_n)
-		rte_pktmbuf_free(fz.rx[fz.rx_rd++]);
-	fz.rx_rd = fz.rx_n = 0;
+	fz_port_flush(fz.port);
 	fz_check_pool(fz_pool(), 0, "application pool");
 }
 
-static struct vsock_stack *
+static struct fz_inst *
 stack_for(bool small, unsigned int feat)
 {
 	struct fz_inst *fi = &inst[small][feat];
@@ -535,7 +479,7 @@ stack_for(bool small, unsigned int feat)
 	char name[16];
 
 	if (fi->s != NULL)
-		return fi->s;
+		return fi;
 	/* Small buffers and windows reach the credit edges quickly. */
 	if (small) {
 		conf.buf_alloc = 4096;
@@ -548,12 +492,10 @@ stack_for(bool small, unsigned int feat)
 	fi->s = vsock_stack_create(name, &conf);
 	if (fi->s == NULL)
 		abort();
-	fi->port.ops = &fp_ops;
-	fi->port.priv = (void *)(uintptr_t)&fz_feat[feat];
-	fi->port.name = "fuzz";
-	if (vsock_stack_attach(fi->s, &fi->port) != 0)
+	fz_port_init(&fi->port, fz_feat[feat]);
+	if (vsock_stack_attach(fi->s, &fi->port.port) != 0)
 		abort();
-	return fi->s;
+	return fi;
 }
 
 int
@@ -569,11 +511,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_in in = { .p = data, .left = size };
 	uint8_t cfg = fz_u8(&in);
+	struct fz_inst *fi = stack_for((cfg & 4) != 0, (cfg & 3) % FZ_NB_FEAT);
 	unsigned int i, nsetup, ncmd = 0;
-	bool waited = false;
 
 	memset(&fz, 0, sizeof(fz));
-	fz.s = stack_for((cfg & 4) != 0, (cfg & 3) % FZ_NB_FEAT);
+	fz.s = fi->s;
+	fz.port = &fi->port;
 	nsetup = fz_u8(&in) % 16;
 	for (i = 0; i < nsetup; i++)
 		setup_one(&in);
@@ -592,13 +535,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cmd_app(&in);
 			break;
 		case 7:
-			/* Let the timers fire, once a run: it costs time. */
-			if (!waited) {
-				rte_delay_us_block(FZ_TIMEOUT_MS * 1000 + 100);
-				vsock_stack_poll(fz.s);
-				vsock_stack_poll(fz.s);
-				waited = true;
-			}
+			/* The timers fire, between polls as they would. */
+			vsock_stack_poll(fz.s);
+			fz_time_passes(fz.s);
+			vsock_stack_poll(fz.s);
 			break;
 		}
 	}

@@ -103,8 +103,66 @@ def rx_device():
           poll + tx + bytes([8, 0, 0, 0, 0, 4]) + poll)
 
 
+def vsockd_app():
+    # cfg (bit 0: root), then commands (fuzz_vsockd_app.c): 0 request,
+    # 1 tx ring, 2 rx ring, 3 doorbell/scribble, 4 peer packet, 5 round.
+    HELLO, SOCKET, BIND, LISTEN, ACCEPT, CONNECT, SHUTDOWN_, CLOSE, \
+        SETOPT = range(1, 10)
+    ANY, LOCAL, HOST = 0, 1, 2          # CID selectors
+
+    def req(op, slot=0, typ=STREAM, cid=ANY, port=0, arg=0, val=0):
+        # how 0: a valid op, the struct's length, the fds it wants.
+        return bytes([0, 0, op - 1, slot, typ, cid, port]) + \
+            struct.pack("<HIB", arg, val, 0)
+
+    def tx(k, data, rec=False):
+        return bytes([1, 1 if rec else 0, k]) + \
+            struct.pack("<H", len(data)) + data
+
+    def rx(k):
+        return bytes([2, 0, k])         # consume all there is
+
+    def peer(k, op, flags=0, data=b""):
+        # op: 0 RESPONSE, 1 RW, 3 SHUTDOWN, 4 RST, 5 CREDIT_UPDATE,
+        # 7 REQUEST (to what slot k is bound to, from port 5001).
+        b = bytes([4, op, k, flags])
+        if op == 7:
+            return b + bytes([1])
+        if op == 1:
+            return b + struct.pack("<H", len(data)) + data
+        return b
+    rnd, later, hang_up = bytes([5]), bytes([0x86]), bytes([0x87])
+    hello = req(HELLO) + rnd
+    write("vsockd_app", "stream_accept",
+          bytes([1]) + hello + req(SOCKET) + req(BIND, port=0) +
+          req(LISTEN, arg=4) + rnd + peer(0, 7) + rnd +
+          req(ACCEPT, arg=1) + rnd + peer(1, 1, data=b"0123456789") +
+          rnd + rx(1) + rnd + tx(1, b"hello") + rnd +
+          req(SHUTDOWN_, slot=1, arg=2) + rnd + req(CLOSE, slot=1) + rnd +
+          req(CLOSE) + rnd)
+    write("vsockd_app", "seqpacket_connect",
+          bytes([0]) + hello + req(SOCKET, slot=2, typ=SEQPACKET) +
+          req(CONNECT, slot=2, cid=HOST, port=1, arg=1000) + rnd +
+          peer(2, 0) + rnd + tx(2, b"abcd", rec=True) + rnd +
+          peer(2, 1, flags=3, data=b"xyz") + rnd + rx(2) + rnd +
+          req(SETOPT, slot=2, arg=1, val=100000) + rnd + later + hang_up)
+    write("vsockd_app", "local_pair",
+          bytes([0]) + hello + req(SOCKET) + req(BIND, port=2) +
+          req(LISTEN, arg=1) + req(SOCKET, slot=1) +
+          req(CONNECT, slot=1, cid=LOCAL, port=2) + rnd + rnd +
+          req(ACCEPT, arg=2) + rnd + tx(1, b"over the local path") +
+          rnd + rnd + rx(2) + rnd + req(CLOSE, slot=1, arg=1) + rnd +
+          req(CLOSE, slot=2) + rnd)
+    write("vsockd_app", "garbage",
+          bytes([0]) + req(SOCKET) + hello + req(HELLO) +
+          bytes([3, 0, 9, 0, 0, 0]) + bytes([3, 1, 0xff, 0, 0, 0]) +
+          bytes([3, 3, 64, 0, 0, 0, 1, 2, 3, 4]) + rnd +
+          req(SOCKET, typ=3) + rnd)
+
+
 if __name__ == "__main__":
     dev_spec()
     vhost_user_reply()
     stack_input()
     rx_device()
+    vsockd_app()

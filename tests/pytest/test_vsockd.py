@@ -590,8 +590,13 @@ def test_sigkill_mid_transfer(procs, tmp, vsockd):
 
 # ---- a hostile application -------------------------------------------
 
+def daemon_fds(d):
+    return len(os.listdir(f"/proc/{d.p.proc.pid}/fd"))
+
+
 def test_hostile_application(procs, tmp, vsockd):
     base = vsockd.stats()
+    fds = daemon_fds(vsockd)
     a = os.path.join(tmp, "a")
     sa = random_file(a, 30 << 20)
     got = os.path.join(tmp, "got")
@@ -626,6 +631,10 @@ def test_hostile_application(procs, tmp, vsockd):
     r = run_pre([VSL_CALLS, "--only", "SEQPACKET"], vsockd.sock)
     assert r.returncode == 0, r.stdout + r.stderr
     settle(vsockd, base)
+    # Every descriptor an application sent is closed (the empty
+    # messages' too): none is left but the daemon's own.
+    assert daemon_fds(vsockd) == fds, (fds, os.listdir(
+        f"/proc/{vsockd.p.proc.pid}/fd"))
     vsockd.stop()
 
 

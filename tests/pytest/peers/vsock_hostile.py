@@ -199,6 +199,25 @@ def shm_garbage():
     a.c.close()
 
 
+def empty_with_fds():
+    """Empty messages carrying descriptors: vsockd cannot tell one from
+    the end of the socket, hangs up, and must close what came with it."""
+    efd = os.eventfd(0)
+    n = 0
+    for _ in range(20):
+        a = App()
+        socket.send_fds(a.c, [b""], [efd, efd])
+        try:
+            gone = a.c.recv(64) == b""
+        except (ConnectionResetError, TimeoutError):
+            gone = True
+        n += gone
+        a.m.close()
+        a.c.close()
+    os.close(efd)
+    print("empty messages with fds: hung up on", n, flush=True)
+
+
 def abandon():
     """Sockets left connected and the app gone without a word."""
     a = App()
@@ -210,6 +229,7 @@ def abandon():
 
 control_garbage()
 shm_garbage()
+empty_with_fds()
 abandon()
 for _ in range(3):
     control_garbage()
