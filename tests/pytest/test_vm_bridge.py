@@ -214,8 +214,11 @@ def test_one_way_to_a_bridge_with_a_large_buffer(procs, tmp_path, kernel):
             ["--tx-buffer-size", str(BIG_BUF)])
 
 
-FLOOD_MSG = 300          # above Linux's 128 B copy-into-last-skb bound
-FLOOD_COUNT = 2000
+# (bytes a write, writes): 1-byte sends and the Linux fix's own
+# reproducer's (iperf3 --vsock -l 129, just above the 128 B that Linux
+# copies into its last skb), then 300 B writes.
+FLOODS = [(1, 5000), (129, 5000), (300, 2000)]
+FLOOD_PORT = 5002
 # Linux 6.12's second receive limit (the CVE-2026-23086 fix, 6.12.94):
 # a connection is reset once (queued skbs + 1) * SKB_TRUESIZE(0) exceeds
 # its buf_alloc, whatever the bytes: 256 KiB / 576 B on x86_64.
@@ -226,22 +229,11 @@ LINUX_MAX_SKBS = LINUX_BUF_ALLOC // LINUX_SKB_TRUESIZE     # 455
 MAX_PKTS_IN_FLIGHT = 64
 
 
-def small_packet_flood(procs, tmp_path, kernel, size, count):
-    """@count writes of @size bytes from the host, each paced so that the
-    bridge reads and sends it on its own, to a guest that leaves the
-    connection unread for 5 s. Returns the bridge's final counters and
-    how many packets the guest sent back."""
-    prepare(kernel)
-    br, vsock, uds = start_bridge(procs, tmp_path)
-    body = textwrap.dedent(f"""
-        set -u
-        echo KERNEL $(uname -r)
-        modprobe vmw_vsock_virtio_transport || exit 90
-        timeout 200 python3 {PEER} sink --port 5002 --delay 5
-        true
-    """)
-    t, res = boot(kernel, tmp_path, body, vsock, timeout=300)
-    s, _ = uds_connect(uds, 5002, timeout=250)
+def flood(uds, port, size, count):
+    """@count writes of @size bytes to the guest's @port, each paced so
+    that the bridge reads and sends it on its own; returns their
+    SHA-256."""
+    s, _ = uds_connect(uds, port, timeout=250)
     sent = hashlib.sha256()
     msg = os.urandom(size)
     t0, writes = time.monotonic(), 0
@@ -259,54 +251,55 @@ def small_packet_flood(procs, tmp_path, kernel, size, count):
     s.close()
     print(f"host wrote {writes} x {size} B in "
           f"{time.monotonic() - t0:.1f}s")
-    r = finish(t, res, br, kernel, join=320)
+    return sent.hexdigest()
+
+
+def test_small_send_floods_to_a_slow_612_guest(procs, tmp_path):
+    """Host -> a Linux 6.12 guest that leaves each connection unread for
+    5 s, in writes of 1, 129 and 300 bytes, each its own packet while the
+    guest has credit (one connection a size, one after the other): byte
+    credit alone would let thousands of such packets queue in the guest.
+    6.12 resets a connection at 455 queued skbs (256 KiB / 576 B); the
+    stack stops at 64 packets unread (max_pkts_in_flight), then merges
+    what queues behind into one packet per credit_request_ms (pkt_grace),
+    so the guest never holds more than 64 + pkt_grace packets of ours.
+    Every byte must arrive in order (a reset, 6.12's ENOBUFS, would end
+    the guest's reads early), and the wait for the reader must stay
+    quiet: what the guest sends back is its credit news, about one
+    packet per data packet at most, not a storm."""
+    kernel = "trixie"
+    prepare(kernel)
+    br, vsock, uds = start_bridge(procs, tmp_path)
+    sinks = "\n".join(
+        f"timeout 200 python3 {PEER} sink --port {FLOOD_PORT + i} --delay 5"
+        for i in range(len(FLOODS)))
+    body = textwrap.dedent("""
+        set -u
+        echo KERNEL $(uname -r)
+        modprobe vmw_vsock_virtio_transport || exit 90
+    """) + sinks + "\ntrue\n"
+    t, res = boot(kernel, tmp_path, body, vsock, timeout=400)
+    digests = [flood(uds, FLOOD_PORT + i, size, count)
+               for i, (size, count) in enumerate(FLOODS)]
+    r = finish(t, res, br, kernel, join=420)
     assert r.rc == 0, r.console[-4000:]
     st = bridge_final(br)
-    print("bridge counters:", st)
-    peers = peer_results(r.console)
-    assert len(peers) == 1, r.console[-3000:]
-    p = peers[0]
-    what = f"guest: {p}; bridge {st}"
-    assert p["ok"], what
-    assert p["received"] == size * count, what
-    assert p["sha256"] == sent.hexdigest(), what
-    # A reset (6.12's ENOBUFS) would have ended the guest's reads early:
-    # every byte, in order, is the proof there was none. (RSTs are
-    # counted anyway: they close every connection.)
     stack = stack_final(br)
-    print("bridge stack:", stack)
-    return dict(st, stack=stack)
-
-
-@every_kernel
-def test_small_packets_to_a_slow_guest_reader(procs, tmp_path, kernel):
-    """Host -> guest in 300 B writes, paced so each is read (and sent) on
-    its own, while the guest leaves the connection unread for 5 s: byte
-    credit alone would let ~870 such packets queue in the guest, where
-    6.12 allows 455 skbs (256 KiB / 576 B each) before it collapses its
-    queue or resets. Every byte must arrive, no reset, and the wait for
-    the reader must stay quiet: what the guest sends back is its credit
-    news, about one packet per data packet at most, not a storm."""
-    st = small_packet_flood(procs, tmp_path, kernel, FLOOD_MSG, FLOOD_COUNT)
-    assert st["rx_pkts"] <= 2 * FLOOD_COUNT, \
-        f"{st['rx_pkts']} packets from the guest, {FLOOD_COUNT} sends: {st}"
-
-
-@pytest.mark.parametrize("size", [1, 129], ids=["1B", "129B"])
-def test_small_send_flood_stays_under_linux_612_skb_limit(procs, tmp_path,
-                                                          size):
-    """The Linux fix's own reproducer's pattern (iperf3 --vsock -l 129),
-    and 1-byte sends, from our side to a 6.12 guest that reads nothing
-    for 5 s: 5,000 sends, each its own packet while the guest has
-    credit. 6.12 resets the connection at 455 queued skbs; the stack
-    stops at 64 packets unread (max_pkts_in_flight), then merges what
-    queues behind into one packet per credit_request_ms (pkt_grace), so
-    the guest never holds more than 64 + pkt_grace packets of ours."""
-    count = 5000
-    st = small_packet_flood(procs, tmp_path, "trixie", size, count)["stack"]
-    held = MAX_PKTS_IN_FLIGHT + st["pkt_grace"]
+    print("bridge counters:", st, "stack:", stack)
+    peers = peer_results(r.console)
+    assert len(peers) == len(FLOODS), r.console[-3000:]
+    for p, (size, count), digest in zip(peers, FLOODS, digests):
+        what = f"{size} B x {count}: guest {p}; bridge {st} {stack}"
+        assert p["ok"], what
+        assert p["received"] == size * count, what
+        assert p["sha256"] == digest, what
+    sends = sum(count for _, count in FLOODS)
+    assert st["rx_pkts"] <= 2 * sends, \
+        f"{st['rx_pkts']} packets from the guest, {sends} sends: {st}"
+    # pkt_grace over all three connections: a bound for each.
+    held = MAX_PKTS_IN_FLIGHT + stack["pkt_grace"]
     print(f"at most {held} packets unread in the guest; 6.12 resets at "
           f"{LINUX_MAX_SKBS}")
-    assert st["pkt_stalls"] > 0, f"the packet bound never engaged: {st}"
-    assert st["coalesced"] > 0, f"nothing merged: {st}"
-    assert held < LINUX_MAX_SKBS, st
+    assert stack["pkt_stalls"] > 0, f"the packet bound never engaged: {stack}"
+    assert stack["coalesced"] > 0, f"nothing merged: {stack}"
+    assert held < LINUX_MAX_SKBS, stack
