@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-test build-sanitize build-native \
-	run test test-unit test-py test-sanitize clean bench bench-quick \
+	run test test-unit test-py test-vm test-sanitize clean bench bench-quick \
 	bench-compare build-fuzz fuzz test-fuzz soak doc install test-trixie \
 	deb
 
@@ -116,9 +116,15 @@ test-sanitize: build-sanitize
 	$(SAN_ENV) VSOCK_BUILD=$(abspath $(BUILD_SAN)) $(PYTHON) -m pytest \
 		-q -m "not vm" --durations=15 $(PYTEST_ARGS) tests/pytest
 
-# Sanitizer run, fuzzers, unit tests, Debian 13 (DPDK 24.11 and the
-# packages), then pytest with its summary line.
-# Each step says how long it took.
+# The QEMU guest suites (pytest -m vm) on the normal build: make test
+# runs every other pytest module once, under the sanitizers.
+test-vm: build-test
+	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
+		--durations=25 -m vm $(PYTEST_ARGS) tests/pytest
+
+# Sanitizer run (every pytest module but the guests'), fuzzers, unit
+# tests, Debian 13 (DPDK 24.11 and the packages), then the guest suites
+# with pytest's summary line. Each step says how long it took.
 step = @t=$$(date +%s); $(MAKE) --no-print-directory $(1) && \
 	echo "make test: $(1) took $$(($$(date +%s) - t)) s"
 test: build-test build-sanitize
@@ -126,7 +132,7 @@ test: build-test build-sanitize
 	$(call step,test-fuzz)
 	$(call step,test-unit)
 	$(call step,test-trixie)
-	$(call step,test-py)
+	$(call step,test-vm)
 
 # The same code against Debian 13's DPDK 24.11, in a Debian 13 root made
 # once by mmdebstrap (cached in .cache/trixie-root): build-trixie, the
