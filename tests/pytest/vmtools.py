@@ -1,5 +1,6 @@
 """Glue between pytest and tests/vm: the guest runner, scripts for it,
 the guest kernels a test runs over."""
+import json
 import os
 import re
 import sys
@@ -59,3 +60,27 @@ def booted(console, kernel):
     assert m.group(1).startswith(series(kernel) + "."), \
         f"{kernel} guest booted Linux {m.group(1)}, not {series(kernel)}.x"
     return m.group(1)
+
+
+def one_recovery(console, cid, bad_used_id):
+    """What a guest's vsock-testpmd --mode verify --reconnect printed
+    (TP-RC, TP-RESULT) after its device broke once: one recovery, no
+    failed one, the broken connections reset and reported, nothing else
+    lost, every buffer back; @bad_used_id bad used ids counted."""
+    (rc,) = re.findall(r"TP-RC (\d+)", console)
+    (res,) = re.findall(r"TP-RESULT (\{.*\})", console)
+    d = json.loads(res)
+    # Errors there are: the connections the break reset.
+    assert rc == "1", console[-4000:]
+    assert "(recovery 1)" in console, console[-4000:]
+    dr = d["driver"]
+    assert dr["broken"] == 1 and dr["bad_used_id"] == bad_used_id, dr
+    assert dr["recoveries"] == 1 and dr["recovery_failures"] == 0, dr
+    assert d["stack"]["transport_resets"] == 1, d["stack"]
+    assert d["cid"] == cid
+    e = d["error_detail"]
+    assert e["verify_fail"] == 0 and e["send_fail"] == 0, d
+    assert e["connect_fail"] == 0 and d["errors"] == e["resets"] > 0, d
+    assert d["client"]["conns_done"] == 8, d
+    assert d["pool"]["in_use"] == d["pool"]["rx_posted"] > 0, d["pool"]
+    assert d["pool"]["ctl_in_use"] == 0, d["pool"]
