@@ -16,6 +16,8 @@ BUILD_INSTALL ?= build-install
 BUILD_NATIVE ?= build-native
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= 2
+FUZZ_RUNS ?= 0
+FUZZ_TARGETS ?=
 EAL ?= -l 0-1 --in-memory --no-pci --log-level=lib.eal:warning
 TESTPMD = $(BUILD)/apps/vsock-testpmd
 PYTEST_ARGS ?=
@@ -80,9 +82,12 @@ build-fuzz: setup
 
 # Each target FUZZ_SECONDS from the checked-in seeds, after its
 # regressions; non-zero on any finding. Prints execs and coverage.
+# A campaign: FUZZ_RUNS=10000000 (inputs per target) with FUZZ_SECONDS
+# as its bound; FUZZ_TARGETS picks targets (all five by default).
 fuzz: build-fuzz
 	$(SAN_ENV) $(PYTHON) tests/fuzz/run_fuzz.py --build $(BUILD_FUZZ) \
-		--seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+		--seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) \
+		--runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30

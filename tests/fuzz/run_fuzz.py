@@ -4,9 +4,10 @@
 For each target: replay tests/fuzz/regressions/<target>/ (inputs that
 once found a bug), then fuzz for --seconds from a fresh copy of the
 checked-in seeds (tests/fuzz/corpus/<target>/, never modified), at most
---jobs targets at a time. Prints execs and coverage (libFuzzer's final
-cov:/ft:) per target, and execs per CPU second (the machine may be
-shared); exits 1 when any target found something (crash,
+--jobs targets at a time (or until --runs inputs each, for a campaign;
+the grown corpus stays in <build>/fuzz-work/<target>/corpus). Prints
+execs and coverage (libFuzzer's final cov:/ft:) per target, and execs
+per CPU second (the machine may be shared); exits 1 when any target found something (crash,
 sanitizer report, leak, timeout), naming the input it saved.
 """
 import argparse
@@ -48,7 +49,7 @@ def parse(log):
 
 
 class Run:
-    def __init__(self, exe, target, work, seconds):
+    def __init__(self, exe, target, work, seconds, runs):
         self.target = target
         self.work = work
         self.corpus = os.path.join(work, "corpus")
@@ -58,9 +59,10 @@ class Run:
         self.log = open(self.log_path, "w")
         self.deadline = time.time() + seconds + 120
         self.cpu = 0.0
+        limit = ["-runs=%d" % runs] if runs else []
         self.proc = subprocess.Popen(
-            [exe, "-max_total_time=%d" % seconds,
-             "-artifact_prefix=" + work + "/"] + OPTS + [self.corpus],
+            [exe, "-max_total_time=%d" % seconds] + limit +
+            ["-artifact_prefix=" + work + "/"] + OPTS + [self.corpus],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
 
     def poll(self):
@@ -97,6 +99,9 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=0,
+                    help="stop each target after this many inputs "
+                    "(--seconds still bounds it)")
     ap.add_argument("targets", nargs="*", default=TARGETS)
     a = ap.parse_args()
 
@@ -116,9 +121,10 @@ def main():
     while pending or running:
         while pending and len(running) < a.jobs:
             t = pending.pop(0)
-            print("fuzz %s: %d s" % (t, a.seconds), flush=True)
+            print("fuzz %s: %d s%s" % (t, a.seconds, ", %d runs" % a.runs
+                                        if a.runs else ""), flush=True)
             running.append(Run(exes[t], t, os.path.join(workroot, t),
-                               a.seconds))
+                               a.seconds, a.runs))
         time.sleep(0.5)
         for r in list(running):
             if r.poll() is None:
