@@ -56,8 +56,9 @@ def guest_body(src):
         retry() {{ for i in $(seq 100); do "$@" && return 0; sleep 0.2; done; return 1; }}
         ms() {{ echo $(( $(date +%s%N) / 1000000 )); }}
         timed() {{
-            local tag=$1 t0 rc; shift; t0=$(ms); "$@"; rc=$?
+            local tag=$1 t0 rc; shift; t0=$(ms); "$@" 2> /tmp/t.err; rc=$?
             echo "TIME $tag rc $rc ms $(( $(ms) - t0 ))"
+            sed "s/^/ERR $tag /" /tmp/t.err
         }}
         # A client killed mid-copy (kill -9 while nbdcopy still runs:
         # 137) must leave the server and vsockd serving the next one.
@@ -134,6 +135,7 @@ def test_nbd_and_qemu_ga_under_the_preload(tmp_path):
         for way in ("IN", "OUT"):
             m = re.search(f"TIME {tag}-{way} rc (\\d+) ms (\\d+)", c)
             assert m and m.group(1) == "0", (tag, way, c[-4000:])
+            assert f"ERR {tag}-{way} " not in c, (tag, way, c[-4000:])
             ms = max(int(m.group(2)), 1)
             figures.append((f"{tag}-{way}", what, ms, NBD_MB * 1000 / ms))
     m = re.search(r"QGA guest-info version (\S+) commands (\d+)", c)
