@@ -189,12 +189,13 @@ report(struct tp_ctx *t, struct virtio_vsock_dev *dev, double seconds)
 		", \"events\": %" PRIu64 ", \"bad_events\": %" PRIu64
 		", \"broken\": %" PRIu64 ", \"recoveries\": %" PRIu64
 		", \"recovery_failures\": %" PRIu64 ", \"tx_dead\": %" PRIu64
-		", \"bad_replies\": %" PRIu64 ", \"packed\": %s"
+		", \"bad_replies\": %" PRIu64 ", \"status_lost\": %" PRIu64
+		", \"packed\": %s"
 		", \"event_idx\": %s}}\n", ds.rx_pkts, ds.tx_pkts,
 		ds.rx_bad_len, ds.bad_used_id, ds.rx_nombuf, ds.tx_full,
 		ds.kicks, ds.bad_used_idx, ds.events, ds.bad_events, ds.broken,
 		ds.recoveries, ds.recovery_failures, ds.tx_dead,
-		ds.bad_replies,
+		ds.bad_replies, ds.status_lost,
 		dev != NULL && (virtio_vsock_features(dev) &
 		VIRTIO_VSOCK_FEATURE_RING_PACKED) ? "true" : "false",
 		dev != NULL && (virtio_vsock_features(dev) &

@@ -19,34 +19,46 @@ from vmtools import (booted, every_kernel, guest, one_recovery, prepare,
 pytestmark = pytest.mark.vm
 
 ADDR = "0000:00:05.0"
+# Behind a PCIe root port the function is a PCIe endpoint, with a
+# function-level reset (QEMU's virtio-pci there offers FLR).
+PORT_ADDR = "0000:01:00.0"
 ECHO = 5000
-# Bind the function to vfio-pci and give EAL its hugepages.
-BIND = f"""
+# Bind the function ADDR to vfio-pci and give EAL its hugepages.
+BIND = """
     set -u
     echo KERNEL $(uname -r)
-    D=/sys/bus/pci/devices/{ADDR}
+    ADDR={addr}
+    D=/sys/bus/pci/devices/{addr}
     echo "DEVICE $(cat $D/vendor):$(cat $D/device)"
     modprobe vfio_iommu_type1 && modprobe vfio-pci || exit 90
-    [ -e $D/driver ] && echo {ADDR} > $D/driver/unbind
+    [ -e $D/driver ] && echo $ADDR > $D/driver/unbind
     echo vfio-pci > $D/driver_override
-    echo {ADDR} > /sys/bus/pci/drivers_probe
+    echo $ADDR > /sys/bus/pci/drivers_probe
     echo "BOUND $(basename $(readlink $D/driver))"
     echo 300 > /proc/sys/vm/nr_hugepages
     mount -t hugetlbfs nodev /dev/hugepages
 """
 
 
-def run_guest(tmp_path, vsock, body, kernel=guest.DEFAULT_KERNEL):
+def run_guest(tmp_path, vsock, body, kernel=guest.DEFAULT_KERNEL,
+              root_port=False):
     """Boot a @kernel guest whose 00:05.0 is a vhost-user-vsock-pci served
-    on @vsock, bind it and run @body."""
-    r = guest.run(script(tmp_path, textwrap.dedent(BIND) +
+    on @vsock (01:00.0 behind a PCIe root port at 00:05.0 with
+    @root_port), bind it and run @body."""
+    where = "addr=05.0"
+    ports = []
+    if root_port:
+        where = "bus=rp0,addr=0"
+        ports = ["-device", "pcie-root-port,id=rp0,chassis=1,addr=05.0"]
+    addr = PORT_ADDR if root_port else ADDR
+    r = guest.run(script(tmp_path, textwrap.dedent(BIND).format(addr=addr) +
                          textwrap.dedent(body)),
                   timeout=600, memfd=True, append="intel_iommu=on",
                   kernel=kernel,
                   qemu_args=["-device", "intel-iommu,intremap=on",
-                             "-chardev", f"socket,id=c0,path={vsock}",
-                             "-device", "vhost-user-vsock-pci,chardev=c0,"
-                             "disable-legacy=on,addr=05.0"])
+                             "-chardev", f"socket,id=c0,path={vsock}"] +
+                  ports + ["-device", "vhost-user-vsock-pci,chardev=c0,"
+                           f"disable-legacy=on,{where}"])
     print(r.console[-6000:])
     assert r.rc == 0, r.console[-4000:]
     booted(r.console, kernel)
@@ -129,6 +141,61 @@ def test_pci_device_reset_after_it_broke_its_ring(procs, tmp_path):
     """
     r = run_guest(tmp_path, vsock, body)
     one_recovery(r.console, 3, bad_used_id=1)
+    assert host.alive(), host.err
+    host.stop()
+    h = host.json()
+    assert h["errors"] == 0 and h["resets"]["transport"] > 0, h
+
+
+def test_pci_function_reset_under_the_driver(procs, tmp_path):
+    """The guest kernel resets the function under the driver while verify
+    runs (sysfs reset: a PCIe function-level reset, QEMU resets the
+    virtio device and stops the vhost-user rings). The device's status
+    no longer reads DRIVER_OK; the driver sees it within its 2 ms status
+    poll (poll mode takes no config interrupt), counts status_lost,
+    resets the connections, sets the device up again, and verify carries
+    on byte for byte. Until the kernel has finished the reset (100 ms,
+    then the function's config space restored) the device answers
+    nothing: those attempts fail, each logged, and back off; the device
+    must come back before the driver would give up (8 in a row)."""
+    vsock = str(tmp_path / "vhost.sock")
+    host = Background([TESTPMD] + EAL + [
+        "--", "--dev", "none", "--h2g", f"{vsock},cid=3",
+        "--mode", "echo", "--port", str(ECHO), "--duration", "0",
+        "--json"], "host")
+    procs.append(host)
+    wait_for_path(vsock, host)
+    tp = (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
+          f"--log-level=lib.eal:warning -a {PORT_ADDR} -- "
+          f"--dev pci:{PORT_ADDR} --nb-mbufs 4096 --json")
+    body = f"""
+        echo "RESET-METHOD $(cat $D/reset_method)"
+        timeout 400 {tp} --mode verify --peer 2 --port {ECHO} --conns 8 \\
+            --size 1-4096 --reconnect --duration 12 \\
+            > /tmp/tp.out 2> /tmp/tp.err &
+        T=$!
+        # Reset while data flows: after testpmd's first progress line
+        # (once a second on stderr) with messages received.
+        for i in $(seq 900); do
+            grep -q "msgs tx [1-9][0-9]* rx [1-9]" /tmp/tp.err && break
+            sleep 0.1
+        done
+        echo 1 > $D/reset && echo "FUNCTION-RESET done"
+        wait $T
+        echo "TP-RC $?"
+        echo "TP-RESULT $(grep '^{{' /tmp/tp.out)"
+        grep virtio_vsock /tmp/tp.err
+    """
+    r = run_guest(tmp_path, vsock, body, root_port=True)
+    assert re.search(r"RESET-METHOD .*\bflr\b", r.console), r.console[-4000:]
+    assert "FUNCTION-RESET done" in r.console, r.console[-4000:]
+    assert "it was reset under the driver" in r.console, r.console[-4000:]
+    d = one_recovery(r.console, 3, bad_used_id=0, max_failures=7)
+    assert d["driver"]["status_lost"] == 1, d["driver"]
+    fails = d["driver"]["recovery_failures"]
+    assert r.console.count("recovery failed: ") == fails, r.console[-4000:]
+    print(f"function reset: {fails} attempts failed before the device "
+          "answered again")
     assert host.alive(), host.err
     host.stop()
     h = host.json()

@@ -340,6 +340,7 @@ vv_port_xstats(void *priv, struct vsock_port_xstat *xs, unsigned int n)
 		VV_XSTAT(kicks), VV_XSTAT(events), VV_XSTAT(rx_posted),
 		VV_XSTAT(bad_events), VV_XSTAT(broken), VV_XSTAT(recoveries),
 		VV_XSTAT(recovery_failures), VV_XSTAT(tx_dead),
+		VV_XSTAT(status_lost),
 #undef VV_XSTAT
 	};
 	unsigned int i;

@@ -95,6 +95,12 @@ struct virtio_vsock_stats {
 	 * flags, size or contents): that set-up or reconnect failed.
 	 */
 	uint64_t bad_replies;
+	/**
+	 * Times a PCI device's status no longer read as the driver left it
+	 * (reset under the driver, or DEVICE_NEEDS_RESET): it is then
+	 * counted in broken and recovered like one.
+	 */
+	uint64_t status_lost;
 };
 
 /**

@@ -67,6 +67,7 @@
 #define VST_DRIVER 2
 #define VST_DRIVER_OK 4
 #define VST_FEATURES_OK 8
+#define VST_NEEDS_RESET 64
 #define VST_FAILED 128
 
 struct pci_dev {
@@ -503,6 +504,32 @@ pci_stop(struct virtio_vsock_dev *dev)
 }
 
 /*
+ * A device reset under the driver (a function reset, the platform's) or
+ * one that asks for a reset (DEVICE_NEEDS_RESET, virtio 1.2 2.1.2) no
+ * longer reads the status we left. Poll mode takes no config interrupt
+ * to hear it; one register read every VV_CTRL_POLL_US does. The device
+ * is then broken like one that broke a ring: the stack hears
+ * TRANSPORT_RESET, and the device is reset and set up again.
+ */
+static int
+pci_ctrl_poll(struct virtio_vsock_dev *dev)
+{
+	struct pci_dev *p = dev->tpriv;
+	uint8_t st = cr8(p, VPCI_STATUS);
+	char why[64];
+
+	if ((st & (VST_DRIVER_OK | VST_NEEDS_RESET | VST_FAILED)) ==
+			VST_DRIVER_OK)
+		return 0;
+	dev->stats.status_lost++;
+	snprintf(why, sizeof(why), "status 0x%02x: %s", st,
+		(st & VST_NEEDS_RESET) ? "it needs a reset" :
+		"it was reset under the driver");
+	virtio_vsock_broken(dev, why);
+	return 0;
+}
+
+/*
  * Device reset (status 0, read back as 0: the device touches none of our
  * memory, virtio 1.2 4.1.4.3.2), then ACKNOWLEDGE and DRIVER as at open
  * (3.1.1); the features follow, then the CID from the config space, the
@@ -538,6 +565,7 @@ const struct virtio_vsock_transport_ops virtio_vsock_pci_ops = {
 	.stop = pci_stop,
 	.release = pci_release,
 	.queue_max = pci_queue_max,
+	.ctrl_poll = pci_ctrl_poll,
 	.reset = pci_reinit,
 	.extra_features = 1ULL << VIRTIO_F_ACCESS_PLATFORM,
 };

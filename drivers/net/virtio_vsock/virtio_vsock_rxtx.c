@@ -41,7 +41,7 @@ virtio_vsock_broken(struct virtio_vsock_dev *dev, const char *why)
 		return;
 	dev->broken = true;
 	dev->stats.broken++;
-	VV_LOG_RL(ERR, "%s: device broke the ring protocol (%s): its rings "
+	VV_LOG_RL(ERR, "%s: device broken (%s): its rings "
 		"are no longer trusted", dev->name, why);
 }
 
