@@ -545,92 +545,120 @@ vd_reply(struct vd_app *a, const struct vsl_rep *rep, int fd)
 		(ssize_t)sizeof(*rep) ? 0 : -1;
 }
 
-/* Returns false when the application is gone or must go. */
-static bool
-vd_app_read(struct vd_app *a)
+/*
+ * Handle one message the application sent: @n bytes at @raw (@cut: the
+ * message or its descriptors did not fit), with the descriptors @fds it
+ * carried, which are the handler's (used or closed); then answer it.
+ * Returns false when the application must go.
+ */
+bool
+vd_app_request(struct vd_app *a, const void *raw, size_t n, bool cut,
+		int *fds, int nfds)
+{
+	struct vsl_rep rep = { 0 };
+	struct vsl_req q;
+	int out_fd = -1, r;
+
+	/*
+	 * The end, or an empty message (SEQPACKET cannot tell them apart):
+	 * either way the application goes, and the descriptors an empty
+	 * message carried are closed.
+	 */
+	if (n == 0) {
+		vd_close_fds(fds, nfds);
+		return false;
+	}
+	a->cnt.rpcs++;
+	if (n != sizeof(q) || cut) {
+		vd_close_fds(fds, nfds);
+		a->cnt.bad_request++;
+		a->bad++;
+		rep.status = -EINVAL;
+	} else {
+		memcpy(&q, raw, sizeof(q));
+		rep.status = vd_rpc(a, &q, fds, nfds, &rep, &out_fd);
+	}
+	/*
+	 * What the request changed is in the slots before the reply leaves:
+	 * an application that took the last queued connection must not read
+	 * the listener as readable still.
+	 */
+	vd_flush();
+	r = vd_reply(a, &rep, out_fd);
+	if (out_fd >= 0)
+		close(out_fd);
+	if (r != 0 || a->bad > VD_MAX_BAD_REQUESTS) {
+		if (a->bad > VD_MAX_BAD_REQUESTS) {
+			vd.apps_dropped++;
+			VD_LOG(WARNING, "application %s pid %d: too many bad "
+				"requests, disconnected\n", a->comm,
+				(int)a->pid);
+		}
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One message from @a's control socket into @raw (@size bytes), and the
+ * descriptors it carried into @fds (VD_MAX_FDS; more are closed). Returns
+ * recvmsg()'s result, errno set when negative.
+ */
+static ssize_t
+vd_app_recv(struct vd_app *a, void *raw, size_t size, int *fds, int *nfds,
+		bool *cut)
 {
 	union {
 		char buf[CMSG_SPACE(VD_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct vsl_req q;
-	char raw[sizeof(q) + 1];
-	struct iovec iov = { .iov_base = raw, .iov_len = sizeof(raw) };
-	struct msghdr mh;
+	struct iovec iov = { .iov_base = raw, .iov_len = size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *cm;
-	int fds[VD_MAX_FDS], nfds, i, out_fd, r;
+	ssize_t n;
+
+	*nfds = 0;
+	n = recvmsg(a->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k, cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET ||
+				cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < cnt; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int),
+				sizeof(int));
+			if (*nfds < VD_MAX_FDS)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	*cut = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	return n;
+}
+
+/* Returns false when the application is gone or must go. */
+static bool
+vd_app_read(struct vd_app *a)
+{
+	char raw[sizeof(struct vsl_req) + 1];
+	int fds[VD_MAX_FDS], nfds, i;
+	bool cut;
 	ssize_t n;
 
 	for (i = 0; i < VD_RPC_BURST; i++) {
-		struct vsl_rep rep = { 0 };
-
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		n = recvmsg(a->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = vd_app_recv(a, raw, sizeof(raw), fds, &nfds, &cut);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR;
-		nfds = 0;
-		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-				cm = CMSG_NXTHDR(&mh, cm)) {
-			size_t k, cnt;
-
-			if (cm->cmsg_level != SOL_SOCKET ||
-					cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (k = 0; k < cnt; k++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int),
-					sizeof(int));
-				if (nfds < VD_MAX_FDS)
-					fds[nfds++] = fd;
-				else
-					close(fd);
-			}
-		}
-		/*
-		 * The end, or an empty message (SEQPACKET cannot tell them
-		 * apart): either way the application goes, and the
-		 * descriptors an empty message carried are closed.
-		 */
-		if (n == 0) {
-			vd_close_fds(fds, nfds);
+		if (!vd_app_request(a, raw, (size_t)n, cut, fds, nfds))
 			return false;
-		}
-		a->cnt.rpcs++;
-		out_fd = -1;
-		if (n != (ssize_t)sizeof(q) ||
-				(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-			vd_close_fds(fds, nfds);
-			a->cnt.bad_request++;
-			a->bad++;
-			rep.status = -EINVAL;
-		} else {
-			memcpy(&q, raw, sizeof(q));
-			rep.status = vd_rpc(a, &q, fds, nfds, &rep, &out_fd);
-		}
-		/*
-		 * What the request changed is in the slots before the reply
-		 * leaves: an application that took the last queued
-		 * connection must not read the listener as readable still.
-		 */
-		vd_flush();
-		r = vd_reply(a, &rep, out_fd);
-		if (out_fd >= 0)
-			close(out_fd);
-		if (r != 0 || a->bad > VD_MAX_BAD_REQUESTS) {
-			if (a->bad > VD_MAX_BAD_REQUESTS) {
-				vd.apps_dropped++;
-				VD_LOG(WARNING, "application %s pid %d: too "
-					"many bad requests, disconnected\n",
-					a->comm, (int)a->pid);
-			}
-			return false;
-		}
 	}
 	return true;
 }

@@ -242,6 +242,8 @@ int vd_ctl_open(void);
 struct vd_app *vd_app_attach(int fd, const struct ucred *cr);
 void vd_ctl_close(void);
 void vd_ctl_poll(void);
+bool vd_app_request(struct vd_app *a, const void *raw, size_t n, bool cut,
+		int *fds, int nfds);
 void vd_app_free_all(void);
 
 /* sock.c */

@@ -6,11 +6,17 @@
  * port; this file stands in for main.c (the daemon's state and its loop)
  * and plays both the application and the peer of its connections.
  *
- * The input's first byte sets the application's credentials (root or not);
- * the rest is a sequence of commands:
- *  - a request on the control socket (sendmsg): any op, slot, type, CID,
- *    port, argument and value, short or long, with the file descriptors
- *    the op wants, none, one that is no eventfd, or two;
+ * The input's first byte sets the application's credentials (bit 0: root
+ * or not) and how its requests reach the daemon (bit 1): through the
+ * control socket (sendmsg, vd_ctl_poll()'s recvmsg), or handed in-process
+ * to vd_app_request(), what vd_ctl_poll() calls with each message it
+ * reads, which answers on the socket all the same. A system call costs
+ * some 2 us on this VM, most of a run through the socket; the socket's
+ * own parsing (descriptors, short, long and empty messages) is what the
+ * runs through it are for. The rest is a sequence of commands:
+ *  - a request (either way): any op, slot, type, CID, port, argument and
+ *    value, short or long, with the file descriptors the op wants, none,
+ *    one that is no eventfd, or two;
  *  - segment writes as an application would make them: bytes (or SEQPACKET
  *    records, well-formed or not) into a slot's tx ring and tx_head moved
  *    on, rx_tail moved (by what is there, by anything), doorbells pushed
@@ -22,7 +28,8 @@
  *    application hanging up.
  *
  * Every run attaches a new application (a socket pair, as the listening
- * socket's accept would give) to a daemon set up once, and ends with the
+ * socket's accept would give; in-process a copy of one made once, since
+ * nothing goes through it) to a daemon set up once, and ends with the
  * application gone, the daemon's stop path (vd_app_free_all()) and the
  * stack flushed. Findings: a crash, a sanitizer report, or anything still
  * out after that: an application, a socket, a bound port, a listener, a
@@ -69,8 +76,31 @@
 struct vd_daemon vd = { .lfd = -1, .epfd = -1 };
 RTE_LOG_REGISTER(vd_logtype, vsock.vsockd, INFO);
 
+/* A request the daemon is handed in-process, in order. */
+struct fz_req {
+	uint8_t raw[sizeof(struct vsl_req) + 8];
+	uint8_t len;
+	uint8_t nfds;
+	int fds[FZ_FDS_MAX];	/* the harness's: each handed as a copy */
+};
+
 struct fz {
 	int app_fd;		/* the application's end; -1 once it hung up */
+	/*
+	 * Requests go in-process (the input's first byte says): handed to
+	 * vd_app_request() where vd_ctl_poll() would read them, in order,
+	 * VD_RPC_BURST a round, and the hang-up after them; else through
+	 * the socket.
+	 */
+	bool direct;
+	unsigned int q_head, q_len;
+	struct fz_req q[FZ_REQS_MAX + 1];
+	/*
+	 * In-process, the daemon's end is a copy of pair[0], made once, and
+	 * its replies on it (reply_fd) are taken by __wrap_sendmsg().
+	 */
+	int pair[2];
+	int reply_fd;
 	/* Messages (and the hang-up) the daemon has still to read. */
 	unsigned int ctl_pending;
 	unsigned int unread;	/* requests sent since replies were read */
@@ -82,7 +112,7 @@ struct fz {
 	struct fz_port port;	/* the peer is played here too */
 };
 
-static struct fz fz = { .app_fd = -1 };
+static struct fz fz = { .app_fd = -1, .reply_fd = -1 };
 
 /* ---- the segment's memory ---- */
 
@@ -126,6 +156,33 @@ __wrap_munmap(void *addr, size_t len)
 		return __real_munmap(addr, len);
 	seg_busy = false;
 	return 0;
+}
+
+/*
+ * The daemon's replies to an application whose requests are handed
+ * in-process: taken whole, as its end of the socket would take them and
+ * as drain_replies() would read them (unseen; a descriptor one carries is
+ * the daemon's to close, as after a real send), refused once it hung up
+ * (EPIPE, as the socket would). A system call costs some 2 us on this
+ * VM, and most requests have a reply.
+ */
+ssize_t __real_sendmsg(int fd, const struct msghdr *mh, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *mh, int flags);
+
+ssize_t
+__wrap_sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	size_t i, n = 0;
+
+	if (fd < 0 || fd != fz.reply_fd)
+		return __real_sendmsg(fd, mh, flags);
+	if (fz.app_fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	for (i = 0; i < mh->msg_iovlen; i++)
+		n += mh->msg_iov[i].iov_len;
+	return (ssize_t)n;
 }
 
 static void
@@ -218,9 +275,40 @@ drain_replies(void)
 }
 
 /*
+ * The requests handed in-process, as vd_ctl_poll() reads them from the
+ * socket: in order, VD_RPC_BURST a round, each with copies of the
+ * descriptors it carries (the kernel's SCM_RIGHTS makes copies too).
+ * One that tells the application to go drops it, and the rest with it,
+ * as vd_ctl_poll() does (at its sweep: the round's poll below).
+ */
+static void
+ctl_direct(struct vd_app *a)
+{
+	int fds[FZ_FDS_MAX];
+	struct fz_req *r;
+	unsigned int i, k;
+
+	for (i = 0; i < VD_RPC_BURST && fz.q_head < fz.q_len; i++) {
+		r = &fz.q[fz.q_head++];
+		for (k = 0; k < r->nfds; k++) {
+			fds[k] = fcntl(r->fds[k], F_DUPFD_CLOEXEC, 0);
+			if (fds[k] < 0)
+				abort();
+		}
+		if (!vd_app_request(a, r->raw, r->len, false, fds, r->nfds)) {
+			a->dead = true;
+			fz.q_head = fz.q_len;
+			fz.ctl_pending++;
+		}
+	}
+}
+
+/*
  * One round of main.c's vd_loop(). Its slow part reads the control
  * socket; here only when the application sent something or hung up:
- * with nothing to read it is two syscalls that find nothing.
+ * with nothing to read it is two syscalls that find nothing. Requests
+ * handed in-process come first: the hang-up that follows them is read
+ * once they are all handled.
  */
 static void
 daemon_round(void)
@@ -230,8 +318,11 @@ daemon_round(void)
 	vsock_stack_poll(vd.stack);
 	vd_apps_poll();
 	a = TAILQ_FIRST(&vd.apps);
+	if (fz.q_head < fz.q_len)
+		ctl_direct(a);
 	/* A detached application is released there too. */
-	if (fz.ctl_pending > 0 || (a != NULL && a->gone)) {
+	if (fz.q_head == fz.q_len &&
+			(fz.ctl_pending > 0 || (a != NULL && a->gone))) {
 		/* It reads VD_RPC_BURST at most: the rest next round. */
 		fz.ctl_pending -= RTE_MIN(fz.ctl_pending, VD_RPC_BURST);
 		vd_ctl_poll();
@@ -307,6 +398,27 @@ send_req(const void *q, size_t len, const int *fds, int nfds)
 }
 
 /*
+ * A request for ctl_direct(): what send_req() would have sent, unless
+ * the daemon has closed its end (sendmsg() would fail).
+ */
+static void
+queue_req(const void *q, size_t len, const int *fds, int nfds)
+{
+	struct vd_app *a = TAILQ_FIRST(&vd.apps);
+	struct fz_req *r = &fz.q[fz.q_len];
+
+	if (a == NULL || a->gone)
+		return;
+	fz.q_len++;
+	r->len = (uint8_t)len;
+	r->nfds = (uint8_t)nfds;
+	if (len > 0)
+		memcpy(r->raw, q, len);
+	if (nfds > 0)
+		memcpy(r->fds, fds, nfds * sizeof(int));
+}
+
+/*
  * how: bit 7 any op (else a valid one), bit 6 a length of the input's
  * (else the struct's), bits 4-5 the descriptors (those the op wants, none,
  * a non-eventfd instead, or one more), bit 3 any HELLO version.
@@ -346,7 +458,10 @@ cmd_request(struct fz_in *in)
 		break;
 	}
 	memcpy(raw, &q, sizeof(q));
-	send_req(raw, len, fds, nfds);
+	if (fz.direct)
+		queue_req(raw, len, fds, nfds);
+	else
+		send_req(raw, len, fds, nfds);
 }
 
 /* ---- the segment, as the application writes it ---- */
@@ -540,15 +655,25 @@ app_attach(uint8_t cfg)
 	int sv[2];
 
 	cr.uid = cr.gid = (cfg & 1) ? 0 : 1000;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0, sv) != 0)
+	fz.direct = (cfg & 2) != 0;
+	if (fz.direct) {
+		/* The daemon closes its end when the application goes. */
+		sv[0] = fcntl(fz.pair[0], F_DUPFD_CLOEXEC, 0);
+		sv[1] = fz.pair[1];
+		if (sv[0] < 0)
+			abort();
+	} else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0, sv) != 0) {
 		abort();
+	}
 	a = vd_app_attach(sv[0], &cr);
 	if (a == NULL)
 		abort();
 	snprintf(a->comm, sizeof(a->comm), "fuzz");
 	fz.app_fd = sv[1];
+	fz.reply_fd = fz.direct ? sv[0] : -1;
 	fz.ctl_pending = fz.unread = 0;
+	fz.q_head = fz.q_len = 0;
 }
 
 static void
@@ -556,9 +681,14 @@ app_hang_up(void)
 {
 	if (fz.app_fd < 0)
 		return;
-	close(fz.app_fd);
+	if (fz.direct) {
+		/* What recvmsg() returns after what came before: 0 bytes. */
+		queue_req(NULL, 0, NULL, 0);
+	} else {
+		close(fz.app_fd);
+		fz.ctl_pending++;
+	}
 	fz.app_fd = -1;
-	fz.ctl_pending++;
 }
 
 static int
@@ -667,7 +797,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	daemon_setup();
 	fz.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	fz.notfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fz.efd < 0 || fz.notfd < 0)
+	if (fz.efd < 0 || fz.notfd < 0 || socketpair(AF_UNIX,
+			SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+			fz.pair) != 0)
 		abort();
 	fz.fd_mark = lowest_free_fd();
 	fz.pid = getpid();

@@ -104,8 +104,11 @@ def rx_device():
 
 
 def vsockd_app():
-    # cfg (bit 0: root), then commands (fuzz_vsockd_app.c): 0 request,
-    # 1 tx ring, 2 rx ring, 3 doorbell/scribble, 4 peer packet, 5 round.
+    # cfg (bit 0: root, bit 1: requests in-process, not through the
+    # socket), then commands (fuzz_vsockd_app.c): 0 request, 1 tx ring,
+    # 2 rx ring, 3 doorbell/scribble, 4 peer packet, 5 round. Each seed
+    # in-process; two through the socket too.
+    DIRECT = 2
     HELLO, SOCKET, BIND, LISTEN, ACCEPT, CONNECT, SHUTDOWN_, CLOSE, \
         SETOPT = range(1, 10)
     ANY, LOCAL, HOST = 0, 1, 2          # CID selectors
@@ -133,31 +136,33 @@ def vsockd_app():
         return b
     rnd, later, hang_up = bytes([5]), bytes([0x86]), bytes([0x87])
     hello = req(HELLO) + rnd
-    write("vsockd_app", "stream_accept",
-          bytes([1]) + hello + req(SOCKET) + req(BIND, port=0) +
-          req(LISTEN, arg=4) + rnd + peer(0, 7) + rnd +
-          req(ACCEPT, arg=1) + rnd + peer(1, 1, data=b"0123456789") +
-          rnd + rx(1) + rnd + tx(1, b"hello") + rnd +
-          req(SHUTDOWN_, slot=1, arg=2) + rnd + req(CLOSE, slot=1) + rnd +
-          req(CLOSE) + rnd)
+    stream_accept = hello + req(SOCKET) + req(BIND, port=0) + \
+        req(LISTEN, arg=4) + rnd + peer(0, 7) + rnd + \
+        req(ACCEPT, arg=1) + rnd + peer(1, 1, data=b"0123456789") + \
+        rnd + rx(1) + rnd + tx(1, b"hello") + rnd + \
+        req(SHUTDOWN_, slot=1, arg=2) + rnd + req(CLOSE, slot=1) + rnd + \
+        req(CLOSE) + rnd
+    write("vsockd_app", "stream_accept", bytes([1 | DIRECT]) + stream_accept)
+    write("vsockd_app", "stream_accept_socket", bytes([1]) + stream_accept)
     write("vsockd_app", "seqpacket_connect",
-          bytes([0]) + hello + req(SOCKET, slot=2, typ=SEQPACKET) +
+          bytes([DIRECT]) + hello + req(SOCKET, slot=2, typ=SEQPACKET) +
           req(CONNECT, slot=2, cid=HOST, port=1, arg=1000) + rnd +
           peer(2, 0) + rnd + tx(2, b"abcd", rec=True) + rnd +
           peer(2, 1, flags=3, data=b"xyz") + rnd + rx(2) + rnd +
           req(SETOPT, slot=2, arg=1, val=100000) + rnd + later + hang_up)
     write("vsockd_app", "local_pair",
-          bytes([0]) + hello + req(SOCKET) + req(BIND, port=2) +
+          bytes([DIRECT]) + hello + req(SOCKET) + req(BIND, port=2) +
           req(LISTEN, arg=1) + req(SOCKET, slot=1) +
           req(CONNECT, slot=1, cid=LOCAL, port=2) + rnd + rnd +
           req(ACCEPT, arg=2) + rnd + tx(1, b"over the local path") +
           rnd + rnd + rx(2) + rnd + req(CLOSE, slot=1, arg=1) + rnd +
           req(CLOSE, slot=2) + rnd)
-    write("vsockd_app", "garbage",
-          bytes([0]) + req(SOCKET) + hello + req(HELLO) +
-          bytes([3, 0, 9, 0, 0, 0]) + bytes([3, 1, 0xff, 0, 0, 0]) +
-          bytes([3, 3, 64, 0, 0, 0, 1, 2, 3, 4]) + rnd +
-          req(SOCKET, typ=3) + rnd)
+    garbage = req(SOCKET) + hello + req(HELLO) + \
+        bytes([3, 0, 9, 0, 0, 0]) + bytes([3, 1, 0xff, 0, 0, 0]) + \
+        bytes([3, 3, 64, 0, 0, 0, 1, 2, 3, 4]) + rnd + \
+        req(SOCKET, typ=3) + rnd
+    write("vsockd_app", "garbage", bytes([DIRECT]) + garbage)
+    write("vsockd_app", "garbage_socket", bytes([0]) + garbage)
 
 
 if __name__ == "__main__":
