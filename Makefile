@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 PYTHON ?= /usr/bin/python3
 
 .PHONY: all setup build build-test build-sanitize build-native \
-	run test test-unit test-py test-vm test-sanitize clean bench bench-quick \
+	run test test-unit test-py test-vm test-long test-sanitize clean bench bench-quick \
 	bench-compare build-fuzz fuzz test-fuzz soak doc install test-trixie \
 	deb
 
@@ -122,10 +122,15 @@ test-sanitize: build-sanitize
 		-q -m "not vm" --durations=15 $(PYTEST_ARGS) tests/pytest
 
 # The QEMU guest suites (pytest -m vm) on the normal build: make test
-# runs every other pytest module once, under the sanitizers.
+# runs every other pytest module once, under the sanitizers. Those
+# marked long (a quarter of an hour each here) run in make test-long.
 test-vm: build-test
 	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
-		--durations=25 -m vm $(PYTEST_ARGS) tests/pytest
+		--durations=25 -m "vm and not long" $(PYTEST_ARGS) tests/pytest
+
+test-long: build-test
+	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
+		--durations=25 -m long $(PYTEST_ARGS) tests/pytest
 
 # Sanitizer run (every pytest module but the guests'), fuzzers, unit
 # tests, Debian 13 (DPDK 24.11 and the packages), then the guest suites

@@ -376,8 +376,9 @@ class Result:
 
 
 def qemu_cmd(command, mem="2G", smp=2, memfd=False, machine="q35",
-             qemu_args=(), append="", kernel=DEFAULT_KERNEL):
-    """The QEMU command line that boots a @kernel guest and runs @command."""
+             qemu_args=(), append="", kernel=DEFAULT_KERNEL, cpu="max"):
+    """The QEMU command line that boots a @kernel guest on a @cpu model and
+    runs @command."""
     vmlinuz, _ = kernel_image(kernel)
     enc = base64.b64encode(command.encode()).decode()
     line = (f"console=ttyS0 loglevel=3 quiet panic=-1 {append} "
@@ -388,7 +389,7 @@ def qemu_cmd(command, mem="2G", smp=2, memfd=False, machine="q35",
                          "the host's /tmp at the same path)")
     m = machine + (",memory-backend=mem" if memfd else "")
     cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi",
-           "-machine", m, "-cpu", "max", "-smp", str(smp), "-m", mem,
+           "-machine", m, "-cpu", cpu, "-smp", str(smp), "-m", mem,
            "-nodefaults", "-display", "none", "-serial", "stdio",
            "-monitor", "none", "-no-reboot",
            "-kernel", vmlinuz,

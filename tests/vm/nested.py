@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Run in a first guest (L1): boot a second guest (L2) inside it with the
 same kernel (the one L1 runs) and initramfs, or L2_KERNEL's (a
-guest.KERNELS name), and stream its console, prefixed. Exits with L2's
+guest.KERNELS name), on L2_CPU's model (QEMU's, max by default), and
+stream its console, prefixed. Exits with L2's
 command status (125 when there was none).
 
 usage: nested.py SCRIPT [QEMU ARGS...]   (SCRIPT as L2 sees it)
@@ -18,6 +19,7 @@ def main():
     r = guest.run(command, timeout=float(os.environ.get("L2_TIMEOUT", 900)),
                   mem=os.environ.get("L2_MEM", "768M"), smp=1,
                   append=os.environ.get("L2_APPEND", ""),
+                  cpu=os.environ.get("L2_CPU", "max"),
                   kernel=os.environ.get("L2_KERNEL") or
                   guest.kernel_of(os.uname().release),
                   qemu_args=sys.argv[2:])
