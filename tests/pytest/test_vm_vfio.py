@@ -155,9 +155,9 @@ def test_pci_function_reset_under_the_driver(procs, tmp_path):
     poll (poll mode takes no config interrupt), counts status_lost,
     resets the connections, sets the device up again, and verify carries
     on byte for byte. Until the kernel has finished the reset (100 ms,
-    then the function's config space restored) the device answers
-    nothing: those attempts fail, each logged, and back off; the device
-    must come back before the driver would give up (8 in a row)."""
+    then the function's config space restored) the function decodes no
+    BAR and answers nothing: should the driver see it then, it waits for
+    it (every 10 ms) and counts no failed recovery."""
     vsock = str(tmp_path / "vhost.sock")
     host = Background([TESTPMD] + EAL + [
         "--", "--dev", "none", "--h2g", f"{vsock},cid=3",
@@ -190,12 +190,12 @@ def test_pci_function_reset_under_the_driver(procs, tmp_path):
     assert re.search(r"RESET-METHOD .*\bflr\b", r.console), r.console[-4000:]
     assert "FUNCTION-RESET done" in r.console, r.console[-4000:]
     assert "it was reset under the driver" in r.console, r.console[-4000:]
-    d = one_recovery(r.console, 3, bad_used_id=0, max_failures=7)
+    d = one_recovery(r.console, 3, bad_used_id=0)
     assert d["driver"]["status_lost"] == 1, d["driver"]
-    fails = d["driver"]["recovery_failures"]
-    assert r.console.count("recovery failed: ") == fails, r.console[-4000:]
-    print(f"function reset: {fails} attempts failed before the device "
-          "answered again")
+    # Whether the poll saw the function mid-reset is a matter of timing.
+    print("function reset: the driver " +
+          ("waited for it" if "not back from a reset of its own" in
+           r.console else "found it back at once"))
     assert host.alive(), host.err
     host.stop()
     h = host.json()

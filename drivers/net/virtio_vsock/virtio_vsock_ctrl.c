@@ -64,6 +64,13 @@ virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
 #define VV_HOLD_US 1000000
 #define VV_HOLD_PKTS 64
 #define VV_MAX_FAILS 8
+/*
+ * A device not back from a reset of its own (the transport's reset says
+ * -EAGAIN) is looked at again every VV_WAIT_US, VV_MAX_WAITS times at
+ * most, before that counts as a failure.
+ */
+#define VV_WAIT_US 10000
+#define VV_MAX_WAITS 500
 
 static uint64_t
 vv_us_to_tsc(uint64_t us)
@@ -102,6 +109,8 @@ vv_recover(struct virtio_vsock_dev *dev)
 	int q, ret;
 
 	ret = dev->ops->reset(dev);
+	if (ret == -EAGAIN)
+		return ret;	/* not back yet: vv_recover_try() waits */
 	if (ret == 0)
 		ret = virtio_vsock_renegotiate(dev, err, sizeof(err));
 	else
@@ -178,6 +187,21 @@ vv_recover_schedule(struct virtio_vsock_dev *dev, uint64_t now)
 			vv_backoff_ms(dev->recover_fails));
 }
 
+/* The device is not back from a reset of its own: wait, or fail. */
+static bool
+vv_recover_wait(struct virtio_vsock_dev *dev, uint64_t now)
+{
+	if (dev->recover_waits >= VV_MAX_WAITS)
+		return false;
+	if (dev->recover_waits++ == 0)
+		VV_LOG(NOTICE, "%s: device not back from a reset of its own: "
+			"looking again every %u ms, for up to %u ms",
+			dev->name, VV_WAIT_US / 1000,
+			VV_WAIT_US / 1000 * VV_MAX_WAITS);
+	dev->recover_at = now + vv_us_to_tsc(VV_WAIT_US);
+	return true;
+}
+
 /* One attempt; true when the device runs again with another CID. */
 static bool
 vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
@@ -185,6 +209,9 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 	uint64_t cid = dev->cid;
 	int ret = vv_recover(dev);
 
+	if (ret == -EAGAIN && vv_recover_wait(dev, now))
+		return false;
+	dev->recover_waits = 0;
 	if (ret == 0) {
 		dev->up = true;
 		dev->broken = false;

@@ -64,6 +64,7 @@ struct virtio_vsock_dev {
 	/* Recovery of a broken device (virtio_vsock_ctrl.c). */
 	bool reset_told;	/* the stack heard of this break */
 	uint32_t recover_fails;	/* in a row: failed, or did not hold */
+	uint32_t recover_waits;	/* attempts the device was not back for */
 	uint64_t recover_at;	/* tsc of the next attempt */
 	uint64_t recovered_at;	/* tsc of the last recovery, 0: none */
 	uint64_t recovered_rx;	/* stats.rx_pkts then */

@@ -183,7 +183,7 @@ struct lb_args {
 
 static const char *const lb_keys[] = {
 	"cid", "lcore", "fault", "fault_every", "fault_max", "fault_resets",
-	"fault_cid", NULL,
+	"fault_busy", "fault_cid", NULL,
 };
 
 static int
@@ -198,7 +198,9 @@ lb_arg(const char *key, const char *val, void *targs, char *err,
 		return virtio_vsock_parse_cid("loopback", val, &a->cid, err,
 				errlen);
 	if (strcmp(key, "lcore") != 0) {
-		/* fault, fault_every, fault_max, fault_resets, fault_cid */
+		/* fault, fault_every, fault_max, fault_resets, fault_busy,
+		 * fault_cid
+		 */
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 		return vv_lb_fault_arg(&a->fault, key, val, err, errlen);
 #else
@@ -441,7 +443,7 @@ lb_reset(struct virtio_vsock_dev *dev)
 
 #ifdef VIRTIO_VSOCK_TEST_HOOKS
 #define LB_USAGE_FAULT_SPEC "[,fault=NAME[,fault_every=N][,fault_max=M]" \
-	"[,fault_resets=R][,fault_cid=C]]"
+	"[,fault_resets=R][,fault_busy=B][,fault_cid=C]]"
 #define LB_USAGE_FAULT_LIST "; fault: used_id_range, used_id_dup, " \
 	"used_len_over, used_len_short, used_idx_ahead, event_garbage, " \
 	"hdr_len, dst_cid, src_cid, bad_op, bad_type, bad_flags, buf_zero, " \

@@ -21,6 +21,7 @@ struct vv_lb_fault {
 	uint32_t every;
 	uint32_t max;		/* 0: no limit */
 	uint32_t resets;	/* device resets still to refuse */
+	uint32_t busy;		/* resets still to answer "not back yet" */
 	uint64_t reset_cid;	/* the CID after a reset, 0: unchanged */
 	uint64_t seen;		/* packets that could have been hit */
 	uint64_t hits;		/* packets that were */

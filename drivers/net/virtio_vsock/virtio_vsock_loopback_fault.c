@@ -6,8 +6,9 @@
  * driver or the stack must catch, by corrupting the packet, its used
  * entry, or by sending an extra packet or event. The rest of the traffic
  * goes through untouched. When the driver resets it to recover, it
- * refuses the first fault_resets= resets, and then reports the CID of
- * fault_cid=, if given.
+ * is not back yet (from a reset of its own) for the first fault_busy=
+ * attempts, refuses the next fault_resets= resets, and then reports the
+ * CID of fault_cid=, if given.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -105,6 +106,8 @@ vv_lb_fault_arg(struct vv_lb_fault *f, const char *key, const char *val,
 		f->every = (uint32_t)v;
 	else if (strcmp(key, "fault_max") == 0)
 		f->max = (uint32_t)v;
+	else if (strcmp(key, "fault_busy") == 0)
+		f->busy = (uint32_t)v;
 	else
 		f->resets = (uint32_t)v;
 	return 0;
@@ -113,6 +116,10 @@ vv_lb_fault_arg(struct vv_lb_fault *f, const char *key, const char *val,
 int
 vv_lb_fault_reset(struct lb_dev *lb)
 {
+	if (lb->fault.busy > 0) {
+		lb->fault.busy--;
+		return -EAGAIN;
+	}
 	if (lb->fault.resets > 0) {
 		lb->fault.resets--;
 		return -EIO;

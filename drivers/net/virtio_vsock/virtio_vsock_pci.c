@@ -80,6 +80,7 @@ struct pci_dev {
 	uint32_t notify_len;
 	uint32_t notify_mult;
 	uint8_t *devcfg;
+	uint64_t cfg_off;	/* of config space in the VFIO device fd */
 	uint16_t notify_off[VIRTIO_VSOCK_VQ_NUM];
 };
 
@@ -229,6 +230,7 @@ pci_caps(struct pci_dev *p, char *err, size_t errlen)
 			p->addr);
 		return -EIO;
 	}
+	p->cfg_off = ri.offset;
 	/* Memory decoding and bus mastering, or the device cannot DMA. */
 	cmd = vsock_le16_get(cfg + PCI_COMMAND_OFF) | PCI_COMMAND_MEMORY |
 		PCI_COMMAND_MASTER;
@@ -530,6 +532,21 @@ pci_ctrl_poll(struct virtio_vsock_dev *dev)
 }
 
 /*
+ * A function reset under us (a function-level reset takes 100 ms and
+ * more) decodes none of its BARs until the kernel restores its config
+ * space: its registers read as nothing meanwhile. Not back yet.
+ */
+static bool
+pci_decoding(const struct pci_dev *p)
+{
+	uint8_t cmd[2];
+
+	return pread(p->fd, cmd, sizeof(cmd), (off_t)(p->cfg_off +
+			PCI_COMMAND_OFF)) == (ssize_t)sizeof(cmd) &&
+		(vsock_le16_get(cmd) & PCI_COMMAND_MEMORY) != 0;
+}
+
+/*
  * Device reset (status 0, read back as 0: the device touches none of our
  * memory, virtio 1.2 4.1.4.3.2), then ACKNOWLEDGE and DRIVER as at open
  * (3.1.1); the features follow, then the CID from the config space, the
@@ -541,6 +558,8 @@ pci_reinit(struct virtio_vsock_dev *dev)
 {
 	struct pci_dev *p = dev->tpriv;
 
+	if (!pci_decoding(p))
+		return -EAGAIN;
 	if (pci_reset(p) != 0) {
 		VV_LOG(ERR, "pci %s: device did not reset", p->addr);
 		return -EIO;

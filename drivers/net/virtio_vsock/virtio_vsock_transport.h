@@ -82,9 +82,11 @@ struct virtio_vsock_transport_ops {
 	 * function): it stops touching the rings and forgets every ring
 	 * position, and is back at feature negotiation, with its CID read
 	 * again for get_cid. set_features, setup_queue and start follow with
-	 * fresh rings (virtio 1.2, 3.1.1). Returns 0, or a negative errno
-	 * when the device cannot be reset now. Without it a device that
-	 * broke a ring stays down.
+	 * fresh rings (virtio 1.2, 3.1.1). Returns 0; -EAGAIN while the
+	 * device is not back from a reset of its own (it answers nothing:
+	 * recovery looks again shortly, no failure counted); or another
+	 * negative errno when it cannot be reset now. Without it a device
+	 * that broke a ring stays down.
 	 */
 	int (*reset)(struct virtio_vsock_dev *dev);
 };
