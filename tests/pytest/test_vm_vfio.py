@@ -4,7 +4,8 @@ with an emulated IOMMU, vsock-testpmd --dev pci:... claims the device
 the bridge's echo, byte by byte, across the emulated PCI device, with
 Debian 12's Linux 6.1 and with Debian 13's 6.12 as the guest (VFIO's and
 the IOMMU's host). Then the device breaks its rx ring once, and the
-driver resets it and carries on."""
+driver resets it and carries on; and the guest kernel resets the
+function under the driver, which sees it and carries on too."""
 import json
 import re
 import textwrap
