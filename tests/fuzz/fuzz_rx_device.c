@@ -10,7 +10,11 @@
  * tx buffers and writes event-queue entries. The driver's rx and tx
  * bursts and event polling run under a stack with listeners, so what
  * the driver accepts goes on into the stack, and the stack's answers come
- * back through tx.
+ * back through tx. A device that broke is reset and set up again on
+ * fresh rings (the recovery path), which the input goes on playing; the
+ * input decides whether a reset works, fails or is not back yet, which
+ * features the device still offers, whether it starts, and when the
+ * backoff's time has passed.
  *
  * Each run lays out fresh rings on a zeroed device; the stack is made
  * once. The run ends with every connection aborted, the rings drained
@@ -18,6 +22,7 @@
  * a crash, a sanitizer report, a connection or an mbuf still out after
  * that.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,9 @@ struct fake {
 	void *priv[VIRTIO_VSOCK_VQ_NUM];
 	uint8_t *event_buf;
 	uint64_t cid;		/* what get_cid answers */
+	int reset_ret;		/* what reset answers: 0, -EIO, -EAGAIN */
+	int start_ret;		/* what start answers */
+	uint64_t lost;		/* features no longer offered after a reset */
 	struct vsock_stack *s;
 	struct vsock_port port;
 	struct vsock_conn *conns[FZ_CONNS];
@@ -78,11 +86,52 @@ ft_notify(struct virtio_vsock_dev *dev, uint16_t queue_id)
 	RTE_SET_USED(queue_id);
 }
 
+static uint64_t
+ft_get_features(struct virtio_vsock_dev *dev)
+{
+	RTE_SET_USED(dev);
+	return ~fk.lost;
+}
+
+static int
+ft_set_features(struct virtio_vsock_dev *dev, uint64_t features)
+{
+	RTE_SET_USED(dev);
+	RTE_SET_USED(features);
+	return 0;
+}
+
+static int
+ft_start(struct virtio_vsock_dev *dev)
+{
+	RTE_SET_USED(dev);
+	return fk.start_ret;
+}
+
+static void
+ft_stop(struct virtio_vsock_dev *dev)
+{
+	RTE_SET_USED(dev);
+}
+
+/* The rings are laid out again and set up through ft_setup_queue. */
+static int
+ft_reset(struct virtio_vsock_dev *dev)
+{
+	RTE_SET_USED(dev);
+	return fk.reset_ret;
+}
+
 static const struct virtio_vsock_transport_ops fake_ops = {
 	.name = "fuzz",
+	.get_features = ft_get_features,
+	.set_features = ft_set_features,
 	.get_cid = ft_get_cid,
 	.setup_queue = ft_setup_queue,
+	.start = ft_start,
 	.notify = ft_notify,
+	.stop = ft_stop,
+	.reset = ft_reset,
 };
 
 static uint64_t
@@ -194,6 +243,9 @@ dev_start(uint8_t cfg, uint32_t rx_buf)
 	dev->socket_id = SOCKET_ID_ANY;
 	snprintf(dev->name, sizeof(dev->name), "fuzz");
 	fk.cid = FZ_CID;
+	fk.reset_ret = 0;
+	fk.start_ret = 0;
+	fk.lost = 0;
 	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
 		uint16_t n = q == VIRTIO_VSOCK_VQ_EVENT ? FZ_EVQ : size;
 
@@ -376,6 +428,39 @@ cmd_event(struct fz_in *in)
 	vq_dev_publish(vd);
 }
 
+/*
+ * How the next recovery goes: the backoff's time passes (and the last
+ * recovery is long ago, or not), the reset works, fails or is not back
+ * yet, the device loses a feature, or does not start.
+ */
+static void
+cmd_recovery(struct fz_in *in)
+{
+	static const int rets[] = { 0, -EIO, -EAGAIN, 0 };
+	static const uint64_t feats[] = {
+		0, 1ULL << VIRTIO_F_VERSION_1, 1ULL << VIRTIO_VSOCK_F_STREAM,
+		1ULL << VIRTIO_VSOCK_F_SEQPACKET,
+	};
+	uint8_t k = fz_u8(in);
+
+	switch (k % 4) {
+	case 0:
+		fk.dev.recover_at = 0;
+		if ((k & 0x80) && fk.dev.recovered_at != 0)
+			fk.dev.recovered_at = 1;
+		break;
+	case 1:
+		fk.reset_ret = rets[k / 4 % 4];
+		break;
+	case 2:
+		fk.lost = feats[k / 4 % 4];
+		break;
+	case 3:
+		fk.start_ret = (k & 4) ? -EIO : 0;
+		break;
+	}
+}
+
 static void
 cmd_app(struct fz_in *in)
 {
@@ -520,6 +605,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in.left > 0 && ncmd++ < FZ_CMDS_MAX) {
 		uint8_t c = fz_u8(&in);
 
+		/* The top values, which the seeds leave alone: recovery. */
+		if (c >= 250) {
+			cmd_recovery(&in);
+			continue;
+		}
 		switch (c % 10) {
 		case 0: case 1: case 2:
 			cmd_rx(&in, (uint8_t)(c / 10 % 4));

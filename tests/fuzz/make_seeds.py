@@ -101,6 +101,17 @@ def rx_device():
           rx(hdr(REQUEST, typ=SEQPACKET, dport=1001)) + poll + tx +
           rx(hdr(RW, typ=SEQPACKET, dport=1001, ln=3, flags=1) + b"xyz") +
           poll + tx + bytes([8, 0, 0, 0, 0, 4]) + poll)
+    # The device breaks (an rx used id out of range) and is recovered at
+    # once; or its reset is not back yet, then time passes and it is.
+    bad_id = bytes([3]) + struct.pack("<HIB", 0xffff, 0, 0)
+    recover = lambda k: bytes([250, k])
+    write("rx_device", "recovery",
+          bytes([0x00]) + struct.pack("<H", 2000) + rx(req) + poll + tx +
+          bad_id + poll + poll + rx(req) + poll + tx)
+    write("rx_device", "recovery_not_back",
+          bytes([0x01]) + struct.pack("<H", 2000) + rx(req) + poll + tx +
+          recover(9) + bad_id + poll + recover(0) + poll + recover(1) +
+          recover(0) + poll + rx(req) + poll + tx)
 
 
 def vsockd_app():
