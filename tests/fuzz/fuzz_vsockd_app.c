@@ -639,8 +639,10 @@ cmd_peer(struct fz_in *in, struct vd_app *a)
 	h.dst_port = ci.local_port;
 	h.type = (uint16_t)ci.type;
 	h.op = ops[sel % 8];
+	/* A packet fits in one mbuf, header included. */
 	if (h.op == VSOCK_OP_RW)
-		plen = (uint32_t)fz_bytes(in, fz_u16(in) % FZ_ROOM, &pay);
+		plen = (uint32_t)fz_bytes(in, fz_u16(in) %
+				(FZ_ROOM - VSOCK_HDR_LEN), &pay);
 	h.len = plen;
 	inject(&h, pay, plen);
 }
