@@ -123,7 +123,7 @@ test-sanitize: build-sanitize
 
 # The QEMU guest suites (pytest -m vm) on the normal build: make test
 # runs every other pytest module once, under the sanitizers. Those
-# marked long (a quarter of an hour each here) run in make test-long.
+# marked long (more minutes than make test can spare) run in test-long.
 test-vm: build-test
 	VSOCK_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
 		--durations=25 -m "vm and not long" $(PYTEST_ARGS) tests/pytest
