@@ -54,6 +54,7 @@ struct fake {
 	int reset_ret;		/* what reset answers: 0, -EIO, -EAGAIN */
 	int start_ret;		/* what start answers */
 	uint64_t lost;		/* features no longer offered after a reset */
+	bool stopped;		/* stop was called: the rings are not ours */
 	struct vsock_stack *s;
 	struct vsock_port port;
 	struct vsock_conn *conns[FZ_CONNS];
@@ -108,10 +109,12 @@ ft_start(struct virtio_vsock_dev *dev)
 	return fk.start_ret;
 }
 
+/* As a real device after its reset: it touches the rings no more. */
 static void
 ft_stop(struct virtio_vsock_dev *dev)
 {
 	RTE_SET_USED(dev);
+	fk.stopped = true;
 }
 
 /* The rings are laid out again and set up through ft_setup_queue. */
@@ -246,6 +249,7 @@ dev_start(uint8_t cfg, uint32_t rx_buf)
 	fk.reset_ret = 0;
 	fk.start_ret = 0;
 	fk.lost = 0;
+	fk.stopped = false;
 	for (q = 0; q < VIRTIO_VSOCK_VQ_NUM; q++) {
 		uint16_t n = q == VIRTIO_VSOCK_VQ_EVENT ? FZ_EVQ : size;
 
@@ -296,7 +300,7 @@ dev_take(int q, struct vq_dev_chain *ch, struct vq_dev_seg *segs, int *n)
 {
 	struct vq_dev *vd = &fk.q[q];
 
-	if (vq_dev_avail(vd) == 0)
+	if (fk.stopped || vq_dev_avail(vd) == 0)
 		return NULL;
 	*n = vq_dev_peek_va(vd, segs, ch);
 	vq_dev_take(vd, ch);
@@ -357,6 +361,8 @@ cmd_raw_used(struct fz_in *in, int q)
 	uint32_t len = fz_u32(in);
 	uint8_t k = fz_u8(in);
 
+	if (fk.stopped)
+		return;
 	if (vd->packed) {
 		struct virtq_packed_desc *d = &vd->pdesc[k % vd->size];
 
