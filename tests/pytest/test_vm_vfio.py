@@ -68,6 +68,36 @@ def run_guest(tmp_path, vsock, body, kernel=guest.DEFAULT_KERNEL,
     return r
 
 
+def guest_testpmd(addr):
+    """vsock-testpmd in the guest over VFIO on function @addr, its
+    options to follow."""
+    return (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
+            f"--log-level=lib.eal:warning -a {addr} -- --dev pci:{addr} "
+            f"--nb-mbufs 4096 --json")
+
+
+def echo_backend(procs, vsock, h2g_opts=""):
+    """The vhost-user back-end behind QEMU's device: lib/vsock_vhost in a
+    vsock-testpmd echoing on ECHO for CID 3 (@h2g_opts: more --h2g
+    options)."""
+    host = Background([TESTPMD] + EAL + [
+        "--", "--dev", "none", "--h2g", f"{vsock},cid=3{h2g_opts}",
+        "--mode", "echo", "--port", str(ECHO), "--duration", "0",
+        "--json"], "host")
+    procs.append(host)
+    wait_for_path(vsock, host)
+    return host
+
+
+def backend_carried_on(host):
+    """The back-end lived through the guest's recovery, heard the reset
+    and lost nothing."""
+    assert host.alive(), host.err
+    host.stop()
+    h = host.json()
+    assert h["errors"] == 0 and h["resets"]["transport"] > 0, h
+
+
 @every_kernel
 def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path, kernel):
     prepare(kernel)
@@ -78,9 +108,7 @@ def test_driver_over_vfio_against_qemu_virtio_pci(procs, tmp_path, kernel):
                     "--echo-port", str(ECHO)], "vsock-bridge")
     procs.append(br)
     wait_for_path(vsock, br)
-    tp = (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
-          f"--log-level=lib.eal:warning -a {ADDR} -- --dev pci:{ADDR} "
-          f"--nb-mbufs 4096 --json")
+    tp = guest_testpmd(ADDR)
     body = f"""
         for t in stream seqpacket; do
             p={ECHO}; [ $t = seqpacket ] && p=$((p + 1))
@@ -123,15 +151,8 @@ def test_pci_device_reset_after_it_broke_its_ring(procs, tmp_path):
     QEMU stops and starts the vhost-user rings behind it. Verify carries
     on byte for byte."""
     vsock = str(tmp_path / "vhost.sock")
-    host = Background([TESTPMD] + EAL + [
-        "--", "--dev", "none", "--h2g", f"{vsock},cid=3,break_rx=300",
-        "--mode", "echo", "--port", str(ECHO), "--duration", "0",
-        "--json"], "host")
-    procs.append(host)
-    wait_for_path(vsock, host)
-    tp = (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
-          f"--log-level=lib.eal:warning -a {ADDR} -- --dev pci:{ADDR} "
-          f"--nb-mbufs 4096 --json")
+    host = echo_backend(procs, vsock, ",break_rx=300")
+    tp = guest_testpmd(ADDR)
     body = f"""
         timeout 400 {tp} --mode verify --peer 2 --port {ECHO} --conns 8 \\
             --size 1-4096 --bytes 200000 --reconnect --duration 200 \\
@@ -142,10 +163,7 @@ def test_pci_device_reset_after_it_broke_its_ring(procs, tmp_path):
     """
     r = run_guest(tmp_path, vsock, body)
     one_recovery(r.console, 3, bad_used_id=1)
-    assert host.alive(), host.err
-    host.stop()
-    h = host.json()
-    assert h["errors"] == 0 and h["resets"]["transport"] > 0, h
+    backend_carried_on(host)
 
 
 def test_pci_function_reset_under_the_driver(procs, tmp_path):
@@ -160,15 +178,8 @@ def test_pci_function_reset_under_the_driver(procs, tmp_path):
     BAR and answers nothing: should the driver see it then, it waits for
     it (every 10 ms) and counts no failed recovery."""
     vsock = str(tmp_path / "vhost.sock")
-    host = Background([TESTPMD] + EAL + [
-        "--", "--dev", "none", "--h2g", f"{vsock},cid=3",
-        "--mode", "echo", "--port", str(ECHO), "--duration", "0",
-        "--json"], "host")
-    procs.append(host)
-    wait_for_path(vsock, host)
-    tp = (f"{TESTPMD} -l 0-1 --in-memory --iova-mode=pa "
-          f"--log-level=lib.eal:warning -a {PORT_ADDR} -- "
-          f"--dev pci:{PORT_ADDR} --nb-mbufs 4096 --json")
+    host = echo_backend(procs, vsock)
+    tp = guest_testpmd(PORT_ADDR)
     body = f"""
         echo "RESET-METHOD $(cat $D/reset_method)"
         timeout 400 {tp} --mode verify --peer 2 --port {ECHO} --conns 8 \\
@@ -197,7 +208,4 @@ def test_pci_function_reset_under_the_driver(procs, tmp_path):
     print("function reset: the driver " +
           ("waited for it" if "not back from a reset of its own" in
            r.console else "found it back at once"))
-    assert host.alive(), host.err
-    host.stop()
-    h = host.json()
-    assert h["errors"] == 0 and h["resets"]["transport"] > 0, h
+    backend_carried_on(host)
