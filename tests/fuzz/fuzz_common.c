@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,21 @@ fz_eal_init(const char *prog, unsigned int n, uint16_t room)
 		/* A hostile device or peer is what we play: expected noise. */
 		"--log-level=vsock.*:critical", NULL,
 	};
+	rte_cpuset_t cpus;
 
-	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0 ||
+			rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
 		fprintf(stderr, "%s: EAL init failed: %s\n", prog,
 			rte_strerror(rte_errno));
+		exit(1);
+	}
+	/*
+	 * EAL pinned the main lcore to CPU 0: fuzzers run side by side
+	 * (make fuzz runs two) would share that one CPU. It may run on any
+	 * the process could, as before.
+	 */
+	if (rte_thread_set_affinity(&cpus) != 0) {
+		fprintf(stderr, "%s: cannot restore the CPU affinity\n", prog);
 		exit(1);
 	}
 	/* A cache: a run may take and give back a whole ring of mbufs. */
