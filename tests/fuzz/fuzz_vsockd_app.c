@@ -28,8 +28,8 @@
  *    application hanging up.
  *
  * Every run attaches a new application (a socket pair, as the listening
- * socket's accept would give; in-process a copy of one made once, since
- * nothing goes through it) to a daemon set up once, and ends with the
+ * socket's accept would give; in-process one made once, since nothing
+ * goes through it) to a daemon set up once, and ends with the
  * application gone, the daemon's stop path (vd_app_free_all()) and the
  * stack flushed. Findings: a crash, a sanitizer report, or anything still
  * out after that: an application, a socket, a bound port, a listener, a
@@ -44,7 +44,6 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,6 +56,7 @@
 #include "vsockd.h"
 #include "vsock_private.h"
 #include "fuzz_common.h"
+#include "fuzz_vsockd_sys.h"
 
 #define FZ_CID FZ_PORT_CID
 #define FZ_PEER_CID VSOCK_CID_HOST
@@ -96,11 +96,10 @@ struct fz {
 	unsigned int q_head, q_len;
 	struct fz_req q[FZ_REQS_MAX + 1];
 	/*
-	 * In-process, the daemon's end is a copy of pair[0], made once, and
-	 * its replies on it (reply_fd) are taken by __wrap_sendmsg().
+	 * In-process, the daemon's end is pair[0], made once: its replies
+	 * on it are taken (fuzz_vsockd_sys.c).
 	 */
 	int pair[2];
-	int reply_fd;
 	/* Messages (and the hang-up) the daemon has still to read. */
 	unsigned int ctl_pending;
 	unsigned int unread;	/* requests sent since replies were read */
@@ -112,89 +111,7 @@ struct fz {
 	struct fz_port port;	/* the peer is played here too */
 };
 
-static struct fz fz = { .app_fd = -1, .reply_fd = -1 };
-
-/* ---- the segment's memory ---- */
-
-/*
- * vd_hello() maps each application's segment from a new memfd; on this
- * VM a shared page costs some 50 us to fault in, and a run touches
- * several: most of a run's time. The target is linked with
- * --wrap=mmap64,--wrap=munmap so that the daemon's shared mappings of a
- * file (vd_hello()'s alone: the segment; the memfd itself is still made,
- * sized and sealed) get this pre-faulted buffer instead, zeroed as a new
- * memfd is. The daemon and the application (this file) see one memory,
- * as they see one segment.
- */
-#define FZ_SEG_MAX (128u << 10)
-
-void *__real_mmap64(void *addr, size_t len, int prot, int flags, int fd,
-		off_t off);
-int __real_munmap(void *addr, size_t len);
-void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd,
-		off_t off);
-int __wrap_munmap(void *addr, size_t len);
-
-static uint8_t *seg_mem;
-static bool seg_busy;
-
-void *
-__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	if (seg_mem == NULL || seg_busy || addr != NULL || fd < 0 ||
-			!(flags & MAP_SHARED) || len > FZ_SEG_MAX)
-		return __real_mmap64(addr, len, prot, flags, fd, off);
-	seg_busy = true;
-	memset(seg_mem, 0, len);
-	return seg_mem;
-}
-
-int
-__wrap_munmap(void *addr, size_t len)
-{
-	if (seg_mem == NULL || addr != seg_mem)
-		return __real_munmap(addr, len);
-	seg_busy = false;
-	return 0;
-}
-
-/*
- * The daemon's replies to an application whose requests are handed
- * in-process: taken whole, as its end of the socket would take them and
- * as drain_replies() would read them (unseen; a descriptor one carries is
- * the daemon's to close, as after a real send), refused once it hung up
- * (EPIPE, as the socket would). A system call costs some 2 us on this
- * VM, and most requests have a reply.
- */
-ssize_t __real_sendmsg(int fd, const struct msghdr *mh, int flags);
-ssize_t __wrap_sendmsg(int fd, const struct msghdr *mh, int flags);
-
-ssize_t
-__wrap_sendmsg(int fd, const struct msghdr *mh, int flags)
-{
-	size_t i, n = 0;
-
-	if (fd < 0 || fd != fz.reply_fd)
-		return __real_sendmsg(fd, mh, flags);
-	if (fz.app_fd < 0) {
-		errno = EPIPE;
-		return -1;
-	}
-	for (i = 0; i < mh->msg_iovlen; i++)
-		n += mh->msg_iov[i].iov_len;
-	return (ssize_t)n;
-}
-
-static void
-seg_mem_init(void)
-{
-	void *p = __real_mmap64(NULL, FZ_SEG_MAX, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-
-	if (p == MAP_FAILED)
-		abort();
-	seg_mem = p;
-}
+static struct fz fz = { .app_fd = -1 };
 
 /* ---- the daemon ---- */
 
@@ -262,7 +179,8 @@ drain_replies(void)
 		mh.msg_iovlen = 1;
 		mh.msg_control = u.buf;
 		mh.msg_controllen = sizeof(u.buf);
-		if (recvmsg(fz.app_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+		if (recvmsg(fz.app_fd, &mh,
+				MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
 			return;
 		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
 				cm = CMSG_NXTHDR(&mh, cm)) {
@@ -659,21 +577,19 @@ app_attach(uint8_t cfg)
 	cr.uid = cr.gid = (cfg & 1) ? 0 : 1000;
 	fz.direct = (cfg & 2) != 0;
 	if (fz.direct) {
-		/* The daemon closes its end when the application goes. */
-		sv[0] = fcntl(fz.pair[0], F_DUPFD_CLOEXEC, 0);
+		sv[0] = fz.pair[0];
 		sv[1] = fz.pair[1];
-		if (sv[0] < 0)
-			abort();
 	} else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
 			SOCK_CLOEXEC, 0, sv) != 0) {
 		abort();
 	}
+	fz_sys.app_fd = fz.direct ? sv[0] : -1;
+	fz_sys.app_gone = false;
 	a = vd_app_attach(sv[0], &cr);
 	if (a == NULL)
 		abort();
 	snprintf(a->comm, sizeof(a->comm), "fuzz");
 	fz.app_fd = sv[1];
-	fz.reply_fd = fz.direct ? sv[0] : -1;
 	fz.ctl_pending = fz.unread = 0;
 	fz.q_head = fz.q_len = 0;
 }
@@ -686,6 +602,7 @@ app_hang_up(void)
 	if (fz.direct) {
 		/* What recvmsg() returns after what came before: 0 bytes. */
 		queue_req(NULL, 0, NULL, 0);
+		fz_sys.app_gone = true;
 	} else {
 		close(fz.app_fd);
 		fz.ctl_pending++;
@@ -780,7 +697,8 @@ teardown(void)
 			!TAILQ_EMPTY(&vd.outq))
 		leak("sockets on the daemon's lists", 1);
 	if (rte_hash_count(vd.stack->listeners) != 0)
-		leak("listeners", (uint64_t)rte_hash_count(vd.stack->listeners));
+		leak("listeners",
+			(uint64_t)rte_hash_count(vd.stack->listeners));
 	if (st.conns_open != 0 || st.ctl_mbufs_in_use != 0)
 		leak("connections or control mbufs",
 			st.conns_open + st.ctl_mbufs_in_use);
@@ -795,7 +713,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	fz_eal_init((*argv)[0], 2047, FZ_ROOM);
-	seg_mem_init();
+	fz_sys_init();
 	daemon_setup();
 	fz.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	fz.notfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
