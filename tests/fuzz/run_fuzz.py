@@ -7,10 +7,14 @@ checked-in seeds (tests/fuzz/corpus/<target>/, never modified), at most
 --jobs targets at a time (or until --runs inputs each, for a campaign;
 the grown corpus stays in <build>/fuzz-work/<target>/corpus). Prints
 execs and coverage (libFuzzer's final cov:/ft:) per target, and execs
-per CPU second (the machine may be shared); exits 1 when any target found something (crash,
-sanitizer report, leak, timeout), naming the input it saved.
+per CPU second (the machine may be shared); exits 1 when any target
+found something (crash, sanitizer report, leak, timeout), naming the
+input it saved. A target's own libFuzzer flags, if it has any, are in
+fuzz_<target>.options (the format OSS-Fuzz reads: a [libfuzzer] section
+of name = value lines).
 """
 import argparse
+import configparser
 import os
 import re
 import shutil
@@ -31,6 +35,15 @@ def files_in(d):
         return []
     return sorted(os.path.join(d, f) for f in os.listdir(d)
                   if not f.startswith("."))
+
+
+def target_opts(target):
+    """The target's own flags from fuzz_<target>.options, if any."""
+    cp = configparser.ConfigParser()
+    cp.read(os.path.join(HERE, "fuzz_%s.options" % target))
+    if not cp.has_section("libfuzzer"):
+        return []
+    return ["-%s=%s" % kv for kv in cp.items("libfuzzer")]
 
 
 def parse(log):
@@ -62,7 +75,8 @@ class Run:
         limit = ["-runs=%d" % runs] if runs else []
         self.proc = subprocess.Popen(
             [exe, "-max_total_time=%d" % seconds] + limit +
-            ["-artifact_prefix=" + work + "/"] + OPTS + [self.corpus],
+            ["-artifact_prefix=" + work + "/"] + OPTS +
+            target_opts(target) + [self.corpus],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
 
     def poll(self):
@@ -121,8 +135,9 @@ def main():
     while pending or running:
         while pending and len(running) < a.jobs:
             t = pending.pop(0)
-            print("fuzz %s: %d s%s" % (t, a.seconds, ", %d runs" % a.runs
-                                        if a.runs else ""), flush=True)
+            print("fuzz %s: %d s%s%s" % (
+                t, a.seconds, ", %d runs" % a.runs if a.runs else "",
+                "".join(" " + o for o in target_opts(t))), flush=True)
             running.append(Run(exes[t], t, os.path.join(workroot, t),
                                a.seconds, a.runs))
         time.sleep(0.5)
