@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT
 from test_vm_vsockd import CID, GUARD, PRELOAD, VSOCKD
-from vmtools import VSOCKD_START, guest, script
+from vmtools import VSOCKD_START, every_kernel, guest, prepare, script
 
 pytestmark = pytest.mark.vm
 
@@ -115,11 +115,13 @@ def guest_body(src):
     """)
 
 
-def test_nbd_and_qemu_ga_under_the_preload(tmp_path):
+@every_kernel
+def test_nbd_and_qemu_ga_under_the_preload(tmp_path, kernel):
+    prepare(kernel)
     src = tmp_path / "src"
     digest = random_file(str(src), NBD_MB << 20)
     r = guest.run(script(tmp_path, guest_body(src)), timeout=1800,
-                  mem="3G")
+                  mem="3G", kernel=kernel)
     print(r.console[-6000:])
     c = r.console
     assert r.rc == 0, c[-4000:]

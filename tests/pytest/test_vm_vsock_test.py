@@ -6,7 +6,8 @@ the guest kernel's vhost-vsock device (so the guest kernel is the host,
 CID 2, and vsockd's device is CID 42); one side runs unmodified under the
 preload (and the guard, so a fall-through to the kernel's AF_VSOCK fails),
 the other on the guest kernel's AF_VSOCK; the suite's control channel is
-TCP on the guest's loopback. Both programs, both directions, in one boot.
+TCP on the guest's loopback. Both programs, both directions, in one boot,
+once with each guest kernel (Debian 12's 6.1, Debian 13's 6.12).
 
 6.1's suite stops at the first failing case, so the guest runs the
 suite again with --skip for each case that failed until a run completes;
@@ -20,7 +21,8 @@ import textwrap
 import pytest
 
 from conftest import BUILD, ROOT
-from vmtools import VSOCKD_START, guest, script
+from vmtools import (VSOCKD_START, every_kernel, guest, prepare, script,
+                     series)
 
 pytestmark = pytest.mark.vm
 
@@ -39,6 +41,11 @@ EXPECTED_FAIL = {
     ("vsock_diag_test", "server"): {1, 2},
     ("vsock_diag_test", "client"): {2},
 }
+# Case 9 (a recv into a bad buffer) wants 6.1's ENOMEM. Linux 6.12 says
+# EFAULT, as we do, so with that guest the kernel's own side fails it too
+# when it is the server: the suite is older than the kernel.
+KERNEL_FAIL = {"6.12": {("vsock_test", "client"): {9}}}
+EFAULT_CASE = 9
 
 
 def build_suite():
@@ -132,7 +139,10 @@ def results(console, tag, cases):
     return passed, failed
 
 
-def test_linux_vsock_test_against_the_guest_kernel(tmp_path):
+@every_kernel
+def test_linux_vsock_test_against_the_guest_kernel(tmp_path, kernel):
+    """6.1's suite with each guest kernel as the other side."""
+    prepare(kernel)
     vt_dir = build_suite()
     tools = {name: os.path.join(vt_dir, name)
              for name in ("vsock_test", "vsock_diag_test")}
@@ -154,11 +164,17 @@ def test_linux_vsock_test_against_the_guest_kernel(tmp_path):
         kill -INT $VD; wait $VD; echo "VD-RC $?"
         grep -v '^\\[' /tmp/vd.err | tail -5
     """)
-    r = guest.run(script(tmp_path, body), timeout=1200)
+    r = guest.run(script(tmp_path, body), timeout=1200, kernel=kernel)
     print(r.console[-8000:])
     assert r.rc == 0, r.console[-4000:]
     assert "VT-BROKEN" not in r.console, r.console[-4000:]
+    more = KERNEL_FAIL.get(series(kernel), {})
     for (name, ours), expected in EXPECTED_FAIL.items():
         passed, failed = results(r.console, f"{name}-{ours}", cases[name])
-        assert set(failed) == expected, (name, ours, failed)
+        assert set(failed) == expected | more.get((name, ours), set()), (
+            name, ours, failed)
+        if name == "vsock_test" and EFAULT_CASE in failed:
+            # The server's recv said EFAULT ("Bad address"), whoever's.
+            assert "srv: unexpected errno of 'broken_buf': Bad address" in (
+                failed[EFAULT_CASE]), failed[EFAULT_CASE]
     assert "VD-RC 0" in r.console

@@ -1,7 +1,8 @@
 """vsockd in a guest: it owns a vhost-kernel device (the guest kernel's
 vhost-vsock), unmodified programs reach vsock through it under the preload
 (and the guard, so a fall-through to the kernel's AF_VSOCK fails), and the
-guest kernel's own AF_VSOCK programs are the peers, both ways."""
+guest kernel's own AF_VSOCK programs are the peers, both ways, with each
+guest kernel (Debian 12's 6.1 and Debian 13's 6.12)."""
 import hashlib
 import os
 import re
@@ -10,7 +11,7 @@ import textwrap
 import pytest
 
 from conftest import BUILD, ROOT
-from vmtools import VSOCKD_START, guest, script
+from vmtools import VSOCKD_START, every_kernel, guest, prepare, script
 
 pytestmark = pytest.mark.vm
 
@@ -22,7 +23,10 @@ CID = 42
 NBYTES = 8 << 20
 
 
-def test_programs_under_the_preload_against_the_guest_kernel(tmp_path):
+@every_kernel
+def test_programs_under_the_preload_against_the_guest_kernel(tmp_path,
+                                                             kernel):
+    prepare(kernel)
     data = os.urandom(NBYTES)
     src = tmp_path / "data"
     src.write_bytes(data)
@@ -63,7 +67,7 @@ def test_programs_under_the_preload_against_the_guest_kernel(tmp_path):
         kill -INT $VD; wait $VD; echo "VD-RC $?"
         grep -v '^\\[' /tmp/vd.err | tail -5
     """)
-    r = guest.run(script(tmp_path, body), timeout=900)
+    r = guest.run(script(tmp_path, body), timeout=900, kernel=kernel)
     print(r.console[-6000:])
     assert r.rc == 0, r.console[-4000:]
     assert "NCAT1-RC 0 hello-from-linux" in r.console
