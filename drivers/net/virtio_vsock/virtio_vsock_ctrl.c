@@ -208,6 +208,7 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 {
 	uint64_t cid = dev->cid;
 	int ret = vv_recover(dev);
+	char why[80];
 
 	if (ret == -EAGAIN && vv_recover_wait(dev, now))
 		return false;
@@ -231,8 +232,14 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 		return false;
 	}
 	dev->recover_at = now + vv_backoff(dev->recover_fails);
+	/* -EAGAIN here: every look vv_recover_wait() allows found it so. */
+	if (ret == -EAGAIN)
+		snprintf(why, sizeof(why), "still not back from a reset of "
+			"its own after %u ms", VV_WAIT_US / 1000 * VV_MAX_WAITS);
+	else
+		snprintf(why, sizeof(why), "%s", strerror(-ret));
 	VV_LOG(WARNING, "%s: recovery failed: %s (%u in a row): next "
-		"attempt in %" PRIu64 " ms", dev->name, strerror(-ret),
+		"attempt in %" PRIu64 " ms", dev->name, why,
 		dev->recover_fails, vv_backoff_ms(dev->recover_fails));
 	return false;
 }
