@@ -87,7 +87,8 @@ usage(FILE *f)
 		"       %s --client --vsock CID:PORT [--mode stream|pingpong]\n"
 		"                [--size BYTES] [--time SECONDS]\n"
 		"\n"
-		"AF_UNIX and TCP loopback (127.0.0.1) peer for the benchmarks.\n"
+		"AF_UNIX and TCP loopback (127.0.0.1) peer for the "
+		"benchmarks.\n"
 		"  --server         serve clients one after the other\n"
 		"  --once           (server) exit after one client\n"
 		"  --client         run one test against a server\n"
@@ -188,6 +189,7 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const size_t sun_len = sizeof(((struct sockaddr_un *)0)->sun_path);
 	const char *size_arg = "";
 	char *end;
 	int c;
@@ -213,8 +215,7 @@ parse_args(int argc, char **argv, struct sp_opts *o)
 			o->once = true;
 			break;
 		case 'u':
-			if (strlen(optarg) == 0 || strlen(optarg) >=
-					sizeof(((struct sockaddr_un *)0)->sun_path))
+			if (strlen(optarg) == 0 || strlen(optarg) >= sun_len)
 				bad_option("bad --unix path '%s' (empty or "
 					"longer than 107 bytes)", optarg);
 			o->family = AF_UNIX;
