@@ -62,7 +62,7 @@ def parse(log):
 
 
 class Run:
-    def __init__(self, exe, target, work, seconds, runs):
+    def __init__(self, exe, target, work, seconds, runs, opts):
         self.target = target
         self.work = work
         self.corpus = os.path.join(work, "corpus")
@@ -75,8 +75,8 @@ class Run:
         limit = ["-runs=%d" % runs] if runs else []
         self.proc = subprocess.Popen(
             [exe, "-max_total_time=%d" % seconds] + limit +
-            ["-artifact_prefix=" + work + "/"] + OPTS +
-            target_opts(target) + [self.corpus],
+            ["-artifact_prefix=" + work + "/"] + OPTS + opts +
+            [self.corpus],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
 
     def poll(self):
@@ -135,11 +135,12 @@ def main():
     while pending or running:
         while pending and len(running) < a.jobs:
             t = pending.pop(0)
+            opts = target_opts(t)
             print("fuzz %s: %d s%s%s" % (
                 t, a.seconds, ", %d runs" % a.runs if a.runs else "",
-                "".join(" " + o for o in target_opts(t))), flush=True)
+                "".join(" " + o for o in opts)), flush=True)
             running.append(Run(exes[t], t, os.path.join(workroot, t),
-                               a.seconds, a.runs))
+                               a.seconds, a.runs, opts))
         time.sleep(0.5)
         for r in list(running):
             if r.poll() is None:
