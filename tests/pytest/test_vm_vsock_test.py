@@ -31,21 +31,23 @@ PRELOAD = os.path.join(BUILD, "lib", "libvsock", "libvsock-preload.so")
 GUARD = os.path.join(BUILD, "tests", "guard", "vsock-guard")
 BUILD_SCRIPT = os.path.join(ROOT, "scripts", "build-vsock-test.sh")
 CID = 42
+# vsock_test's case 9, a recv into a bad buffer: 6.1's suite wants
+# ENOMEM, not EFAULT.
+EFAULT_CASE = 9
 # Cases that cannot pass, by program and our side's role, with why: see
 # README.md, "Linux's vsock_test". vsock_diag_test checks sockets through
 # the kernel's sock_diag, which never sees vsockd's: our listener (1) and
 # our connected socket (2) are missing from it.
 EXPECTED_FAIL = {
-    ("vsock_test", "server"): {9},      # 6.1 wants ENOMEM, not EFAULT
+    ("vsock_test", "server"): {EFAULT_CASE},
     ("vsock_test", "client"): set(),
     ("vsock_diag_test", "server"): {1, 2},
     ("vsock_diag_test", "client"): {2},
 }
-# Case 9 (a recv into a bad buffer) wants 6.1's ENOMEM. Linux 6.12 says
-# EFAULT, as we do, so with that guest the kernel's own side fails it too
-# when it is the server: the suite is older than the kernel.
-KERNEL_FAIL = {"6.12": {("vsock_test", "client"): {9}}}
-EFAULT_CASE = 9
+# Linux 6.12 says EFAULT in case 9, as we do, so with that guest the
+# kernel's own side fails it too when it is the server: the suite is
+# older than the kernel.
+KERNEL_FAIL = {"6.12": {("vsock_test", "client"): {EFAULT_CASE}}}
 
 
 def build_suite():
