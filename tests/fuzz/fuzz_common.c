@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,12 @@ fz_eal_init(const char *prog, unsigned int n, uint16_t room)
 	};
 	rte_cpuset_t cpus;
 
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0 ||
-			rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) {
+		fprintf(stderr, "%s: cannot read the CPU affinity: %s\n",
+			prog, strerror(errno));
+		exit(1);
+	}
+	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
 		fprintf(stderr, "%s: EAL init failed: %s\n", prog,
 			rte_strerror(rte_errno));
 		exit(1);
