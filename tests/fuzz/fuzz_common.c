@@ -72,7 +72,7 @@ fz_pool(void)
 	return pool;
 }
 
-void
+FZ_NO_COVERAGE void
 fz_check_pool(struct rte_mempool *mp, unsigned int want, const char *what)
 {
 	unsigned int used = rte_mempool_in_use_count(mp);
@@ -84,14 +84,14 @@ fz_check_pool(struct rte_mempool *mp, unsigned int want, const char *what)
 	}
 }
 
-static void
+static FZ_NO_COVERAGE void
 expire_now(struct rte_timer *t)
 {
 	if (rte_timer_pending(t))
 		rte_timer_reset(t, 0, SINGLE, rte_lcore_id(), t->f, t->arg);
 }
 
-static void
+static FZ_NO_COVERAGE void
 conn_expire(struct vsock_conn *c, void *arg)
 {
 	RTE_SET_USED(arg);
@@ -105,14 +105,14 @@ conn_expire(struct vsock_conn *c, void *arg)
  * every armed timer is made due now; what their callbacks arm waits as
  * it would. The timers are the connections' own (vsock_private.h).
  */
-void
+FZ_NO_COVERAGE void
 fz_time_passes(struct vsock_stack *s)
 {
 	vs_for_each_conn(s, conn_expire, NULL);
 	rte_timer_manage();
 }
 
-static uint16_t
+static FZ_NO_COVERAGE uint16_t
 fz_port_rx(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct fz_port *fp = priv;
@@ -126,7 +126,7 @@ fz_port_rx(void *priv, struct rte_mbuf **pkts, uint16_t n)
 }
 
 /* The peer reads everything at once; its answers are the input's. */
-static uint16_t
+static FZ_NO_COVERAGE uint16_t
 fz_port_tx(void *priv, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct fz_port *fp = priv;
@@ -140,14 +140,14 @@ fz_port_tx(void *priv, struct rte_mbuf **pkts, uint16_t n)
 	return n;
 }
 
-static uint64_t
+static FZ_NO_COVERAGE uint64_t
 fz_port_cid(void *priv)
 {
 	RTE_SET_USED(priv);
 	return FZ_PORT_CID;
 }
 
-static uint32_t
+static FZ_NO_COVERAGE uint32_t
 fz_port_features(void *priv)
 {
 	return ((const struct fz_port *)priv)->features;
@@ -170,7 +170,7 @@ fz_port_init(struct fz_port *fp, uint32_t features)
 	fp->port.name = "fuzz";
 }
 
-bool
+FZ_NO_COVERAGE bool
 fz_port_put(struct fz_port *fp, struct rte_mbuf *m)
 {
 	if (fp->rx_n == FZ_PORT_RX)
@@ -179,7 +179,7 @@ fz_port_put(struct fz_port *fp, struct rte_mbuf *m)
 	return true;
 }
 
-void
+FZ_NO_COVERAGE void
 fz_port_flush(struct fz_port *fp)
 {
 	while (fp->rx_rd < fp->rx_n)

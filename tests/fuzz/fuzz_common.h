@@ -13,6 +13,20 @@
 
 #include <vsock_port.h>
 
+/*
+ * Harness code, kept out of the coverage libFuzzer steers by. libFuzzer
+ * handles each feature a run hits (a lookup in tables of megabytes), and
+ * the harness's set-up, teardown, leak checks, fake port and system-call
+ * stand-ins hit much the same ones in every run, telling inputs apart
+ * only by the harness's own bookkeeping. In vsockd_app they were 270 of
+ * its 4,100 covered edges; without them the same seeds ran at 13.4 k
+ * execs/s against 11.3 k, reaching as many of the daemon's edges
+ * (tests/fuzz/README.md). The decoding of the input (each target's
+ * commands) keeps its coverage: it is how libFuzzer learns the input's
+ * structure.
+ */
+#define FZ_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+
 struct rte_mbuf;
 struct rte_mempool;
 struct vsock_stack;
@@ -62,7 +76,7 @@ struct fz_in {
 	size_t left;
 };
 
-static inline uint8_t
+static inline FZ_NO_COVERAGE uint8_t
 fz_u8(struct fz_in *in)
 {
 	if (in->left == 0)
@@ -71,7 +85,7 @@ fz_u8(struct fz_in *in)
 	return *in->p++;
 }
 
-static inline uint16_t
+static inline FZ_NO_COVERAGE uint16_t
 fz_u16(struct fz_in *in)
 {
 	uint16_t v = fz_u8(in);
@@ -79,7 +93,7 @@ fz_u16(struct fz_in *in)
 	return (uint16_t)(v | fz_u8(in) << 8);
 }
 
-static inline uint32_t
+static inline FZ_NO_COVERAGE uint32_t
 fz_u32(struct fz_in *in)
 {
 	uint32_t v = fz_u16(in);
@@ -88,7 +102,7 @@ fz_u32(struct fz_in *in)
 }
 
 /* Up to @n bytes: returns how many there were, *@out points at them. */
-static inline size_t
+static inline FZ_NO_COVERAGE size_t
 fz_bytes(struct fz_in *in, size_t n, const uint8_t **out)
 {
 	if (n > in->left)

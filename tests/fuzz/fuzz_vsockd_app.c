@@ -160,7 +160,7 @@ daemon_setup(void)
 }
 
 /* The application's replies: read, and the descriptors they carry closed. */
-static void
+static FZ_NO_COVERAGE void
 drain_replies(void)
 {
 	union {
@@ -199,7 +199,7 @@ drain_replies(void)
  * One that tells the application to go drops it, and the rest with it,
  * as vd_ctl_poll() does (at its sweep: the round's poll below).
  */
-static void
+static FZ_NO_COVERAGE void
 ctl_direct(struct vd_app *a)
 {
 	int fds[FZ_FDS_MAX];
@@ -228,7 +228,7 @@ ctl_direct(struct vd_app *a)
  * handed in-process come first: the hang-up that follows them is read
  * once they are all handled.
  */
-static void
+static FZ_NO_COVERAGE void
 daemon_round(void)
 {
 	struct vd_app *a;
@@ -255,7 +255,7 @@ daemon_round(void)
 }
 
 /* The application, while the daemon has its segment mapped. */
-static struct vd_app *
+static FZ_NO_COVERAGE struct vd_app *
 app_seg(void)
 {
 	struct vd_app *a = TAILQ_FIRST(&vd.apps);
@@ -287,7 +287,7 @@ pick_port(struct fz_in *in)
 	return b < 0xf0 ? b : fz_u32(in);
 }
 
-static void
+static FZ_NO_COVERAGE void
 send_req(const void *q, size_t len, const int *fds, int nfds)
 {
 	union {
@@ -319,7 +319,7 @@ send_req(const void *q, size_t len, const int *fds, int nfds)
  * A request for ctl_direct(): what send_req() would have sent, unless
  * the daemon has closed its end (sendmsg() would fail).
  */
-static void
+static FZ_NO_COVERAGE void
 queue_req(const void *q, size_t len, const int *fds, int nfds)
 {
 	struct vd_app *a = TAILQ_FIRST(&vd.apps);
@@ -384,7 +384,7 @@ cmd_request(struct fz_in *in)
 
 /* ---- the segment, as the application writes it ---- */
 
-static void
+static FZ_NO_COVERAGE void
 ring_put(uint8_t *ring, uint32_t idx, const uint8_t *p, uint32_t n)
 {
 	uint32_t i;
@@ -394,7 +394,7 @@ ring_put(uint8_t *ring, uint32_t idx, const uint8_t *p, uint32_t n)
 }
 
 /* Push slot @v on the doorbell, as vsl_proto.h says (db_pending first). */
-static void
+static FZ_NO_COVERAGE void
 doorbell(struct vd_app *a, uint32_t v)
 {
 	uint32_t head = a->hdr->db_head;
@@ -491,7 +491,7 @@ cmd_scribble(struct fz_in *in, struct vd_app *a)
 
 /* ---- the peer ---- */
 
-static void
+static FZ_NO_COVERAGE void
 inject(const struct vsock_hdr *h, const uint8_t *pay, uint32_t plen)
 {
 	struct rte_mbuf *m;
@@ -509,7 +509,7 @@ inject(const struct vsock_hdr *h, const uint8_t *pay, uint32_t plen)
 }
 
 /* The connection of slot @k, or the first one its listener queued. */
-static struct vsock_conn *
+static FZ_NO_COVERAGE struct vsock_conn *
 conn_of(struct vd_app *a, uint8_t k, bool queued)
 {
 	struct vd_sock *s = a->socks[k % FZ_SLOTS];
@@ -567,7 +567,7 @@ cmd_peer(struct fz_in *in, struct vd_app *a)
 
 /* ---- one run ---- */
 
-static void
+static FZ_NO_COVERAGE void
 app_attach(uint8_t cfg)
 {
 	struct ucred cr = { .pid = fz.pid };
@@ -594,7 +594,7 @@ app_attach(uint8_t cfg)
 	fz.q_head = fz.q_len = 0;
 }
 
-static void
+static FZ_NO_COVERAGE void
 app_hang_up(void)
 {
 	if (fz.app_fd < 0)
@@ -610,7 +610,7 @@ app_hang_up(void)
 	fz.app_fd = -1;
 }
 
-static int
+static FZ_NO_COVERAGE int
 lowest_free_fd(void)
 {
 	int fd = dup(fz.notfd);
@@ -629,7 +629,7 @@ lowest_free_fd(void)
  * come between runs and stay: new pipes (the daemon makes none) join
  * the set instead.
  */
-static unsigned int
+static FZ_NO_COVERAGE unsigned int
 fds_leaked(void)
 {
 	struct pollfd pf[FZ_FDS_SCAN];
@@ -661,7 +661,7 @@ fds_leaked(void)
 	return n;
 }
 
-static void
+static FZ_NO_COVERAGE void
 leak(const char *what, uint64_t n)
 {
 	fprintf(stderr, "LEAK: %" PRIu64 " %s left after teardown\n", n,
@@ -669,7 +669,7 @@ leak(const char *what, uint64_t n)
 	abort();
 }
 
-static void
+static FZ_NO_COVERAGE void
 teardown(void)
 {
 	struct vsock_stack_stats st;

@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_common.h"
 #include "fuzz_vsockd_sys.h"
 
 #define FZ_SEG_MAX (128u << 10)
@@ -70,7 +71,7 @@ int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 ssize_t __real_sendmsg(int fd, const struct msghdr *mh, int flags);
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *mh, int flags);
 
-void *
+FZ_NO_COVERAGE void *
 __wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (seg_mem == NULL || seg_busy || addr != NULL || fd < 0 ||
@@ -81,7 +82,7 @@ __wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return seg_mem;
 }
 
-int
+FZ_NO_COVERAGE int
 __wrap_munmap(void *addr, size_t len)
 {
 	if (seg_mem == NULL || addr != seg_mem)
@@ -90,7 +91,7 @@ __wrap_munmap(void *addr, size_t len)
 	return 0;
 }
 
-int
+FZ_NO_COVERAGE int
 __wrap_memfd_create(const char *name, unsigned int flags)
 {
 	if (seg_copy >= 0 || flags != (MFD_CLOEXEC | MFD_ALLOW_SEALING))
@@ -99,7 +100,7 @@ __wrap_memfd_create(const char *name, unsigned int flags)
 	return seg_copy;
 }
 
-int
+FZ_NO_COVERAGE int
 __wrap_ftruncate64(int fd, off_t len)
 {
 	if (fd < 0 || fd != seg_copy || (seg_size >= 0 && len != seg_size))
@@ -112,7 +113,7 @@ __wrap_ftruncate64(int fd, off_t len)
 	return 0;
 }
 
-int
+FZ_NO_COVERAGE int
 __wrap_fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -132,7 +133,7 @@ __wrap_fcntl64(int fd, int cmd, ...)
 	return 0;
 }
 
-int
+FZ_NO_COVERAGE int
 __wrap_close(int fd)
 {
 	if (fd >= 0 && fd == fz_sys.app_fd)
@@ -142,7 +143,7 @@ __wrap_close(int fd)
 	return __real_close(fd);
 }
 
-int
+FZ_NO_COVERAGE int
 __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	if (fd >= 0 && fd == fz_sys.app_fd)
@@ -150,7 +151,7 @@ __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return __real_epoll_ctl(epfd, op, fd, ev);
 }
 
-ssize_t
+FZ_NO_COVERAGE ssize_t
 __wrap_sendmsg(int fd, const struct msghdr *mh, int flags)
 {
 	size_t i, n = 0;
