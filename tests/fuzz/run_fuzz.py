@@ -9,9 +9,10 @@ the grown corpus stays in <build>/fuzz-work/<target>/corpus). Prints
 execs and coverage (libFuzzer's final cov:/ft:) per target, and execs
 per CPU second (the machine may be shared); exits 1 when any target
 found something (crash, sanitizer report, leak, timeout), naming the
-input it saved. A target's own libFuzzer flags, if it has any, are in
-fuzz_<target>.options (the format OSS-Fuzz reads: a [libfuzzer] section
-of name = value lines).
+input it saved. A target's own flags, if it has any, are in
+fuzz_<target>.options, in the format OSS-Fuzz reads: name = value lines
+in a [libfuzzer] section (libFuzzer's flags) and an [asan] one (added to
+ASAN_OPTIONS, after what the environment says).
 """
 import argparse
 import configparser
@@ -38,12 +39,16 @@ def files_in(d):
 
 
 def target_opts(target):
-    """The target's own flags from fuzz_<target>.options, if any."""
+    """The target's own libFuzzer flags and ASan options from
+    fuzz_<target>.options: (["-name=value", ...], ["name=value", ...])."""
     cp = configparser.ConfigParser()
     cp.read(os.path.join(HERE, "fuzz_%s.options" % target))
-    if not cp.has_section("libfuzzer"):
-        return []
-    return ["-%s=%s" % kv for kv in cp.items("libfuzzer")]
+
+    def section(name, fmt):
+        if not cp.has_section(name):
+            return []
+        return [fmt % kv for kv in cp.items(name)]
+    return section("libfuzzer", "-%s=%s"), section("asan", "%s=%s")
 
 
 def parse(log):
@@ -62,7 +67,7 @@ def parse(log):
 
 
 class Run:
-    def __init__(self, exe, target, work, seconds, runs, opts):
+    def __init__(self, exe, target, work, seconds, runs, opts, asan):
         self.target = target
         self.work = work
         self.corpus = os.path.join(work, "corpus")
@@ -77,7 +82,9 @@ class Run:
             [exe, "-max_total_time=%d" % seconds] + limit +
             ["-artifact_prefix=" + work + "/"] + OPTS + opts +
             [self.corpus],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=work,
+            env=dict(os.environ, ASAN_OPTIONS=":".join(
+                [os.environ.get("ASAN_OPTIONS", "")] + asan).lstrip(":")))
 
     def poll(self):
         """The exit code once the target is done, else None; its CPU
@@ -135,12 +142,14 @@ def main():
     while pending or running:
         while pending and len(running) < a.jobs:
             t = pending.pop(0)
-            opts = target_opts(t)
-            print("fuzz %s: %d s%s%s" % (
+            opts, asan = target_opts(t)
+            print("fuzz %s: %d s%s%s%s" % (
                 t, a.seconds, ", %d runs" % a.runs if a.runs else "",
-                "".join(" " + o for o in opts)), flush=True)
+                "".join(" " + o for o in opts),
+                " ASAN_OPTIONS+=" + ":".join(asan) if asan else ""),
+                flush=True)
             running.append(Run(exes[t], t, os.path.join(workroot, t),
-                               a.seconds, a.runs, opts))
+                               a.seconds, a.runs, opts, asan))
         time.sleep(0.5)
         for r in list(running):
             if r.poll() is None:
