@@ -71,6 +71,7 @@ virtio_vsock_rings_reset(struct virtio_vsock_dev *dev)
  */
 #define VV_WAIT_US 10000
 #define VV_MAX_WAITS 500
+#define VV_WAIT_MAX_MS (VV_WAIT_US / 1000 * VV_MAX_WAITS)
 
 static uint64_t
 vv_us_to_tsc(uint64_t us)
@@ -196,8 +197,7 @@ vv_recover_wait(struct virtio_vsock_dev *dev, uint64_t now)
 	if (dev->recover_waits++ == 0)
 		VV_LOG(NOTICE, "%s: device not back from a reset of its own: "
 			"looking again every %u ms, for up to %u ms",
-			dev->name, VV_WAIT_US / 1000,
-			VV_WAIT_US / 1000 * VV_MAX_WAITS);
+			dev->name, VV_WAIT_US / 1000, VV_WAIT_MAX_MS);
 	dev->recover_at = now + vv_us_to_tsc(VV_WAIT_US);
 	return true;
 }
@@ -235,7 +235,7 @@ vv_recover_try(struct virtio_vsock_dev *dev, uint64_t now)
 	/* -EAGAIN here: every look vv_recover_wait() allows found it so. */
 	if (ret == -EAGAIN)
 		snprintf(why, sizeof(why), "still not back from a reset of "
-			"its own after %u ms", VV_WAIT_US / 1000 * VV_MAX_WAITS);
+			"its own after %u ms", VV_WAIT_MAX_MS);
 	else
 		snprintf(why, sizeof(why), "%s", strerror(-ret));
 	VV_LOG(WARNING, "%s: recovery failed: %s (%u in a row): next "
